@@ -1,0 +1,50 @@
+import type { SessionStore } from '../store.js';
+
+/** A test function as runners take it. */
+export type ConformanceTestFn = () => Promise<void>;
+
+/**
+ * The parts of a test runner the suite needs: vitest's, jest's and `node:test`'s
+ * `describe` and `it` all fit (`it.skip` is used to report what a store's capabilities
+ * rule out, so skips show by name in the runner's report).
+ */
+export interface ConformanceRunner {
+  describe(name: string, fn: () => void): unknown;
+  it: {
+    (name: string, fn: ConformanceTestFn): unknown;
+    skip(name: string, fn: ConformanceTestFn): unknown;
+  };
+}
+
+/** What the suite passes to your factory for each test. */
+export interface ConformanceStoreOptions {
+  /**
+   * The test's clock (ms since the epoch). It starts at the real time and only moves
+   * when a test advances it. Pass it to the store as its `clock` option.
+   */
+  clock: () => number;
+  /** Set by the tests of `maxLifetimeMs`; pass it through when defined. */
+  maxLifetimeMs?: number;
+  /** Set by the tests of `maxRecordBytes`; pass it through when defined. */
+  maxRecordBytes?: number;
+}
+
+export interface DescribeSessionStoreOptions<S extends SessionStore = SessionStore> {
+  /** Shown as the outer `describe` name, for example `RedisSessionStore (cluster)`. */
+  name: string;
+  /**
+   * Builds a fresh store for one test. It must see no session written through any
+   * other store the suite created (give each one its own key prefix, table or
+   * database), because the suite asserts exact counts. Its capabilities decide which
+   * tests run.
+   */
+  create(options: ConformanceStoreOptions): S | Promise<S>;
+  /** Tears one store down after its test (drop its keys or table). Default: `store.close()`. */
+  destroy?(store: S): void | Promise<void>;
+  /** Your runner's `describe` and `it`: `import { describe, it } from 'vitest'` or `'node:test'`. */
+  runner: ConformanceRunner;
+  /** fast-check runs per property test. @default 15 */
+  propertyRuns?: number;
+  /** Repetitions of each race test. @default 8 */
+  raceRounds?: number;
+}

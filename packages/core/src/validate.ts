@@ -1,0 +1,293 @@
+import { SessionError } from './errors.js';
+import { measureJson } from './json.js';
+import type { SessionRecord } from './record.js';
+import type { BaseStoreOptions } from './store.js';
+import { describeType, identifierProblem, type TenantId } from './tenant.js';
+import { recordBytesWithoutMetadata } from './codec.js';
+
+/** Default for `maxRecordBytes`: 64 KiB. */
+export const DEFAULT_MAX_RECORD_BYTES = 64 * 1024;
+/** Default for `expiredRetentionMs`: one hour. */
+export const DEFAULT_EXPIRED_RETENTION_MS = 60 * 60 * 1000;
+/** Default for `operationTimeoutMs`: five seconds. */
+export const DEFAULT_OPERATION_TIMEOUT_MS = 5000;
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+/** Largest valid Date value in ms (ECMAScript's limit). */
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * The record rules of one store, resolved once from its options by
+ * {@link resolveRecordRules}. Stores pass it to every validation helper.
+ */
+export interface RecordRules {
+  /** Short store name for messages, for example `redis`. */
+  readonly store: string;
+  readonly clock: () => number;
+  readonly maxLifetimeMs: number | undefined;
+  readonly maxRecordBytes: number;
+}
+
+function optionError(store: string, option: string, problem: string): SessionError {
+  return new SessionError('INVALID', `option ${option} ${problem}`, { store, operation: 'constructor', field: option });
+}
+
+/**
+ * Reads a duration option: `undefined` gives `fallback`; anything else must be an integer
+ * within [min, max] (throws `INVALID` naming the option, as constructors must).
+ */
+export function durationOption(
+  store: string,
+  option: string,
+  value: unknown,
+  fallback: number,
+  { min = 1, max = Number.MAX_SAFE_INTEGER }: { min?: number; max?: number } = {},
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw optionError(store, option, `must be an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Throws `INVALID` naming the store and option unless `options` is an object. */
+export function assertOptionsObject(store: string, options: unknown): asserts options is Record<string, unknown> {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw optionError(store, 'options', `must be an object, got ${describeType(options)}`);
+  }
+}
+
+/**
+ * Resolves and checks the options every store takes (`clock`, `maxLifetimeMs`,
+ * `maxRecordBytes`). Throws `INVALID` naming the bad option.
+ */
+export function resolveRecordRules(store: string, options: BaseStoreOptions): RecordRules {
+  const clock = options.clock ?? Date.now;
+  if (typeof clock !== 'function') {
+    throw optionError(store, 'clock', `must be a function returning ms since the epoch, got ${describeType(clock)}`);
+  }
+  const maxLifetimeMs =
+    options.maxLifetimeMs === undefined ? undefined : durationOption(store, 'maxLifetimeMs', options.maxLifetimeMs, 0);
+  const maxRecordBytes = durationOption(store, 'maxRecordBytes', options.maxRecordBytes, DEFAULT_MAX_RECORD_BYTES, {
+    min: 256,
+  });
+  return { store, clock, maxLifetimeMs, maxRecordBytes };
+}
+
+function invalid(rules: RecordRules, operation: string, field: string, problem: string): SessionError {
+  return new SessionError('INVALID', `${field} ${problem}`, { store: rules.store, operation, field });
+}
+
+/** The current time from the store's clock, checked to be a finite number. */
+export function readClock(rules: RecordRules): number {
+  const value = rules.clock();
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new SessionError('INVALID', `clock() returned ${String(value)}; it must return ms since the epoch`, {
+      store: rules.store,
+      field: 'clock',
+    });
+  }
+  return value;
+}
+
+function dateMs(rules: RecordRules, operation: string, field: string, value: unknown): number {
+  if (!(value instanceof Date) && Object.prototype.toString.call(value) !== '[object Date]') {
+    throw invalid(rules, operation, field, `must be a Date, got ${describeType(value)}`);
+  }
+  const ms = (value as Date).getTime();
+  if (!Number.isFinite(ms) || Math.abs(ms) > MAX_DATE_MS) throw invalid(rules, operation, field, 'is an invalid Date');
+  return ms;
+}
+
+function identifier(rules: RecordRules, operation: string, field: string, value: unknown, allowEmpty: boolean): string {
+  const problem = identifierProblem(value, allowEmpty);
+  if (problem) throw invalid(rules, operation, field, problem);
+  return value as string;
+}
+
+/** The outcome of validating a record: a private copy, capped, with its encoded size. */
+export interface ValidRecord {
+  /** A copy of the caller's record (metadata not yet deep-copied), expiresAt capped. */
+  record: SessionRecord;
+  /** UTF-8 bytes of `encodeRecord(record)`. */
+  bytes: number;
+  /** The time the checks were made against (`clock()`), in ms. */
+  now: number;
+}
+
+interface CheckOptions {
+  operation: 'create' | 'update';
+  /** create: generates an id when `record.id` is `''` (omit to leave it empty, as store-jwt does). */
+  generateId?: (() => string) | undefined;
+  /** create: whether a caller-chosen id is allowed (`customIds`). */
+  customIds?: boolean;
+}
+
+/**
+ * Validates a record for create or update in the contract's order and returns a copy
+ * with `expiresAt` capped by `maxLifetimeMs`. Throws `INVALID` naming the field.
+ *
+ * The returned record shares `metadata` and `factorsUsed` with the input only when
+ * they are immutable primitives; arrays and objects must still be copied by stores that
+ * keep records in memory ({@link cloneRecord}).
+ */
+export function checkRecord(rules: RecordRules, input: unknown, options: CheckOptions): ValidRecord {
+  const { operation } = options;
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw invalid(rules, operation, 'record', `must be a SessionRecord object, got ${describeType(input)}`);
+  }
+  const r = input as Record<keyof SessionRecord, unknown>;
+  const current = readClock(rules);
+
+  let id: string;
+  if (typeof r.id !== 'string') throw invalid(rules, operation, 'record.id', `must be a string, got ${describeType(r.id)}`);
+  if (operation === 'create') {
+    if (r.id === '') {
+      id = options.generateId ? options.generateId() : '';
+    } else {
+      if (options.customIds === false) {
+        throw new SessionError(
+          'INVALID',
+          'record.id must be empty: this store issues its own ids (capability customIds is false)',
+          { store: rules.store, operation, field: 'record.id' },
+        );
+      }
+      id = identifier(rules, operation, 'record.id', r.id, false);
+    }
+  } else {
+    id = r.id; // update: a malformed id simply names no session (NOT_FOUND)
+  }
+  const userId = identifier(rules, operation, 'record.userId', r.userId, false);
+  const tenant = identifier(rules, operation, 'record.tenantId', r.tenantId, false) as TenantId;
+  const transactionId = identifier(rules, operation, 'record.transactionId', r.transactionId, true);
+  if (!Array.isArray(r.factorsUsed)) {
+    throw invalid(rules, operation, 'record.factorsUsed', `must be an array of strings, got ${describeType(r.factorsUsed)}`);
+  }
+  const factorsUsed: string[] = new Array(r.factorsUsed.length);
+  for (let i = 0; i < r.factorsUsed.length; i++) {
+    factorsUsed[i] = identifier(rules, operation, `record.factorsUsed[${i}]`, r.factorsUsed[i], true);
+  }
+  const level = r.assuranceLevel;
+  if (typeof level !== 'number' || !Number.isInteger(level) || level < INT32_MIN || level > INT32_MAX) {
+    throw invalid(rules, operation, 'record.assuranceLevel', `must be an int32 integer, got ${String(level)}`);
+  }
+  const metadataBytes = measureJson(r.metadata, 'record.metadata', rules.store, operation);
+  const createdAt = dateMs(rules, operation, 'record.createdAt', r.createdAt);
+  let expiresAt = dateMs(rules, operation, 'record.expiresAt', r.expiresAt);
+  const lastActivityAt = dateMs(rules, operation, 'record.lastActivityAt', r.lastActivityAt);
+  if (expiresAt <= createdAt) throw invalid(rules, operation, 'record.expiresAt', 'must be later than record.createdAt');
+  if (expiresAt <= current) throw invalid(rules, operation, 'record.expiresAt', 'must be in the future');
+  if (rules.maxLifetimeMs !== undefined) {
+    const cap = createdAt + rules.maxLifetimeMs;
+    if (operation === 'create' && cap <= current) {
+      throw invalid(
+        rules,
+        operation,
+        'record.createdAt',
+        `is more than maxLifetimeMs (${rules.maxLifetimeMs} ms) ago, so the session could never be valid`,
+      );
+    }
+    if (expiresAt > cap) expiresAt = cap;
+  }
+  const record: SessionRecord = {
+    id,
+    userId,
+    tenantId: tenant,
+    transactionId,
+    factorsUsed,
+    assuranceLevel: level,
+    metadata: r.metadata as SessionRecord['metadata'],
+    createdAt: new Date(createdAt),
+    expiresAt: new Date(expiresAt),
+    lastActivityAt: new Date(lastActivityAt),
+  };
+  const bytes = recordBytesWithoutMetadata(record) + metadataBytes;
+  if (bytes > rules.maxRecordBytes) {
+    throw invalid(
+      rules,
+      operation,
+      'record',
+      `is ${bytes} bytes encoded, over maxRecordBytes (${rules.maxRecordBytes}); keep large data out of metadata`,
+    );
+  }
+  return { record, bytes, now: current };
+}
+
+/**
+ * For update: throws `INVALID` when userId, tenantId or createdAt differ from the stored
+ * session (call after the existence and expiry checks).
+ */
+export function checkImmutableFields(
+  rules: RecordRules,
+  stored: Pick<SessionRecord, 'userId' | 'tenantId' | 'createdAt'>,
+  next: Pick<SessionRecord, 'userId' | 'tenantId' | 'createdAt'>,
+): void {
+  if (stored.userId !== next.userId) throw invalid(rules, 'update', 'record.userId', 'cannot change after create');
+  if (stored.tenantId !== next.tenantId) throw invalid(rules, 'update', 'record.tenantId', 'cannot change after create');
+  if (stored.createdAt.getTime() !== next.createdAt.getTime()) {
+    throw invalid(rules, 'update', 'record.createdAt', 'cannot change after create');
+  }
+}
+
+/**
+ * Checks an id argument: throws `INVALID` for a non-string; returns `false` for a string
+ * that can name no session (empty, too long, control characters), which callers treat as
+ * "missing"; `true` otherwise.
+ */
+export function checkId(rules: RecordRules, operation: string, id: unknown): id is string {
+  if (typeof id !== 'string') throw invalid(rules, operation, 'id', `must be a string, got ${describeType(id)}`);
+  return identifierProblem(id, false) === undefined;
+}
+
+/** Checks the (userId, tenantId) arguments of listByUser and deleteByUser. */
+export function checkUserArgs(rules: RecordRules, operation: string, userId: unknown, tenant: unknown): void {
+  identifier(rules, operation, 'userId', userId, false);
+  identifier(rules, operation, 'tenantId', tenant, false);
+}
+
+/** Checks extend's `durationMs`: a positive integer. */
+export function checkDuration(rules: RecordRules, durationMs: unknown): number {
+  if (typeof durationMs !== 'number' || !Number.isInteger(durationMs) || durationMs <= 0 || durationMs > MAX_DATE_MS) {
+    throw invalid(rules, 'extend', 'durationMs', `must be a positive integer of milliseconds, got ${String(durationMs)}`);
+  }
+  return durationMs;
+}
+
+/** The `expiresAt` extend writes: `now + durationMs`, capped at `createdAt + maxLifetimeMs`. */
+export function extendedExpiry(rules: RecordRules, createdAtMs: number, nowMs: number, durationMs: number): number {
+  const wanted = nowMs + durationMs;
+  if (rules.maxLifetimeMs === undefined) return wanted;
+  return Math.min(wanted, createdAtMs + rules.maxLifetimeMs);
+}
+
+/** Orders sessions as listByUser returns them: by createdAt, then id. */
+export function compareSessions(a: SessionRecord, b: SessionRecord): number {
+  const t = a.createdAt.getTime() - b.createdAt.getTime();
+  if (t !== 0) return t;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** Throws the `UNSUPPORTED` error for a method whose capability the store lacks. */
+export function unsupported(store: string, operation: string, hint: string): SessionError {
+  return new SessionError('UNSUPPORTED', `${operation} is not supported: ${hint}`, { store, operation });
+}
+
+/** `NOT_FOUND` for an operation on a missing session. */
+export function notFound(store: string, operation: string): SessionError {
+  return new SessionError('NOT_FOUND', 'no session with that id', { store, operation, field: 'id' });
+}
+
+/** `EXPIRED` for an operation on an expired session. */
+export function expired(store: string, operation: string): SessionError {
+  return new SessionError('EXPIRED', 'the session has expired; sign the user in again', { store, operation, field: 'id' });
+}
+
+/** `CONFLICT` for create with an id that exists. */
+export function conflict(store: string): SessionError {
+  return new SessionError('CONFLICT', 'a session with that id already exists; it was not overwritten', {
+    store,
+    operation: 'create',
+    field: 'record.id',
+  });
+}

@@ -1,0 +1,82 @@
+// Throwaway PostgreSQL servers for tests: initdb into a temp dir, pg_ctl start on a free
+// loopback port with trust auth. Works as root (runs as the postgres user) or as a user.
+import { execSync } from 'node:child_process';
+import { chownSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { freePort, isRoot, removeDir, run, signal, sleep, tempDir, trackPid, untrackPid, waitForExit } from './util.mjs';
+
+function binDir() {
+  const root = '/usr/lib/postgresql';
+  if (existsSync(root)) {
+    const versions = readdirSync(root)
+      .filter((v) => existsSync(path.join(root, v, 'bin', 'initdb')))
+      .sort((a, b) => Number(b) - Number(a));
+    if (versions.length) return path.join(root, versions[0], 'bin');
+  }
+  try {
+    const dir = execSync('pg_config --bindir', { encoding: 'utf8' }).trim();
+    if (existsSync(path.join(dir, 'initdb'))) return dir;
+  } catch {}
+  throw new Error(
+    "cannot start test server: PostgreSQL server binaries (initdb, pg_ctl) are not installed. Install them with: apt-get install -y postgresql (or set DATABASE_URL)",
+  );
+}
+
+/**
+ * Starts PostgreSQL. Returns { url, host, port, pid, pause, resume, kill, restart, stop }.
+ * `kill` SIGKILLs the postmaster (a crash); `restart` starts it again on the same data.
+ */
+export async function startPostgres() {
+  const bin = binDir();
+  const dir = tempDir('pg');
+  const data = path.join(dir, 'data');
+  const port = await freePort();
+  const asPostgres = isRoot();
+  const exec = (cmd, args) => (asPostgres ? run('runuser', ['-u', 'postgres', '--', path.join(bin, cmd), ...args]) : run(path.join(bin, cmd), args));
+  if (asPostgres) chownSync(dir, uidOf('postgres'), gidOf('postgres'));
+  exec('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
+  let pid;
+  const launch = async () => {
+    exec('pg_ctl', ['-D', data, '-w', '-t', '30', '-l', path.join(dir, 'log'), '-o', `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c max_connections=200`, 'start']);
+    pid = Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    trackPid(pid);
+  };
+  await launch();
+  return {
+    host: '127.0.0.1',
+    port,
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    dataDir: data,
+    get pid() {
+      return pid;
+    },
+    pause: () => signal(pid, 'SIGSTOP'),
+    resume: () => signal(pid, 'SIGCONT'),
+    async kill() {
+      signal(pid, 'SIGKILL');
+      await waitForExit(pid);
+      untrackPid(pid);
+      // Backends notice the postmaster's death and exit; give them a moment.
+      await sleep(300);
+    },
+    restart: launch,
+    async stop() {
+      signal(pid, 'SIGCONT');
+      try {
+        exec('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+      } catch {
+        signal(pid, 'SIGKILL');
+      }
+      await waitForExit(pid).catch(() => {});
+      untrackPid(pid);
+      removeDir(dir);
+    },
+  };
+}
+
+function uidOf(user) {
+  return Number(execSync(`id -u ${user}`, { encoding: 'utf8' }).trim());
+}
+function gidOf(user) {
+  return Number(execSync(`id -g ${user}`, { encoding: 'utf8' }).trim());
+}

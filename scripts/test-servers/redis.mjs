@@ -1,0 +1,94 @@
+// Throwaway Redis servers (single and Cluster) for tests.
+import { findBinary, freePort, removeDir, run, signal, sleep, spawnServer, tempDir, untrackPid, waitForExit, waitForPort } from './util.mjs';
+
+const HINT = 'Install it with: apt-get install -y redis-server';
+
+/**
+ * Starts redis-server on a free loopback port. Returns { url, host, port, pid, pause,
+ * resume, kill, restart, stop }. `restart` starts a new process on the same port.
+ */
+export async function startRedis({ port: wantedPort, extraArgs = [] } = {}) {
+  const bin = findBinary('redis-server', [], HINT);
+  const dir = tempDir('redis');
+  const port = wantedPort ?? (await freePort());
+  let proc;
+  const launch = async () => {
+    proc = spawnServer(bin, ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs]);
+    try {
+      await waitForPort(port, { what: 'redis-server' });
+    } catch (error) {
+      throw new Error(`${error.message}\n${proc.stderr()}`);
+    }
+  };
+  await launch();
+  const server = {
+    host: '127.0.0.1',
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    get pid() {
+      return proc.pid;
+    },
+    pause: () => signal(proc.pid, 'SIGSTOP'),
+    resume: () => signal(proc.pid, 'SIGCONT'),
+    async kill() {
+      signal(proc.pid, 'SIGKILL');
+      await waitForExit(proc.pid);
+      untrackPid(proc.pid);
+    },
+    restart: launch,
+    async stop() {
+      signal(proc.pid, 'SIGCONT');
+      signal(proc.pid, 'SIGKILL');
+      await waitForExit(proc.pid).catch(() => {});
+      untrackPid(proc.pid);
+      removeDir(dir);
+    },
+  };
+  return server;
+}
+
+/**
+ * Starts a Redis Cluster of `masters` nodes (no replicas) on ports in 20000-30000 (the
+ * cluster bus uses port + 10000). Returns { nodes: [{ host, port }], stop }.
+ */
+export async function startRedisCluster({ masters = 3 } = {}) {
+  const cli = findBinary('redis-cli', [], HINT);
+  const nodes = [];
+  try {
+    for (let i = 0; i < masters; i++) {
+      const port = await freePort({ min: 20000, max: 30000 });
+      const busFree = await freePort({ min: port + 10000, max: port + 10001 }).then(
+        () => true,
+        () => false,
+      );
+      if (!busFree) {
+        i--;
+        continue;
+      }
+      const node = await startRedis({
+        port,
+        extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '5000'],
+      });
+      nodes.push(node);
+    }
+  } catch (error) {
+    await Promise.all(nodes.map((n) => n.stop()));
+    throw error;
+  }
+  const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
+  run(cli, ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes']);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const states = nodes.map((n) => run(cli, ['-p', String(n.port), 'cluster', 'info']));
+    if (states.every((s) => s.includes('cluster_state:ok'))) break;
+    if (Date.now() > deadline) throw new Error(`Redis Cluster did not reach cluster_state:ok: ${states.join('\n')}`);
+    await sleep(100);
+  }
+  return {
+    nodes: nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
+    servers: nodes,
+    async stop() {
+      await Promise.all(nodes.map((n) => n.stop()));
+    },
+  };
+}
