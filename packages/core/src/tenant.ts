@@ -23,7 +23,8 @@ export function hasControlCharacters(value: string): boolean {
 // and two distinct identifiers could collide. Identifiers must be well-formed.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
-function isWellFormed(value: string): boolean {
+/** True when `value` has no lone surrogate (String.prototype.isWellFormed, for Node 20). */
+export function isWellFormed(value: string): boolean {
   return !LONE_SURROGATE.test(value);
 }
 

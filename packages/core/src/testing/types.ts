@@ -1,3 +1,4 @@
+import type { StoreCapabilities } from '../capabilities.js';
 import type { SessionStore } from '../store.js';
 
 /** A test function as runners take it. */
@@ -41,6 +42,12 @@ export interface DescribeSessionStoreOptions<S extends SessionStore = SessionSto
   create(options: ConformanceStoreOptions): S | Promise<S>;
   /** Tears one store down after its test (drop its keys or table). Default: `store.close()`. */
   destroy?(store: S): void | Promise<void>;
+  /**
+   * The capabilities the store is expected to declare (the suite decides from them which
+   * tests run, and its first test checks the store declares exactly these).
+   * @default every capability true (a server-side store)
+   */
+  capabilities?: StoreCapabilities;
   /** Your runner's `describe` and `it`: `import { describe, it } from 'vitest'` or `'node:test'`. */
   runner: ConformanceRunner;
   /** fast-check runs per property test. @default 15 */
