@@ -204,7 +204,7 @@ describe('generateSessionId', () => {
 
 describe('withTimeout', () => {
   it('rejects STORAGE after the deadline, with a cause', async () => {
-    const error = await withTimeout(new Promise(() => {}), 20, 'redis', 'get').catch((e: SessionError) => e);
+    const error = (await withTimeout(new Promise(() => {}), 20, 'redis', 'get').catch((e: unknown) => e)) as SessionError;
     expect(SessionError.hasCode(error, 'STORAGE')).toBe(true);
     expect(error.message).toMatch(/\[sessionkit\/redis\] get: .*operationTimeoutMs \(20 ms\)/);
     expect(error.cause).toBeInstanceOf(Error);

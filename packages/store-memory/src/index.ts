@@ -1,1 +1,2 @@
-export {};
+export { MemorySessionStore, type MemorySessionStoreStats } from './memory-store.js';
+export { DEFAULT_MAX_SESSIONS, type MemorySessionStoreOptions } from './options.js';
