@@ -1,0 +1,94 @@
+// Repository checks (node:test): every store package has the standard shape, depends on
+// core the way the family needs, and runs the conformance suite. A new store cannot
+// forget any of it.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const read = (...p) => readFileSync(path.join(root, ...p), 'utf8');
+const stores = readdirSync(path.join(root, 'packages')).filter((d) => d.startsWith('store-'));
+const published = ['core', ...stores];
+const changesets = readdirSync(path.join(root, '.changeset'))
+  .filter((f) => f.endsWith('.md') && f !== 'README.md')
+  .map((f) => read('.changeset', f));
+
+describe('repository shape', () => {
+  it('has the five stores the project promises', () => {
+    for (const s of ['store-memory', 'store-redis', 'store-postgres', 'store-memcached', 'store-jwt']) {
+      assert.ok(stores.includes(s), `packages/${s} is missing`);
+    }
+  });
+
+  for (const dir of stores) {
+    describe(`packages/${dir}`, () => {
+      const pkg = JSON.parse(read('packages', dir, 'package.json'));
+      it('has the standard files', () => {
+        for (const f of ['src/index.ts', 'README.md', 'package.json', 'tsconfig.json', 'tsup.config.ts', 'vitest.config.ts', 'test/conformance.test.ts']) {
+          assert.ok(existsSync(path.join(root, 'packages', dir, f)), `${dir}/${f} is missing`);
+        }
+      });
+      it('peer-depends on @sessionkit/core (workspace:^) and has it as a devDependency', () => {
+        assert.equal(pkg.peerDependencies?.['@sessionkit/core'], 'workspace:^');
+        assert.equal(pkg.devDependencies?.['@sessionkit/core'], 'workspace:^');
+        assert.equal(pkg.dependencies?.['@sessionkit/core'], undefined, 'core must not be a regular dependency');
+      });
+      it('runs the conformance suite', () => {
+        const tests = readdirSync(path.join(root, 'packages', dir, 'test')).filter((f) => f.endsWith('.ts'));
+        const text = tests.map((f) => read('packages', dir, 'test', f)).join('\n');
+        assert.match(text, /from '@sessionkit\/core\/testing'/);
+        assert.match(text, /describeSessionStore\(/);
+      });
+      it('README covers install, usage, options, capabilities and errors', () => {
+        const readme = read('packages', dir, 'README.md');
+        for (const heading of [/^#+ .*install/im, /^#+ .*(usage|quick start)/im, /^#+ .*options/im, /^#+ .*capabilit/im, /^#+ .*errors/im]) {
+          assert.match(readme, heading);
+        }
+        assert.ok(readme.includes(pkg.name), 'README names the package');
+      });
+    });
+  }
+
+  for (const dir of published) {
+    describe(`@sessionkit/${dir} package.json`, () => {
+      const pkg = JSON.parse(read('packages', dir, 'package.json'));
+      it('is publishable: exports with types first, files, sideEffects, ESM + CJS', () => {
+        assert.equal(pkg.private, undefined);
+        assert.deepEqual(pkg.files, ['dist']);
+        assert.equal(pkg.sideEffects, false);
+        assert.equal(pkg.exports['./package.json'], './package.json');
+        for (const [key, entry] of Object.entries(pkg.exports)) {
+          if (typeof entry === 'string') continue;
+          for (const cond of ['import', 'require']) {
+            assert.equal(Object.keys(entry[cond])[0], 'types', `exports["${key}"].${cond}: types must come first`);
+          }
+        }
+        assert.match(pkg.scripts.build, /tsup/);
+        assert.ok(pkg.scripts.test, 'has a test script');
+        assert.ok(pkg.scripts.publint, 'has a publint script');
+      });
+      it('comes with a changeset', () => {
+        assert.ok(
+          changesets.some((c) => c.includes(`"${pkg.name}"`)) || existsSync(path.join(root, 'packages', dir, 'CHANGELOG.md')),
+          `no changeset names ${pkg.name}`,
+        );
+      });
+    });
+  }
+
+  it("core's main entry never imports a test runner", () => {
+    for (const f of readdirSync(path.join(root, 'packages/core/src')).filter((f) => f.endsWith('.ts'))) {
+      assert.doesNotMatch(read('packages/core/src', f), /from ['"](vitest|node:test|@jest)/, f);
+    }
+    for (const f of readdirSync(path.join(root, 'packages/core/src/testing'))) {
+      assert.doesNotMatch(read('packages/core/src/testing', f), /from ['"](vitest|node:test|@jest)/, `testing/${f}`);
+    }
+  });
+
+  it('pins the toolchain', () => {
+    const pkg = JSON.parse(read('package.json'));
+    assert.equal(pkg.packageManager, 'pnpm@12.4.2');
+    assert.match(read('pnpm-lock.yaml'), /lockfileVersion/);
+  });
+});
