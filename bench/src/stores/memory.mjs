@@ -1,0 +1,274 @@
+// store-memory next to the floor (a plain Map + core's codec, doing the same work) and
+// the peers users pick instead: express-session's MemoryStore and memorystore 1.6.8,
+// through their own callback APIs (promisified). Plus scaling rows: listByUser and
+// cleanupExpired at 1k vs 100k total sessions.
+import { decodeRecord, encodeRecord, generateSessionId, tenantId } from '@sessionkit/core';
+import { MemorySessionStore } from '@sessionkit/store-memory';
+import session from 'express-session';
+import createMemoryStore from 'memorystore';
+import { compare, opsPerSec, sampleMetadata, scaling, settings } from '../harness.mjs';
+
+const STORE = 'memory';
+const HOUR = 3_600_000;
+const POPULATION = 10_000; // sessions read by get/touch
+const BOUND = 100_000; // every store's size limit during create runs
+const USERS = 2_000; // users of the get/touch population (5 sessions each)
+const tenant = tenantId('acme');
+
+function record(id, userId, now, metadata) {
+  return {
+    id,
+    userId,
+    tenantId: tenant,
+    transactionId: 'tx-1',
+    factorsUsed: ['password', 'totp'],
+    assuranceLevel: 2,
+    metadata,
+    createdAt: new Date(now),
+    expiresAt: new Date(now + HOUR),
+    lastActivityAt: new Date(now),
+  };
+}
+
+// The session object an express-session store is handed: the same ~1 KB plus a cookie.
+function expressSession(metadata, userId) {
+  return {
+    cookie: { originalMaxAge: HOUR, expires: new Date(Date.now() + HOUR).toISOString(), httpOnly: true, path: '/', secure: true, sameSite: 'lax' },
+    userId,
+    tenantId: 'acme',
+    transactionId: 'tx-1',
+    factorsUsed: ['password', 'totp'],
+    assuranceLevel: 2,
+    metadata,
+  };
+}
+
+const cb = (fn) =>
+  new Promise((resolve, reject) => {
+    fn((err, value) => (err ? reject(err) : resolve(value)));
+  });
+
+/** The floor: a Map of encoded records plus a per-user Map of id Sets, no abstraction. */
+class MapBaseline {
+  records = new Map();
+  users = new Map();
+  create(rec) {
+    const id = generateSessionId();
+    const text = encodeRecord({ ...rec, id });
+    this.records.set(id, text);
+    const key = `${rec.tenantId.length}:${rec.tenantId}${rec.userId}`;
+    let set = this.users.get(key);
+    if (!set) this.users.set(key, (set = new Set()));
+    set.add(id);
+    if (this.records.size > BOUND) {
+      const oldest = this.records.keys().next().value;
+      const old = decodeRecord(this.records.get(oldest));
+      this.records.delete(oldest);
+      this.users.get(`${old.tenantId.length}:${old.tenantId}${old.userId}`)?.delete(oldest);
+    }
+    return id;
+  }
+  get(id, now) {
+    const text = this.records.get(id);
+    if (text === undefined) return null;
+    const rec = decodeRecord(text);
+    if (rec.expiresAt.getTime() <= now) throw new Error('expired');
+    return rec;
+  }
+  touch(id, now) {
+    const rec = this.get(id, now);
+    rec.lastActivityAt = new Date(now);
+    this.records.set(id, encodeRecord(rec));
+  }
+  listByUser(userId, tenant, now) {
+    const set = this.users.get(`${tenant.length}:${tenant}${userId}`);
+    if (!set) return [];
+    const out = [];
+    for (const id of set) {
+      const rec = decodeRecord(this.records.get(id));
+      if (rec.expiresAt.getTime() > now) out.push(rec);
+    }
+    return out.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+}
+
+async function setup() {
+  const metadata = sampleMetadata();
+  const now = Date.now();
+  const store = new MemorySessionStore({ maxSessions: BOUND });
+  const base = new MapBaseline();
+  const express = new session.MemoryStore();
+  const MemoryStore = createMemoryStore(session);
+  const memorystore = new MemoryStore({ max: BOUND });
+  const storeIds = [];
+  const baseIds = [];
+  const peerIds = [];
+  for (let i = 0; i < POPULATION; i++) {
+    const userId = `user-${i % USERS}`;
+    storeIds.push(await store.create(record('', userId, now, metadata)));
+    baseIds.push(base.create(record('', userId, now, metadata)));
+    const sid = generateSessionId();
+    peerIds.push(sid);
+    const sess = expressSession(metadata, userId);
+    await cb((done) => express.set(sid, sess, done));
+    await cb((done) => memorystore.set(sid, sess, done));
+  }
+  return { metadata, store, base, express, memorystore, storeIds, baseIds, peerIds };
+}
+
+export async function run() {
+  const s = await setup();
+  const { metadata, store, base, express, memorystore, storeIds, baseIds, peerIds } = s;
+  const createRecord = record('', 'user-new', Date.now(), metadata);
+  const createSession = expressSession(metadata, 'user-new');
+  const touchSession = expressSession(metadata, 'user-0');
+  let expressCreated = 0;
+
+  for (const concurrency of [1, 64]) {
+    await compare({
+      store: STORE,
+      op: 'create',
+      concurrency,
+      subject: () => store.create(createRecord),
+      references: [
+        { name: 'Map + codec', fn: async () => base.create(createRecord) },
+        {
+          name: 'express-session MemoryStore',
+          fn: () => {
+            // express-session's MemoryStore has no bound: drop it at the same size as the others.
+            if (++expressCreated % BOUND === 0) express.sessions = Object.create(null);
+            return cb((done) => express.set(generateSessionId(), createSession, done));
+          },
+        },
+        { name: 'memorystore 1.6.8', fn: () => cb((done) => memorystore.set(generateSessionId(), createSession, done)) },
+      ],
+    });
+  }
+  // The create runs evicted some of the populations: rebuild them for the reads.
+  const r = await setup();
+  await store.close();
+  memorystore.stopInterval();
+
+  for (const concurrency of [1, 64]) {
+    await compare({
+      store: STORE,
+      op: 'get',
+      concurrency,
+      subject: (i) => r.store.get(r.storeIds[i % POPULATION]),
+      references: [
+        { name: 'Map + codec', fn: async (i) => r.base.get(r.baseIds[i % POPULATION], Date.now()) },
+        { name: 'express-session MemoryStore', fn: (i) => cb((done) => r.express.get(r.peerIds[i % POPULATION], done)) },
+        { name: 'memorystore 1.6.8', fn: (i) => cb((done) => r.memorystore.get(r.peerIds[i % POPULATION], done)) },
+      ],
+    });
+  }
+  for (const concurrency of [1, 64]) {
+    await compare({
+      store: STORE,
+      op: 'touch',
+      concurrency,
+      subject: (i) => r.store.touch(r.storeIds[i % POPULATION]),
+      references: [
+        { name: 'Map + codec', fn: async (i) => r.base.touch(r.baseIds[i % POPULATION], Date.now()) },
+        {
+          name: 'express-session MemoryStore',
+          fn: (i) => cb((done) => r.express.touch(r.peerIds[i % POPULATION], touchSession, done)),
+        },
+        {
+          name: 'memorystore 1.6.8',
+          fn: (i) => cb((done) => r.memorystore.touch(r.peerIds[i % POPULATION], touchSession, done)),
+        },
+      ],
+    });
+  }
+  // Neither peer can list a user's sessions (only all(), which reads every session).
+  for (const concurrency of [1, 64]) {
+    await compare({
+      store: STORE,
+      op: 'listByUser (5 sessions)',
+      concurrency,
+      subject: (i) => r.store.listByUser(`user-${i % USERS}`, tenant),
+      references: [{ name: 'Map + codec', fn: async (i) => r.base.listByUser(`user-${i % USERS}`, tenant, Date.now()) }],
+    });
+  }
+  await r.store.close();
+  r.memorystore.stopInterval();
+
+  await scalingRows(metadata);
+}
+
+/** A store holding `total` sessions of other users plus one user with 5 sessions. */
+async function populated(total, metadata, clock) {
+  const store = new MemorySessionStore({ maxSessions: Number.POSITIVE_INFINITY, clock: () => clock.now });
+  const now = clock.now;
+  for (let i = 0; i < total; i++) {
+    const rec = record('', `filler-${i}`, now, metadata);
+    rec.expiresAt = new Date(now + HOUR + i); // spread over total ms of expiry buckets
+    await store.create(rec);
+  }
+  for (let i = 0; i < 5; i++) await store.create(record('', 'the-user', now, metadata));
+  return store;
+}
+
+const EXPIRING = 1_000;
+
+const CLEANUP_CALLS = 40;
+
+/**
+ * cleanupExpired calls per second (only the calls are timed), each removing EXPIRING
+ * sessions created just before among the store's live ones.
+ */
+async function cleanupRate(store, clock, metadata) {
+  let spent = 0;
+  let calls = 0;
+  while (calls < CLEANUP_CALLS) {
+    const now = clock.now;
+    for (let i = 0; i < EXPIRING; i++) {
+      const rec = record('', `short-${i % 100}`, now, metadata);
+      rec.expiresAt = new Date(now + 1 + i); // spread over one second
+      await store.create(rec);
+    }
+    clock.now += 2_000;
+    const start = performance.now();
+    const removed = await store.cleanupExpired();
+    spent += performance.now() - start;
+    calls++;
+    if (removed !== EXPIRING) throw new Error(`cleanupExpired removed ${removed}, expected ${EXPIRING}`);
+  }
+  return (calls * 1000) / spent;
+}
+
+async function scalingRows(metadata) {
+  const SMALL = 1_000;
+  const LARGE = 100_000;
+  const clock = { now: Date.now() };
+  const small = await populated(SMALL, metadata, clock);
+  const large = await populated(LARGE, metadata, clock);
+  const list = [[], []];
+  const clean = [[], []];
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  for (let round = 0; round < settings.rounds; round++) {
+    list[0].push(await opsPerSec(() => small.listByUser('the-user', tenant)));
+    list[1].push(await opsPerSec(() => large.listByUser('the-user', tenant)));
+    clean[0].push(await cleanupRate(small, clock, metadata));
+    clean[1].push(await cleanupRate(large, clock, metadata));
+  }
+  scaling({
+    store: STORE,
+    op: 'listByUser (5 sessions)',
+    small: median(list[0]),
+    large: median(list[1]),
+    smallLabel: '1k total',
+    largeLabel: '100k total',
+  });
+  scaling({
+    store: STORE,
+    op: `cleanupExpired (${EXPIRING} expired)`,
+    small: median(clean[0]),
+    large: median(clean[1]),
+    smallLabel: '1k live',
+    largeLabel: '100k live',
+  });
+  await small.close();
+  await large.close();
+}
