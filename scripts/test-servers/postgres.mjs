@@ -50,8 +50,17 @@ export async function startPostgres() {
     get pid() {
       return pid;
     },
-    pause: () => signal(pid, 'SIGSTOP'),
-    resume: () => signal(pid, 'SIGCONT'),
+    // The postmaster and every backend: stopping only the postmaster would leave open
+    // connections answering (each connection is served by its own child process).
+    pause: () => {
+      const ok = signal(pid, 'SIGSTOP');
+      for (const child of childrenOf(pid)) signal(child, 'SIGSTOP');
+      return ok;
+    },
+    resume: () => {
+      for (const child of childrenOf(pid)) signal(child, 'SIGCONT');
+      return signal(pid, 'SIGCONT');
+    },
     async kill() {
       signal(pid, 'SIGKILL');
       await waitForExit(pid);
@@ -61,6 +70,7 @@ export async function startPostgres() {
     },
     restart: launch,
     async stop() {
+      for (const child of childrenOf(pid)) signal(child, 'SIGCONT');
       signal(pid, 'SIGCONT');
       try {
         exec('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
@@ -72,6 +82,21 @@ export async function startPostgres() {
       removeDir(dir);
     },
   };
+}
+
+/** PIDs whose parent is `parent` (PostgreSQL's backends and auxiliary processes). */
+function childrenOf(parent) {
+  const out = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === parent) out.push(Number(entry));
+    } catch {}
+  }
+  return out;
 }
 
 function uidOf(user) {

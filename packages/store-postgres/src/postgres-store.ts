@@ -1,0 +1,499 @@
+import {
+  ALL_CAPABILITIES,
+  assertOptionsObject,
+  checkDuration,
+  checkId,
+  checkImmutableFields,
+  checkRecord,
+  checkUserArgs,
+  compareSessions,
+  conflict,
+  DEFAULT_OPERATION_TIMEOUT_MS,
+  decodeRecord,
+  durationOption,
+  encodeRecord,
+  expired,
+  generateSessionId,
+  notFound,
+  readClock,
+  type RecordRules,
+  resolveRecordRules,
+  SessionError,
+  type SessionRecord,
+  type SessionStore,
+  type StoreCapabilities,
+  type TenantId,
+  toStorageError,
+} from '@sessionkit/core';
+import type { Pool, PoolClient, QueryResult } from 'pg';
+import type { PostgresSessionStoreOptions } from './options.js';
+import {
+  DEFAULT_SCHEMA,
+  DEFAULT_TABLE,
+  IDENTIFIER_PATTERN,
+  MIGRATION_LOCK_KEY,
+  type Statement,
+  type Statements,
+  statements,
+  type TableSql,
+  tableSql,
+} from './sql.js';
+
+const STORE = 'postgres';
+/** Default rows per cleanup statement. */
+export const DEFAULT_CLEANUP_BATCH_SIZE = 2000;
+/** migrate() may wait this long at least (DDL can queue behind other sessions' locks). */
+const MIN_MIGRATE_TIMEOUT_MS = 30_000;
+/** The latest valid JavaScript Date, in ms: extend never writes an expiry past it. */
+const MAX_DATE_MS = 8.64e15;
+
+interface RecordRow {
+  record: string;
+  expires_at: string;
+  last_activity_at: string;
+}
+
+interface ProbeRow {
+  tenant_id: string;
+  user_id: string;
+  created_at: string;
+  expires_at: string;
+}
+
+function invalidOption(option: string, problem: string): SessionError {
+  return new SessionError('INVALID', `option ${option} ${problem}`, { store: STORE, operation: 'constructor', field: option });
+}
+
+function identifierOption(option: string, value: unknown, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !IDENTIFIER_PATTERN.test(value)) {
+    throw invalidOption(
+      option,
+      `must be an SQL identifier (a letter or _, then letters, digits, _ or $; at most 63 characters), got ${
+        typeof value === 'string' ? JSON.stringify(value) : typeof value
+      }`,
+    );
+  }
+  return value;
+}
+
+/**
+ * The SQL that creates the table and its indexes, for people who run their own
+ * migrations (the same statements `migrate()` runs, each idempotent). Throws `INVALID`
+ * for a bad schema or table name.
+ */
+export function migrationSql(options: { schema?: string; table?: string } = {}): string {
+  const schema = identifierOption('schema', options.schema, DEFAULT_SCHEMA);
+  const table = identifierOption('table', options.table, DEFAULT_TABLE);
+  return `${tableSql(schema, table).ddl.join(';\n\n')};\n`;
+}
+
+/**
+ * Sessions in PostgreSQL through a caller-owned `pg.Pool`.
+ *
+ * Every operation is one named (prepared) statement in the normal path; expiry is decided
+ * with the store's `clock`, passed as a parameter. Run {@link PostgresSessionStore.migrate}
+ * (or {@link migrationSql}) once before use.
+ */
+export class PostgresSessionStore implements SessionStore {
+  readonly capabilities: StoreCapabilities = ALL_CAPABILITIES;
+  /** The schema the table lives in. */
+  readonly schema: string;
+  /** The table. */
+  readonly table: string;
+
+  private readonly pool: Pool;
+  private readonly rules: RecordRules;
+  private readonly timeoutMs: number;
+  private readonly batchSize: number;
+  private readonly sql: TableSql;
+  private readonly q: Statements;
+  private readonly maxLifetime: string | null;
+  private timer: NodeJS.Timeout | undefined;
+  private background: Promise<unknown> | undefined;
+
+  constructor(options: PostgresSessionStoreOptions) {
+    assertOptionsObject(STORE, options);
+    const pool = options.pool as unknown;
+    if (
+      typeof pool !== 'object' ||
+      pool === null ||
+      typeof (pool as Pool).connect !== 'function' ||
+      typeof (pool as Pool).query !== 'function'
+    ) {
+      throw invalidOption('pool', 'must be a pg.Pool');
+    }
+    this.pool = pool as Pool;
+    this.schema = identifierOption('schema', options.schema, DEFAULT_SCHEMA);
+    this.table = identifierOption('table', options.table, DEFAULT_TABLE);
+    this.rules = resolveRecordRules(STORE, options);
+    this.timeoutMs = durationOption(STORE, 'operationTimeoutMs', options.operationTimeoutMs, DEFAULT_OPERATION_TIMEOUT_MS, {
+      max: 2_147_483_647,
+    });
+    this.batchSize = durationOption(STORE, 'cleanupBatchSize', options.cleanupBatchSize, DEFAULT_CLEANUP_BATCH_SIZE, {
+      max: 1_000_000,
+    });
+    const interval =
+      options.cleanupIntervalMs === undefined
+        ? undefined
+        : durationOption(STORE, 'cleanupIntervalMs', options.cleanupIntervalMs, 0, { max: 2_147_483_647 });
+    this.maxLifetime = this.rules.maxLifetimeMs === undefined ? null : String(this.rules.maxLifetimeMs);
+    this.sql = tableSql(this.schema, this.table);
+    this.q = statements(this.sql.qualified, this.batchSize);
+    if (interval !== undefined) {
+      this.timer = setInterval(() => this.backgroundCleanup(), interval);
+      this.timer.unref();
+    }
+  }
+
+  /**
+   * Creates the schema, table and indexes when missing. Idempotent, and safe when many
+   * processes call it at once: it runs in one transaction under an advisory lock.
+   */
+  async migrate(): Promise<void> {
+    const ddl = this.sql.ddl;
+    const schema = this.schema;
+    await this.withClient('migrate', Math.max(this.timeoutMs, MIN_MIGRATE_TIMEOUT_MS), async (client) => {
+      await client.query('BEGIN');
+      try {
+        await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [MIGRATION_LOCK_KEY.toString()]);
+        for (const statement of ddl) {
+          // CREATE SCHEMA needs the CREATE privilege on the database even when the schema
+          // exists: skip it then, so a role that owns only its schema can migrate.
+          if (statement.startsWith('CREATE SCHEMA')) {
+            const found = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+            if (found.rowCount) continue;
+          }
+          await client.query(statement);
+        }
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
+      }
+    });
+  }
+
+  async create(record: SessionRecord): Promise<string> {
+    try {
+      const { record: r } = checkRecord(this.rules, record, {
+        operation: 'create',
+        generateId: generateSessionId,
+        customIds: true,
+      });
+      const result = await this.run('create', this.q.insert, [
+        r.id,
+        r.tenantId,
+        r.userId,
+        r.createdAt.getTime(),
+        r.expiresAt.getTime(),
+        r.lastActivityAt.getTime(),
+        encodeRecord(r),
+      ]);
+      if (result.rowCount !== 1) throw conflict(STORE);
+      return r.id;
+    } catch (error) {
+      throw toStorageError(error, STORE, 'create');
+    }
+  }
+
+  async get(id: string): Promise<SessionRecord | null> {
+    try {
+      if (!checkId(this.rules, 'get', id)) return null;
+      const now = Math.floor(readClock(this.rules));
+      const result = await this.run<RecordRow>('get', this.q.get, [id]);
+      const row = result.rows[0];
+      if (row === undefined) return null;
+      if (Number(row.expires_at) <= now) throw expired(STORE, 'get');
+      return this.decode(row);
+    } catch (error) {
+      throw toStorageError(error, STORE, 'get');
+    }
+  }
+
+  async update(record: SessionRecord): Promise<void> {
+    try {
+      const { record: r, now } = checkRecord(this.rules, record, { operation: 'update' });
+      if (!checkId(this.rules, 'update', r.id)) throw notFound(STORE, 'update');
+      const params = [
+        r.id,
+        Math.floor(now),
+        r.tenantId,
+        r.userId,
+        r.createdAt.getTime(),
+        r.expiresAt.getTime(),
+        r.lastActivityAt.getTime(),
+        encodeRecord(r),
+      ];
+      for (let attempt = 0; ; attempt++) {
+        const result = await this.run('update', this.q.update, params);
+        if (result.rowCount === 1) return;
+        // Error path: find out why no row matched.
+        const row = (await this.run<ProbeRow>('update', this.q.probe, [r.id])).rows[0];
+        if (row === undefined) throw notFound(STORE, 'update');
+        if (Number(row.expires_at) <= now) throw expired(STORE, 'update');
+        checkImmutableFields(
+          this.rules,
+          { userId: row.user_id, tenantId: row.tenant_id as TenantId, createdAt: new Date(Number(row.created_at)) },
+          r,
+        );
+        // Everything matches now: the session was created after our UPDATE looked. Once more.
+        if (attempt > 0) throw notFound(STORE, 'update');
+      }
+    } catch (error) {
+      throw toStorageError(error, STORE, 'update');
+    }
+  }
+
+  async delete(id: string): Promise<void> {
+    try {
+      if (!checkId(this.rules, 'delete', id)) return;
+      await this.run('delete', this.q.delete, [id]);
+    } catch (error) {
+      throw toStorageError(error, STORE, 'delete');
+    }
+  }
+
+  async deleteByUser(userId: string, tenant: TenantId): Promise<number> {
+    try {
+      checkUserArgs(this.rules, 'deleteByUser', userId, tenant);
+      const now = Math.floor(readClock(this.rules));
+      const result = await this.run<{ live: number }>('deleteByUser', this.q.deleteByUser, [tenant, userId, now]);
+      return result.rows[0]?.live ?? 0;
+    } catch (error) {
+      throw toStorageError(error, STORE, 'deleteByUser');
+    }
+  }
+
+  async extend(id: string, durationMs: number): Promise<void> {
+    try {
+      const valid = checkId(this.rules, 'extend', id);
+      const duration = checkDuration(this.rules, durationMs);
+      if (!valid) throw notFound(STORE, 'extend');
+      const now = Math.floor(readClock(this.rules));
+      const until = Math.min(now + duration, MAX_DATE_MS);
+      const result = await this.run('extend', this.q.extend, [id, now, until, this.maxLifetime]);
+      if (result.rowCount !== 1) await this.whyNoRow('extend', id, now);
+    } catch (error) {
+      throw toStorageError(error, STORE, 'extend');
+    }
+  }
+
+  async touch(id: string): Promise<void> {
+    try {
+      if (!checkId(this.rules, 'touch', id)) throw notFound(STORE, 'touch');
+      const now = Math.floor(readClock(this.rules));
+      const result = await this.run('touch', this.q.touch, [id, now]);
+      if (result.rowCount !== 1) await this.whyNoRow('touch', id, now);
+    } catch (error) {
+      throw toStorageError(error, STORE, 'touch');
+    }
+  }
+
+  /**
+   * Deletes expired sessions in batches of `cleanupBatchSize` (one short statement each,
+   * `FOR UPDATE SKIP LOCKED`, so concurrent runs neither block each other nor count a row
+   * twice) until a batch comes back short; resolves with the total.
+   */
+  async cleanupExpired(): Promise<number> {
+    try {
+      const now = Math.floor(readClock(this.rules));
+      let total = 0;
+      for (;;) {
+        const result = await this.run('cleanupExpired', this.q.cleanup, [now]);
+        const removed = result.rowCount ?? 0;
+        total += removed;
+        if (removed < this.batchSize) return total;
+      }
+    } catch (error) {
+      throw toStorageError(error, STORE, 'cleanupExpired');
+    }
+  }
+
+  async listByUser(userId: string, tenant: TenantId): Promise<SessionRecord[]> {
+    try {
+      checkUserArgs(this.rules, 'listByUser', userId, tenant);
+      const now = Math.floor(readClock(this.rules));
+      const result = await this.run<RecordRow>('listByUser', this.q.listByUser, [tenant, userId, now]);
+      const out = result.rows.map((row) => this.decode(row));
+      out.sort(compareSessions);
+      return out;
+    } catch (error) {
+      throw toStorageError(error, STORE, 'listByUser');
+    }
+  }
+
+  /** Stops the cleanup timer and waits for a run in progress. Never ends the pool. */
+  async close(): Promise<void> {
+    if (this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+    await this.background;
+  }
+
+  private backgroundCleanup(): void {
+    if (this.background !== undefined) return;
+    this.background = this.cleanupExpired()
+      .catch(() => {})
+      .finally(() => {
+        this.background = undefined;
+      });
+  }
+
+  private decode(row: RecordRow): SessionRecord {
+    const record = decodeRecord(row.record, STORE);
+    record.expiresAt = new Date(Number(row.expires_at));
+    record.lastActivityAt = new Date(Number(row.last_activity_at));
+    return record;
+  }
+
+  /** touch/extend matched no row: NOT_FOUND or EXPIRED (a second statement, error path only). */
+  private async whyNoRow(operation: string, id: string, now: number): Promise<never> {
+    const row = (await this.run<ProbeRow>(operation, this.q.probe, [id])).rows[0];
+    if (row !== undefined && Number(row.expires_at) <= now) throw expired(STORE, operation);
+    throw notFound(STORE, operation);
+  }
+
+  /**
+   * Runs one named statement on a pooled connection within operationTimeoutMs. On a
+   * timeout the connection is released with an error, so pg destroys it instead of
+   * handing a hung connection to the next caller; a checkout that completes after the
+   * deadline is returned unused (the statement is never sent late).
+   */
+  private run<R extends object = Record<string, unknown>>(
+    operation: string,
+    statement: Statement,
+    values: unknown[],
+  ): Promise<QueryResult<R>> {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      let client: PoolClient | undefined;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        const cause = new Error(`timed out after ${this.timeoutMs} ms`);
+        if (client !== undefined) client.release(cause);
+        reject(
+          new SessionError('STORAGE', `backend did not answer within operationTimeoutMs (${this.timeoutMs} ms)`, {
+            store: STORE,
+            operation,
+            cause,
+          }),
+        );
+      }, this.timeoutMs);
+      const fail = (error: unknown) => {
+        settled = true;
+        clearTimeout(timer);
+        reject(toStorageError(error, STORE, operation));
+      };
+      let checkout: Promise<PoolClient>;
+      try {
+        checkout = this.pool.connect();
+      } catch (error) {
+        fail(error);
+        return;
+      }
+      checkout.then(
+        (c) => {
+          if (settled) {
+            c.release();
+            return;
+          }
+          client = c;
+          const onError = (error: Error) => {
+            if (settled) return;
+            c.release(error);
+            fail(error);
+          };
+          c.once('error', onError);
+          let pending: Promise<QueryResult<R>>;
+          try {
+            pending = c.query<R>({ name: statement.name, text: statement.text, values });
+          } catch (error) {
+            c.removeListener('error', onError);
+            c.release(error as Error);
+            fail(error);
+            return;
+          }
+          pending.then(
+            (result) => {
+              c.removeListener('error', onError);
+              if (settled) return;
+              settled = true;
+              clearTimeout(timer);
+              c.release();
+              resolve(result);
+            },
+            (error: unknown) => {
+              c.removeListener('error', onError);
+              if (settled) return;
+              // A server-side error leaves the connection usable; pg-pool drops one whose
+              // socket failed (it checks that the client is still queryable).
+              c.release();
+              fail(error);
+            },
+          );
+        },
+        (error: unknown) => {
+          if (!settled) fail(error);
+        },
+      );
+    });
+  }
+
+  /** Runs `work` on one checked-out connection (for migrate), destroying it on a timeout. */
+  private withClient<T>(operation: string, timeoutMs: number, work: (client: PoolClient) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      let client: PoolClient | undefined;
+      let released = false;
+      const release = (error?: Error) => {
+        if (released || client === undefined) return;
+        released = true;
+        client.release(error);
+      };
+      const fail = (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(toStorageError(error, STORE, operation));
+      };
+      const timer = setTimeout(() => {
+        const cause = new Error(`timed out after ${timeoutMs} ms`);
+        release(cause);
+        fail(new SessionError('STORAGE', `backend did not answer within ${timeoutMs} ms`, { store: STORE, operation, cause }));
+      }, timeoutMs);
+      Promise.resolve()
+        .then(() => this.pool.connect())
+        .then(
+          async (c) => {
+            client = c;
+            if (settled) {
+              release();
+              return;
+            }
+            const onError = (error: Error) => {
+              release(error);
+              fail(error);
+            };
+            c.on('error', onError);
+            try {
+              const value = await work(c);
+              c.removeListener('error', onError);
+              release();
+              if (settled) return;
+              settled = true;
+              clearTimeout(timer);
+              resolve(value);
+            } catch (error) {
+              c.removeListener('error', onError);
+              release(error instanceof Error ? error : new Error(String(error)));
+              fail(error);
+            }
+          },
+          (error: unknown) => fail(error),
+        );
+    });
+  }
+}

@@ -1,0 +1,139 @@
+import { createHash } from 'node:crypto';
+
+/** The most bytes PostgreSQL keeps of an identifier (NAMEDATALEN - 1). */
+export const MAX_IDENTIFIER_BYTES = 63;
+
+/** What `schema` and `table` may be: an unquoted-style SQL identifier (always quoted when used). */
+export const IDENTIFIER_PATTERN = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
+
+/** Default schema. */
+export const DEFAULT_SCHEMA = 'public';
+/** Default table. */
+export const DEFAULT_TABLE = 'sessionkit_sessions';
+
+/** Key of the transaction-scoped advisory lock `migrate()` holds (one for every sessionkit table). */
+export const MIGRATION_LOCK_KEY = 5_313_846_203_478_112n;
+
+/** `"name"`: identifiers are validated first, so there is never a quote inside. */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** An index name derived from the table that never exceeds PostgreSQL's 63-byte limit. */
+function indexName(table: string, suffix: string): string {
+  const name = `${table}_${suffix}`;
+  if (name.length <= MAX_IDENTIFIER_BYTES) return name;
+  const hash = createHash('sha256').update(table).digest('hex').slice(0, 8);
+  return `${table.slice(0, MAX_IDENTIFIER_BYTES - suffix.length - 10)}_${hash}_${suffix}`;
+}
+
+/** Names and SQL of one store's table. */
+export interface TableSql {
+  /** `"schema"."table"` */
+  readonly qualified: string;
+  readonly userIndex: string;
+  readonly expiresIndex: string;
+  /** DDL statements, in order, each idempotent (`IF NOT EXISTS`). */
+  readonly ddl: readonly string[];
+}
+
+/**
+ * The table and its indexes. Columns:
+ * - `id` text primary key (`COLLATE "C"`: byte comparison, no locale cost),
+ * - `tenant_id`, `user_id` text: the (tenant, user) index serves listByUser and deleteByUser,
+ * - `created_at`, `expires_at`, `last_activity_at` bigint milliseconds since the epoch
+ *   (exact, and any valid JavaScript Date fits, which timestamptz does not promise),
+ * - `record` text: core's JSON encoding of the record as create/update wrote it (text, not
+ *   jsonb, so strings holding U+0000 or lone surrogates round-trip exactly). The
+ *   `expires_at` and `last_activity_at` columns are authoritative over the copies inside it.
+ * No index covers `last_activity_at`, so touch (the hottest write) stays a HOT update;
+ * `fillfactor = 80` leaves room on each page for those in-page updates.
+ */
+export function tableSql(schema: string, table: string): TableSql {
+  const qualified = `${quoteIdentifier(schema)}.${quoteIdentifier(table)}`;
+  const userIndex = indexName(table, 'user_idx');
+  const expiresIndex = indexName(table, 'expires_idx');
+  const pkey = indexName(table, 'pkey');
+  const ddl: string[] = [];
+  if (schema !== DEFAULT_SCHEMA) ddl.push(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(schema)}`);
+  ddl.push(
+    `CREATE TABLE IF NOT EXISTS ${qualified} (
+  id text COLLATE "C" NOT NULL,
+  tenant_id text COLLATE "C" NOT NULL,
+  user_id text COLLATE "C" NOT NULL,
+  created_at bigint NOT NULL,
+  expires_at bigint NOT NULL,
+  last_activity_at bigint NOT NULL,
+  record text NOT NULL,
+  CONSTRAINT ${quoteIdentifier(pkey)} PRIMARY KEY (id)
+) WITH (fillfactor = 80)`,
+    `CREATE INDEX IF NOT EXISTS ${quoteIdentifier(userIndex)} ON ${qualified} (tenant_id, user_id)`,
+    `CREATE INDEX IF NOT EXISTS ${quoteIdentifier(expiresIndex)} ON ${qualified} (expires_at)`,
+  );
+  return { qualified, userIndex, expiresIndex, ddl };
+}
+
+/** A named (prepared) statement: the name is a hash of the text, so equal texts share it. */
+export interface Statement {
+  readonly name: string;
+  readonly text: string;
+}
+
+function statement(text: string): Statement {
+  return { name: `sessionkit_${createHash('sha256').update(text).digest('base64url').slice(0, 22)}`, text };
+}
+
+/** Every statement a store runs. `$now` parameters come from the store's clock, never `now()`. */
+export interface Statements {
+  readonly get: Statement;
+  readonly insert: Statement;
+  readonly touch: Statement;
+  readonly extend: Statement;
+  readonly update: Statement;
+  readonly probe: Statement;
+  readonly delete: Statement;
+  readonly deleteByUser: Statement;
+  readonly listByUser: Statement;
+  readonly cleanup: Statement;
+}
+
+export function statements(qualified: string, cleanupBatchSize: number): Statements {
+  const t = qualified;
+  return {
+    // $1 id
+    get: statement(`SELECT record, expires_at, last_activity_at FROM ${t} WHERE id = $1`),
+    // $1 id, $2 tenant, $3 user, $4 created, $5 expires, $6 lastActivity, $7 record
+    insert: statement(
+      `INSERT INTO ${t} (id, tenant_id, user_id, created_at, expires_at, last_activity_at, record) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+    ),
+    // $1 id, $2 now
+    touch: statement(`UPDATE ${t} SET last_activity_at = $2 WHERE id = $1 AND expires_at > $2`),
+    // $1 id, $2 now, $3 now + durationMs, $4 maxLifetimeMs (NULL: no cap; LEAST ignores NULL)
+    extend: statement(
+      `UPDATE ${t} SET expires_at = LEAST($3::bigint, created_at + $4::bigint), last_activity_at = $2 WHERE id = $1 AND expires_at > $2`,
+    ),
+    // $1 id, $2 now, $3 tenant, $4 user, $5 created, $6 expires, $7 lastActivity, $8 record
+    update: statement(
+      `UPDATE ${t} SET expires_at = $6, last_activity_at = $7, record = $8 WHERE id = $1 AND expires_at > $2 AND tenant_id = $3 AND user_id = $4 AND created_at = $5`,
+    ),
+    // error path only: why did a touch/extend/update match no row? $1 id
+    probe: statement(`SELECT tenant_id, user_id, created_at, expires_at FROM ${t} WHERE id = $1`),
+    // $1 id
+    delete: statement(`DELETE FROM ${t} WHERE id = $1`),
+    // $1 tenant, $2 user, $3 now
+    deleteByUser: statement(
+      `WITH removed AS (DELETE FROM ${t} WHERE tenant_id = $1 AND user_id = $2 RETURNING expires_at) SELECT count(*) FILTER (WHERE expires_at > $3)::int AS live FROM removed`,
+    ),
+    // $1 tenant, $2 user, $3 now
+    listByUser: statement(
+      `SELECT record, expires_at, last_activity_at FROM ${t} WHERE tenant_id = $1 AND user_id = $2 AND expires_at > $3`,
+    ),
+    // $1 now. One bounded batch: lock at most cleanupBatchSize expired rows that no one else
+    // holds (SKIP LOCKED: concurrent runs neither wait nor double-count) and delete exactly
+    // those by physical address (a TID scan, whatever the table's size or statistics). The
+    // batch size is a validated integer, inlined so the planner sees a constant LIMIT.
+    cleanup: statement(
+      `DELETE FROM ${t} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${t} WHERE expires_at <= $1 LIMIT ${cleanupBatchSize} FOR UPDATE SKIP LOCKED)) AND expires_at <= $1`,
+    ),
+  };
+}

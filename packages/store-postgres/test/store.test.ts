@@ -1,0 +1,486 @@
+import { SessionError, type SessionRecord, tenantId } from '@sessionkit/core';
+import fc from 'fast-check';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrationSql, PostgresSessionStore, type PostgresSessionStoreOptions } from '../src/index.js';
+import { database, HOUR, makePool, manualClock, rand, record, uniqueName } from './helpers.js';
+
+let db: Awaited<ReturnType<typeof database>>;
+let pool: pg.Pool;
+const schema = uniqueName('store');
+let n = 0;
+const opened: PostgresSessionStore[] = [];
+
+beforeAll(async () => {
+  db = await database();
+  pool = makePool(db.url);
+  await pool.query(`CREATE SCHEMA "${schema}"`);
+});
+
+afterAll(async () => {
+  for (const store of opened) await store.close();
+  await pool?.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
+  await pool?.end();
+  await db?.stop();
+});
+
+async function open(options: Partial<PostgresSessionStoreOptions> = {}): Promise<PostgresSessionStore> {
+  const store = new PostgresSessionStore({ pool, schema, table: `s${n++}`, ...options });
+  opened.push(store);
+  await store.migrate();
+  return store;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<SessionError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(SessionError.isInstance(error), String(error)).toBe(true);
+    return error as SessionError;
+  }
+  throw new Error('expected a rejection');
+}
+
+async function rowCount(store: PostgresSessionStore): Promise<number> {
+  const result = await pool.query(`SELECT count(*)::int AS n FROM "${store.schema}"."${store.table}"`);
+  return result.rows[0].n;
+}
+
+/** A pool whose clients record every query config they run (a real pool underneath). */
+function spyPool(real: pg.Pool): { pool: pg.Pool; log: pg.QueryConfig[] } {
+  const log: pg.QueryConfig[] = [];
+  const patched = new WeakSet<object>();
+  const proxy = new Proxy(real, {
+    get(target, prop, receiver) {
+      if (prop === 'connect') {
+        return async () => {
+          const client = await target.connect();
+          if (!patched.has(client)) {
+            patched.add(client);
+            const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+            (client as unknown as { query: unknown }).query = (config: unknown, ...rest: unknown[]) => {
+              log.push(typeof config === 'string' ? { text: config } : (config as pg.QueryConfig));
+              return query(config, ...rest);
+            };
+          }
+          return client;
+        };
+      }
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { pool: proxy, log };
+}
+
+describe('options', () => {
+  const base = () => ({ pool: makeFakePool() });
+  function makeFakePool(): pg.Pool {
+    return { connect: () => Promise.reject(new Error('unused')), query: () => Promise.reject(new Error('unused')) } as unknown as pg.Pool;
+  }
+  function invalid(options: unknown, field: string) {
+    let caught: unknown;
+    try {
+      new PostgresSessionStore(options as PostgresSessionStoreOptions);
+    } catch (error) {
+      caught = error;
+    }
+    expect(SessionError.isInstance(caught), `expected INVALID for ${field}`).toBe(true);
+    expect((caught as SessionError).code).toBe('INVALID');
+    expect((caught as SessionError).message).toContain(field);
+    expect((caught as SessionError).message).toMatch(/^\[sessionkit\/postgres\]/);
+  }
+
+  it('rejects a missing or wrong pool and non-object options', () => {
+    invalid(undefined, 'options');
+    invalid({}, 'pool');
+    invalid({ pool: 'postgres://x' }, 'pool');
+    invalid({ pool: {} }, 'pool');
+  });
+
+  it('rejects schema and table names that are not plain identifiers', () => {
+    for (const bad of ['', 'a-b', 'a b', 'a"b', 'a;drop table x', '1abc', 'x'.repeat(64), 'ünï', 'a.b', 5, null]) {
+      invalid({ ...base(), schema: bad }, 'schema');
+      invalid({ ...base(), table: bad }, 'table');
+      expect(() => migrationSql({ table: bad as string })).toThrow(/table/);
+    }
+  });
+
+  it('rejects bad numeric options, naming them', () => {
+    for (const bad of [0, -1, 1.5, Number.NaN, '10']) {
+      invalid({ ...base(), cleanupBatchSize: bad }, 'cleanupBatchSize');
+      invalid({ ...base(), operationTimeoutMs: bad }, 'operationTimeoutMs');
+      invalid({ ...base(), cleanupIntervalMs: bad }, 'cleanupIntervalMs');
+    }
+    invalid({ ...base(), maxRecordBytes: 10 }, 'maxRecordBytes');
+    invalid({ ...base(), maxLifetimeMs: -5 }, 'maxLifetimeMs');
+    invalid({ ...base(), clock: 5 }, 'clock');
+  });
+
+  it('accepts quoted-only names (mixed case, reserved words, $) and uses them quoted', async () => {
+    const weird = uniqueName('My$Schema');
+    const store = new PostgresSessionStore({ pool, schema: weird, table: 'Select' });
+    opened.push(store);
+    await store.migrate();
+    const id = await store.create(record(Date.now()));
+    expect((await store.get(id))?.id).toBe(id);
+    const found = await pool.query('SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = $1 AND tablename = $2', [weird, 'Select']);
+    expect(found.rows[0].n).toBe(1);
+    await pool.query(`DROP SCHEMA "${weird}" CASCADE`);
+  });
+});
+
+describe('migrate and the exported SQL', () => {
+  it('is idempotent and safe when many callers run it at once', async () => {
+    const target = uniqueName('mig');
+    const stores = Array.from({ length: 8 }, () => new PostgresSessionStore({ pool, schema: target, table: 'sessions' }));
+    await Promise.all(stores.map((s) => s.migrate()));
+    await Promise.all(stores.map((s) => s.migrate()));
+    const id = await stores[0]!.create(record(Date.now()));
+    await stores[1]!.migrate();
+    expect((await stores[2]!.get(id))?.id).toBe(id);
+    await pool.query(`DROP SCHEMA "${target}" CASCADE`);
+  });
+
+  it('creates the primary key, a (tenant, user) index and an expiry index, and none on last_activity_at', async () => {
+    const store = await open();
+    const indexes = await pool.query(
+      `SELECT i.relname AS name, ix.indisprimary AS primary, array_agg(a.attname ORDER BY k.ord)::text[] AS columns
+         FROM pg_index ix
+         JOIN pg_class i ON i.oid = ix.indexrelid
+         JOIN LATERAL unnest(ix.indkey) WITH ORDINALITY AS k(attnum, ord) ON true
+         JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.attnum
+        WHERE ix.indrelid = $1::regclass
+        GROUP BY i.relname, ix.indisprimary`,
+      [`"${store.schema}"."${store.table}"`],
+    );
+    const columns = indexes.rows.map((r) => (r.columns as string[]).join(',')).sort();
+    expect(columns).toEqual(['expires_at', 'id', 'tenant_id,user_id']);
+    expect(indexes.rows.find((r) => r.primary)?.columns).toEqual(['id']);
+    expect(columns.join(' ')).not.toContain('last_activity_at');
+  });
+
+  it('exports the same DDL it runs, with every identifier quoted', async () => {
+    const target = uniqueName('own');
+    const sql = migrationSql({ schema: target, table: 'Own' });
+    expect(sql).toContain(`CREATE SCHEMA IF NOT EXISTS "${target}"`);
+    expect(sql).toContain(`CREATE TABLE IF NOT EXISTS "${target}"."Own"`);
+    expect(sql).not.toMatch(/last_activity_at\)/);
+    await pool.query(sql); // people who run their own migrations: the text runs as is, twice
+    await pool.query(sql);
+    const store = new PostgresSessionStore({ pool, schema: target, table: 'Own' });
+    const id = await store.create(record(Date.now()));
+    expect((await store.get(id))?.id).toBe(id);
+    expect(migrationSql()).toContain('CREATE TABLE IF NOT EXISTS "public"."sessionkit_sessions"');
+    expect(migrationSql()).not.toContain('CREATE SCHEMA');
+    await pool.query(`DROP SCHEMA "${target}" CASCADE`);
+  });
+
+  it('without migrate(), operations reject STORAGE naming the missing table', async () => {
+    const store = new PostgresSessionStore({ pool, schema, table: `missing_${rand().replace(/-/g, '')}` });
+    const error = await rejection(store.get('x'));
+    expect(error.code).toBe('STORAGE');
+    expect(error.cause).toBeDefined();
+    expect(error.message).toMatch(/does not exist/);
+  });
+});
+
+describe('statements', () => {
+  it('runs one named statement per operation in the normal path, with the time as a parameter', async () => {
+    const spy = spyPool(pool);
+    const clock = manualClock();
+    const table = `s${n++}`;
+    const store = new PostgresSessionStore({ pool: spy.pool, schema, table, clock: clock.now });
+    await store.migrate();
+    const input = record(clock.now());
+    const count = async (fn: () => Promise<unknown>) => {
+      spy.log.length = 0;
+      await fn();
+      for (const q of spy.log) {
+        expect(q.name, q.text).toBeTruthy();
+        expect(q.text.toLowerCase()).not.toMatch(/now\(\)|current_timestamp|clock_timestamp/);
+      }
+      return spy.log.length;
+    };
+    let id = '';
+    expect(await count(async () => (id = await store.create(input)))).toBe(1);
+    expect(await count(() => store.get(id))).toBe(1);
+    expect(await count(() => store.touch(id))).toBe(1);
+    expect(await count(() => store.extend(id, HOUR))).toBe(1);
+    expect(await count(() => store.update({ ...input, id, metadata: { v: 2 } }))).toBe(1);
+    expect(await count(() => store.listByUser(input.userId, input.tenantId))).toBe(1);
+    expect(await count(() => store.create({ ...input, id }).catch(() => {}))).toBe(1); // CONFLICT from the INSERT
+    expect(await count(() => store.delete(id))).toBe(1);
+    // error paths may take a second statement, never more
+    expect(await count(() => store.touch(id).catch(() => {}))).toBe(2);
+    const short = await store.create(record(clock.now(), { expiresAt: new Date(clock.now() + 1000) }));
+    clock.advance(1000);
+    expect(await count(() => store.extend(short, HOUR).catch(() => {}))).toBe(2);
+    expect(await count(() => store.deleteByUser(input.userId, input.tenantId))).toBe(1);
+    // ids that can name no session never reach the server
+    expect(await count(() => store.get('a\u0000b'))).toBe(0);
+    expect(await count(() => store.delete(''))).toBe(0);
+    await pool.query(`DROP TABLE "${schema}"."${table}"`);
+  });
+
+  it('two stores on one pool with different tables never mix up their prepared statements', async () => {
+    const a = await open();
+    const b = await open({ cleanupBatchSize: 7 });
+    const now = Date.now();
+    const inA = await a.create(record(now));
+    const inB = await b.create(record(now));
+    for (let i = 0; i < 20; i++) {
+      expect((await a.get(inA))?.id).toBe(inA);
+      expect(await a.get(inB)).toBeNull();
+      expect((await b.get(inB))?.id).toBe(inB);
+      expect(await b.get(inA)).toBeNull();
+    }
+  });
+});
+
+describe('time comes from the store clock, not the server', () => {
+  it('works with a clock far from the server time, and expiry follows that clock', async () => {
+    const future = manualClock(Date.UTC(2090, 0, 1));
+    const store = await open({ clock: future.now });
+    const input = record(future.now(), { expiresAt: new Date(future.now() + 10_000) });
+    const id = await store.create(input);
+    expect((await store.get(id))?.expiresAt.getTime()).toBe(future.now() + 10_000);
+    future.advance(9_999);
+    await store.touch(id);
+    expect((await store.get(id))?.lastActivityAt.getTime()).toBe(future.now());
+    future.advance(1);
+    expect((await rejection(store.get(id))).code).toBe('EXPIRED');
+    // A store on the same table whose clock says 1990 sees the session as live.
+    const past = new PostgresSessionStore({ pool, schema: store.schema, table: store.table, clock: () => Date.UTC(1990, 0, 1) });
+    expect((await past.get(id))?.id).toBe(id);
+    expect(await past.cleanupExpired()).toBe(0);
+    expect(await store.cleanupExpired()).toBe(1);
+  });
+
+  it('a fractional clock is fine (compared as whole milliseconds)', async () => {
+    let t = Math.floor(Date.now()) + 0.75;
+    const store = await open({ clock: () => t });
+    const id = await store.create(record(Math.floor(t), { expiresAt: new Date(Math.floor(t) + 5) }));
+    await store.touch(id);
+    t += 4;
+    await store.extend(id, 1);
+    t += 1;
+    expect((await rejection(store.touch(id))).code).toBe('EXPIRED');
+  });
+
+  it('extend never writes an expiry past the latest valid Date', async () => {
+    const store = await open();
+    const id = await store.create(record(Date.now()));
+    await store.extend(id, 8.64e15);
+    const got = await store.get(id);
+    expect(got?.expiresAt.getTime()).toBe(8.64e15);
+  });
+});
+
+describe('round trips', () => {
+  it('metadata of any JSON (U+0000, lone surrogates, any unicode) reads back exactly', async () => {
+    const store = await open();
+    await fc.assert(
+      fc.asyncProperty(fc.jsonValue({ stringUnit: 'binary', maxDepth: 4 }), async (metadata) => {
+        const input = record(Date.now(), { metadata: metadata as SessionRecord['metadata'] });
+        const id = await store.create(input);
+        const got = await store.get(id);
+        expect(got?.metadata).toStrictEqual(JSON.parse(JSON.stringify(metadata)));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('tenant and user ids that collide as text prefixes or under case/normalisation stay apart', async () => {
+    const store = await open();
+    const idChar = fc.constantFrom('a', 'A', ':', '|', '{', '}', '%', '/', ' ', 'é', 'e\u0301', '😀', '\\', "'", '"', '_', '\u00a0');
+    const ident = fc.array(idChar, { minLength: 1, maxLength: 5 }).map((chars) => chars.join(''));
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(fc.tuple(ident, ident), { minLength: 2, maxLength: 6, selector: ([t, u]) => `${t}\u0000${u}` }), async (pairs) => {
+        const salt = rand();
+        const made = new Map<string, string>();
+        for (const [t, u] of pairs) {
+          made.set(`${t}\u0000${u}`, await store.create(record(Date.now(), { tenantId: tenantId(`${salt}${t}`), userId: u })));
+        }
+        for (const [t, u] of pairs) {
+          const listed = await store.listByUser(u, tenantId(`${salt}${t}`));
+          expect(listed.map((r) => r.id)).toEqual([made.get(`${t}\u0000${u}`)]);
+        }
+        const [t0, u0] = pairs[0]!;
+        expect(await store.deleteByUser(u0, tenantId(`${salt}${t0}`))).toBe(1);
+        for (const [t, u] of pairs.slice(1)) {
+          expect((await store.listByUser(u, tenantId(`${salt}${t}`))).length).toBe(1);
+        }
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('a corrupt stored record is STORAGE, never a half-valid record', async () => {
+    const store = await open();
+    const id = await store.create(record(Date.now()));
+    await pool.query(`UPDATE "${store.schema}"."${store.table}" SET record = '{not json' WHERE id = $1`, [id]);
+    const error = await rejection(store.get(id));
+    expect(error.code).toBe('STORAGE');
+  });
+});
+
+describe('races', () => {
+  it('concurrent creates of one id: exactly one wins, the others are CONFLICT', async () => {
+    const store = await open();
+    for (let round = 0; round < 5; round++) {
+      const id = `same-${rand()}`;
+      const results = await Promise.allSettled(
+        Array.from({ length: 16 }, (_, i) => store.create(record(Date.now(), { id, metadata: { i } }))),
+      );
+      const won = results.filter((r) => r.status === 'fulfilled');
+      expect(won.length).toBe(1);
+      for (const r of results) {
+        if (r.status === 'rejected') expect((r.reason as SessionError).code).toBe('CONFLICT');
+      }
+    }
+  });
+
+  it('no resurrection: touch, extend and update racing a delete never bring the session back', async () => {
+    const store = await open();
+    for (let round = 0; round < 8; round++) {
+      const input = record(Date.now());
+      const id = await store.create(input);
+      const ops: Promise<unknown>[] = [];
+      for (let i = 0; i < 10; i++) {
+        ops.push(store.touch(id), store.extend(id, HOUR), store.update({ ...input, id, metadata: { i } }));
+        if (i === 4) ops.push(store.delete(id));
+      }
+      const settled = await Promise.allSettled(ops);
+      for (const s of settled) {
+        if (s.status === 'rejected') expect((s.reason as SessionError).code).toBe('NOT_FOUND');
+      }
+      expect(await store.get(id)).toBeNull();
+      expect(await store.listByUser(input.userId, input.tenantId)).toEqual([]);
+    }
+    expect(await rowCount(store)).toBe(0);
+  });
+
+  it('deleteByUser racing creates and mutations leaves exactly the sessions created after it', async () => {
+    const store = await open();
+    const base = record(Date.now());
+    const before = await Promise.all(Array.from({ length: 10 }, () => store.create({ ...base })));
+    const mutations = before.flatMap((id) => [store.touch(id).catch(() => {}), store.extend(id, HOUR).catch(() => {})]);
+    const removed = await store.deleteByUser(base.userId, base.tenantId);
+    await Promise.all(mutations);
+    expect(removed).toBe(10);
+    for (const id of before) expect(await store.get(id)).toBeNull();
+    const after = await Promise.all(Array.from({ length: 3 }, () => store.create({ ...base })));
+    expect((await store.listByUser(base.userId, base.tenantId)).map((r) => r.id).sort()).toEqual(after.sort());
+  });
+
+  it('concurrent creates and deletes for one user: listByUser returns exactly the live ones', async () => {
+    const store = await open();
+    const base = record(Date.now());
+    const ids = await Promise.all(Array.from({ length: 40 }, () => store.create({ ...base })));
+    const doomed = ids.filter((_, i) => i % 3 === 0);
+    const extra: Promise<string>[] = [];
+    await Promise.all([
+      ...doomed.map((id) => store.delete(id)),
+      ...Array.from({ length: 20 }, () => {
+        const p = store.create({ ...base });
+        extra.push(p);
+        return p;
+      }),
+    ]);
+    const live = [...ids.filter((id) => !doomed.includes(id)), ...(await Promise.all(extra))].sort();
+    expect((await store.listByUser(base.userId, base.tenantId)).map((r) => r.id).sort()).toEqual(live);
+  });
+});
+
+describe('cleanup', () => {
+  it('works in bounded batches until done and returns the total', async () => {
+    const spy = spyPool(pool);
+    const clock = manualClock();
+    const table = `s${n++}`;
+    const store = new PostgresSessionStore({ pool: spy.pool, schema, table, clock: clock.now, cleanupBatchSize: 10 });
+    await store.migrate();
+    await insertMany(store, 95, clock.now(), clock.now() + 1000);
+    const live = await store.create(record(clock.now()));
+    clock.advance(1000);
+    spy.log.length = 0;
+    expect(await store.cleanupExpired()).toBe(95);
+    expect(spy.log.length).toBe(10); // 9 full batches and a short one
+    for (const q of spy.log) expect(q.text).toContain('LIMIT 10 FOR UPDATE SKIP LOCKED');
+    expect(await rowCount(store)).toBe(1);
+    expect((await store.get(live))?.id).toBe(live);
+    await pool.query(`DROP TABLE "${schema}"."${table}"`);
+  });
+
+  it('many stores cleaning one table at once count every row exactly once', async () => {
+    const clock = manualClock();
+    const first = await open({ clock: clock.now });
+    const others = [3, 7, 50, 2000].map(
+      (cleanupBatchSize) => new PostgresSessionStore({ pool, schema, table: first.table, clock: clock.now, cleanupBatchSize }),
+    );
+    for (let round = 0; round < 3; round++) {
+      await insertMany(first, 600, clock.now(), clock.now() + 1000);
+      const live = await first.create(record(clock.now(), { expiresAt: new Date(clock.now() + HOUR) }));
+      clock.advance(1000);
+      const counts = await Promise.all([first, ...others, ...others].map((s) => s.cleanupExpired()));
+      expect(counts.reduce((a, b) => a + b, 0)).toBe(600);
+      expect((await first.get(live))?.id).toBe(live);
+      await first.delete(live);
+      expect(await rowCount(first)).toBe(0);
+    }
+  });
+
+  it('cleanupIntervalMs runs cleanup on an unref\'d timer that close() stops', async () => {
+    const clock = manualClock();
+    const spy = spyPool(pool);
+    const store = new PostgresSessionStore({ pool: spy.pool, schema, table: `s${n++}`, clock: clock.now, cleanupIntervalMs: 30 });
+    opened.push(store);
+    const timer = (store as unknown as { timer: NodeJS.Timeout }).timer;
+    expect(timer.hasRef()).toBe(false);
+    await store.migrate();
+    await insertMany(store, 25, clock.now(), clock.now() + 1000);
+    clock.advance(1000);
+    const deadline = Date.now() + 10_000;
+    while ((await rowCount(store)) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await rowCount(store)).toBe(0);
+    await store.close();
+    await insertMany(store, 5, clock.now(), clock.now() + 1000);
+    clock.advance(1000);
+    spy.log.length = 0;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(spy.log.length).toBe(0);
+    expect(await rowCount(store)).toBe(5);
+  });
+});
+
+describe('HOT updates', () => {
+  it('touch is a heap-only-tuple update (no index covers last_activity_at)', async () => {
+    const single = makePool(db.url, 1);
+    try {
+      const store = new PostgresSessionStore({ pool: single, schema, table: `s${n++}` });
+      await store.migrate();
+      const id = await store.create(record(Date.now()));
+      for (let i = 0; i < 40; i++) await store.touch(id);
+      await single.query('SELECT pg_stat_force_next_flush()');
+      await single.query('SELECT 1');
+      const stats = await single.query(
+        'SELECT n_tup_upd::int AS upd, n_tup_hot_upd::int AS hot FROM pg_stat_user_tables WHERE relid = $1::regclass',
+        [`"${store.schema}"."${store.table}"`],
+      );
+      expect(stats.rows[0].upd).toBe(40);
+      expect(stats.rows[0].hot).toBeGreaterThanOrEqual(36);
+    } finally {
+      await single.end();
+    }
+  });
+});
+
+/** Inserts `count` sessions through the store (so they are real records). */
+async function insertMany(store: PostgresSessionStore, count: number, now: number, expiresAt: number): Promise<void> {
+  const batch: Promise<string>[] = [];
+  for (let i = 0; i < count; i++) {
+    batch.push(store.create(record(now, { expiresAt: new Date(expiresAt - (i % 3)) })));
+    if (batch.length === 50) await Promise.all(batch.splice(0));
+  }
+  await Promise.all(batch);
+}
