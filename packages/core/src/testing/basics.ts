@@ -27,6 +27,12 @@ export function capabilityTests(test: Register, expected: Record<Capability, boo
     assert.deepStrictEqual({ ...caps }, { ...expected });
   });
 
+  test('close() resolves and may be called twice', {}, async ({ open }) => {
+    const extra = await open();
+    await extra.close();
+    await extra.close();
+  });
+
   test('list: listByUser rejects UNSUPPORTED', { lacks: 'list' }, async ({ store }) => {
     await rejectsWith(() => store.listByUser('u', tenantId('t')), 'UNSUPPORTED', 'listByUser');
   });
@@ -96,6 +102,15 @@ export function createTests(test: Register): void {
     const other = env.record({ id, userId: 'someone-else', metadata: { overwritten: true } });
     await rejectsWith(() => env.store.create(other), 'CONFLICT');
     assertSameRecord(await env.store.get(id), expectedRecord(original, id), 'the original after CONFLICT');
+  });
+
+  test('a deleted id can be created again', { needs: ['customIds', 'revoke'] }, async ({ store, record }) => {
+    const id = `sid-${rand()}`;
+    await store.create(record({ id }));
+    await store.delete(id);
+    const again = record({ id, metadata: { second: true } });
+    assert.equal(await store.create(again), id);
+    assertSameRecord(await store.get(id), expectedRecord(again, id), 'the re-created session');
   });
 
   test('create accepts empty transactionId, empty factorsUsed and extreme assurance levels', {}, async (env) => {
