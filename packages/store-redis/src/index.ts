@@ -1,1 +1,2 @@
-export {};
+export { RedisSessionStore } from './redis-store.js';
+export type { RedisSessionStoreOptions } from './options.js';

@@ -1,0 +1,57 @@
+import { createHash } from 'node:crypto';
+
+/** Characters of the slot tag carried at the start of every generated id. */
+export const TAG_LENGTH = 4;
+/** Generated ids: the (tenant, user) slot tag, then 43 characters (256 bits) from the CSPRNG. */
+export const GENERATED_ID_LENGTH = TAG_LENGTH + 43;
+const GENERATED_ID = /^[A-Za-z0-9_-]{47}$/;
+
+function hashTag(text: string): string {
+  return createHash('sha256').update(text).digest('base64url').slice(0, TAG_LENGTH);
+}
+
+/**
+ * The hash-slot tag of one (tenant, user): a hash of a length-prefixed encoding, so no
+ * character of either (`{`, `}`, `:`, ...) can choose the slot or make two pairs meet.
+ */
+export function userTag(tenant: string, user: string): string {
+  return hashTag(`u${tenant.length}:${tenant}${user}`);
+}
+
+/**
+ * The hash-slot tag of an id: the tag a generated id carries, or a hash of any other id.
+ * A function of the id alone, so every operation finds its key from the id.
+ */
+export function idTag(id: string): string {
+  return id.length === GENERATED_ID_LENGTH && GENERATED_ID.test(id) ? id.slice(0, TAG_LENGTH) : hashTag(`i${id}`);
+}
+
+/** The key layout of one store (see the README's "Key layout"). */
+export class KeyLayout {
+  constructor(readonly prefix: string) {}
+
+  /** Record of an id (every record on a single Redis; records of generated ids on Cluster). */
+  record(id: string): string {
+    return `${this.prefix}s:{${idTag(id)}}${id}`;
+  }
+
+  /** Cluster only: the pointer from a caller-chosen id to its record in the user's slot. */
+  pointer(id: string): string {
+    return `${this.prefix}p:{${idTag(id)}}${id}`;
+  }
+
+  /** Cluster only: the record of a caller-chosen id, in its user's slot. */
+  customRecord(tag: string, id: string): string {
+    return `${this.prefix}c:{${tag}}${id}`;
+  }
+
+  /** The per-(tenant, user) index: a sorted set of record keys scored by expiresAt. */
+  index(tag: string, tenant: string, user: string): string {
+    return `${this.prefix}u:{${tag}}${tenant.length}:${tenant}${user}`;
+  }
+
+  /** SCAN MATCH pattern for every index key of this store. */
+  indexPattern(): string {
+    return `${this.prefix.replace(/[*?[\]\\^-]/g, (c) => `\\${c}`)}u:*`;
+  }
+}

@@ -1,0 +1,30 @@
+import type { BaseStoreOptions } from '@sessionkit/core';
+import type { Cluster, Redis } from 'ioredis';
+
+/** Options of {@link RedisSessionStore}. */
+export interface RedisSessionStoreOptions extends BaseStoreOptions {
+  /**
+   * A connected ioredis `Redis` or `Cluster` that you own: the store never closes it.
+   * Create it with `enableOfflineQueue: false` (recommended; the store also refuses to
+   * send anything while `client.status !== 'ready'`).
+   */
+  client: Redis | Cluster;
+  /**
+   * Every key the store writes starts with this. Must not contain `{` or `}` (the store
+   * places its own hash tags).
+   * @default 'sessionkit:'
+   */
+  prefix?: string;
+  /**
+   * How long an expired session stays recognisable (get rejects `EXPIRED` rather than
+   * resolving `null`): record keys expire at `expiresAt + expiredRetentionMs`.
+   * @default 3600000 (1 hour)
+   */
+  expiredRetentionMs?: number;
+  /**
+   * Every operation rejects `STORAGE` when Redis has not answered within this many ms;
+   * a write that rejected this way never takes effect later.
+   * @default 5000
+   */
+  operationTimeoutMs?: number;
+}

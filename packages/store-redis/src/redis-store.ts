@@ -1,0 +1,484 @@
+import {
+  ALL_CAPABILITIES,
+  assertOptionsObject,
+  checkDuration,
+  checkId,
+  checkImmutableFields,
+  checkRecord,
+  checkUserArgs,
+  compareSessions,
+  conflict,
+  DEFAULT_EXPIRED_RETENTION_MS,
+  DEFAULT_OPERATION_TIMEOUT_MS,
+  decodeRecord,
+  durationOption,
+  encodeRecord,
+  expired,
+  generateSessionId,
+  notFound,
+  type RecordRules,
+  readClock,
+  resolveRecordRules,
+  SessionError,
+  type SessionRecord,
+  type SessionStore,
+  type StoreCapabilities,
+  type TenantId,
+  toStorageError,
+  withTimeout,
+} from '@sessionkit/core';
+import type { Cluster, Redis } from 'ioredis';
+import { KeyLayout, TAG_LENGTH, userTag } from './keys.js';
+import type { RedisSessionStoreOptions } from './options.js';
+import {
+  CLAIM,
+  CLEANUP,
+  CREATE,
+  DELETE,
+  DELETE_USER,
+  DROP_POINTER,
+  EXTEND,
+  GET,
+  LIST,
+  type Script,
+  TOUCH,
+  UPDATE,
+} from './scripts.js';
+
+const STORE = 'redis';
+/** Re-measure the offset between this process's clock and Redis's clock this often. */
+const CLOCK_RESYNC_MS = 60_000;
+/** Extra margin, past operationTimeoutMs, before an unfinished claim of an id may be taken over. */
+const CLAIM_LEASE_MARGIN_MS = 1000;
+const CLEANUP_BATCH = 256;
+const SCAN_COUNT = 512;
+const PLACEHOLDER_TAG = 'A'.repeat(TAG_LENGTH);
+
+type Client = Redis | Cluster;
+type Reply = unknown;
+
+function storage(operation: string, message: string, cause?: unknown): SessionError {
+  return new SessionError('STORAGE', message, { store: STORE, operation, cause: cause ?? new Error(message) });
+}
+
+/** Target record key of a pointer value (`<claimed at ms> <record key>`). */
+function pointerTarget(value: string): string {
+  return value.slice(value.indexOf(' ') + 1);
+}
+
+function isPointerReply(reply: Reply): reply is ['P', string] {
+  return Array.isArray(reply) && reply.length === 2 && reply[0] === 'P';
+}
+
+/**
+ * Sessions on Redis or Redis Cluster through a caller-owned ioredis client.
+ *
+ * Each session is a hash (the record as core's JSON, plus expiresAt and lastActivityAt
+ * fields that touch and extend change in place) expiring at `expiresAt +
+ * expiredRetentionMs`; each (tenant, user) has a sorted set of its record keys scored by
+ * expiresAt. Every write is one Lua script over one hash slot, so record and index
+ * change atomically, on Cluster too. See the README for the key layout.
+ */
+export class RedisSessionStore implements SessionStore {
+  readonly capabilities: StoreCapabilities = ALL_CAPABILITIES;
+
+  private readonly client: Client;
+  private readonly rules: RecordRules;
+  private readonly keys: KeyLayout;
+  private readonly retention: number;
+  private readonly timeout: number;
+  private readonly cluster: boolean;
+  /** Redis clock minus this process's clock, in ms (measured with TIME). */
+  private offset: number | undefined;
+  private syncedAt = 0;
+  private syncing: Promise<void> | undefined;
+
+  constructor(options: RedisSessionStoreOptions) {
+    assertOptionsObject(STORE, options);
+    const client = options.client as unknown;
+    if (
+      typeof client !== 'object' ||
+      client === null ||
+      typeof (client as Redis).evalsha !== 'function' ||
+      typeof (client as Redis).status !== 'string'
+    ) {
+      throw new SessionError('INVALID', 'option client must be an ioredis Redis or Cluster instance', {
+        store: STORE,
+        operation: 'constructor',
+        field: 'client',
+      });
+    }
+    const prefix = options.prefix ?? 'sessionkit:';
+    if (typeof prefix !== 'string' || /[{}\u0000-\u001f\u007f-\u009f]/.test(prefix) || prefix.length > 256) {
+      throw new SessionError(
+        'INVALID',
+        'option prefix must be a string of at most 256 characters without `{`, `}` or control characters',
+        { store: STORE, operation: 'constructor', field: 'prefix' },
+      );
+    }
+    this.rules = resolveRecordRules(STORE, options);
+    this.retention = durationOption(STORE, 'expiredRetentionMs', options.expiredRetentionMs, DEFAULT_EXPIRED_RETENTION_MS, {
+      min: 0,
+    });
+    this.timeout = durationOption(STORE, 'operationTimeoutMs', options.operationTimeoutMs, DEFAULT_OPERATION_TIMEOUT_MS);
+    this.client = client as Client;
+    this.cluster = (client as Redis).isCluster === true;
+    this.keys = new KeyLayout(prefix);
+  }
+
+  // ---- plumbing ----------------------------------------------------------------------
+
+  /** Throws STORAGE unless the client can send now (so nothing waits in an offline queue). */
+  private ready(operation: string, client: Client | Redis = this.client): void {
+    if (client.status !== 'ready') {
+      throw storage(
+        operation,
+        `Redis client is not connected (status '${client.status}'); nothing was sent. ` +
+          'The store never queues commands; create the client with enableOfflineQueue: false.',
+      );
+    }
+  }
+
+  /** Runs one script by SHA, loading it when Redis answers NOSCRIPT (after a restart). */
+  private async script(operation: string, s: Script, keys: string[], args: (string | number)[]): Promise<Reply> {
+    this.ready(operation);
+    try {
+      return await this.client.evalsha(s.sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
+        this.ready(operation);
+        return this.client.eval(s.source, keys.length, ...keys, ...args);
+      }
+      throw error;
+    }
+  }
+
+  /** Runs an operation's backend work with the operation timeout; wraps every failure. */
+  private timed<T>(operation: string, work: () => Promise<T>): Promise<T> {
+    let promise: Promise<T>;
+    try {
+      promise = work();
+    } catch (error) {
+      return Promise.reject(toStorageError(error, STORE, operation));
+    }
+    return withTimeout(promise, this.timeout, STORE, operation);
+  }
+
+  /** Measures the Redis clock against ours (TIME), once and then every minute. */
+  private syncClock(operation: string): Promise<void> {
+    if (!this.syncing) {
+      this.ready(operation);
+      const t0 = Date.now();
+      this.syncing = (this.client.time() as Promise<[string | number, string | number]>)
+        .then(([s, us]) => {
+          const t1 = Date.now();
+          this.offset = Number(s) * 1000 + Math.floor(Number(us) / 1000) - Math.round((t0 + t1) / 2);
+          this.syncedAt = t1;
+        })
+        .finally(() => {
+          this.syncing = undefined;
+        });
+    }
+    return this.syncing;
+  }
+
+  /**
+   * The deadline (Redis time, ms) after which a write of an operation started at `start`
+   * must not run: the operation has rejected by then.
+   */
+  private async deadline(operation: string, start: number): Promise<number> {
+    if (this.offset === undefined) await this.syncClock(operation);
+    else if (start - this.syncedAt > CLOCK_RESYNC_MS && this.client.status === 'ready') {
+      this.syncClock(operation).catch(() => {});
+    }
+    return start + (this.offset as number) + this.timeout;
+  }
+
+  private now(): number {
+    return readClock(this.rules);
+  }
+
+  /**
+   * Runs a by-id script on the id's record key; on Cluster, when the id is a
+   * caller-chosen one, follows its pointer to the record in the user's slot.
+   */
+  private async byId(
+    operation: string,
+    s: Script,
+    id: string,
+    args: (string | number)[],
+  ): Promise<{ reply: Reply; pointerKey: string | undefined }> {
+    const rk = this.keys.record(id);
+    if (!this.cluster) return { reply: await this.script(operation, s, [rk, rk], args), pointerKey: undefined };
+    const pk = this.keys.pointer(id);
+    const reply = await this.script(operation, s, [rk, pk], args);
+    if (!isPointerReply(reply)) return { reply, pointerKey: undefined };
+    const target = pointerTarget(reply[1]);
+    return { reply: await this.script(operation, s, [target, target], args), pointerKey: pk };
+  }
+
+  private deadlineMissed(operation: string): SessionError {
+    return storage(operation, `Redis ran the write after operationTimeoutMs (${this.timeout} ms); it was not applied`);
+  }
+
+  private unexpected(operation: string, reply: Reply): SessionError {
+    return storage(operation, `unexpected reply from Redis: ${JSON.stringify(reply)}`);
+  }
+
+  private dropPointers(operation: string, pairs: unknown[], from: number): Promise<unknown> {
+    const drops: Promise<Reply>[] = [];
+    for (let i = from; i + 1 < pairs.length; i += 2) {
+      drops.push(this.script(operation, DROP_POINTER, [String(pairs[i + 1])], [String(pairs[i])]));
+    }
+    return Promise.all(drops);
+  }
+
+  private decode(operation: string, json: unknown, expiresAt: unknown, lastActivityAt: unknown): SessionRecord {
+    if (typeof json !== 'string') throw this.unexpected(operation, json);
+    const record = decodeRecord(json, STORE);
+    const e = Number(expiresAt);
+    const a = Number(lastActivityAt);
+    if (!Number.isFinite(e) || !Number.isFinite(a)) throw this.unexpected(operation, [expiresAt, lastActivityAt]);
+    record.expiresAt = new Date(e);
+    record.lastActivityAt = new Date(a);
+    return record;
+  }
+
+  // ---- SessionStore ------------------------------------------------------------------
+
+  async create(input: SessionRecord): Promise<string> {
+    let random = '';
+    const { record, now } = checkRecord(this.rules, input, {
+      operation: 'create',
+      // The real tag needs the validated (tenant, user); the placeholder has its length.
+      generateId: () => {
+        random = generateSessionId();
+        return PLACEHOLDER_TAG + random;
+      },
+      customIds: true,
+    });
+    const tag = userTag(record.tenantId, record.userId);
+    const generated = random !== '';
+    if (generated) record.id = tag + random;
+    const id = record.id;
+    const ik = this.keys.index(tag, record.tenantId, record.userId);
+    const e = record.expiresAt.getTime();
+    const pxat = e + this.retention;
+    const json = encodeRecord(record);
+    const start = Date.now();
+    return this.timed('create', async () => {
+      const deadline = await this.deadline('create', start);
+      const args = (pointer: string, pointerKey: string) => [
+        deadline,
+        json,
+        e,
+        record.lastActivityAt.getTime(),
+        record.createdAt.getTime(),
+        pxat,
+        now,
+        this.retention,
+        pointer,
+        pointerKey,
+      ];
+      let reply: Reply;
+      if (generated || !this.cluster) {
+        reply = await this.script('create', CREATE, [this.keys.record(id), ik], args('', ''));
+      } else {
+        // Cluster, caller-chosen id: claim the id with a pointer in the id's slot, then
+        // write record and index in the user's slot.
+        const target = this.keys.customRecord(tag, id);
+        const pk = this.keys.pointer(id);
+        const lease = this.timeout + CLAIM_LEASE_MARGIN_MS;
+        let expected = '';
+        let claimed: string | undefined;
+        for (let attempt = 0; attempt < 3 && claimed === undefined; attempt++) {
+          const r = await this.script('create', CLAIM, [this.keys.record(id), pk], [deadline, target, pxat, lease, expected]);
+          if (r === 'C') throw conflict(STORE);
+          if (r === 'D') throw this.deadlineMissed('create');
+          if (!Array.isArray(r) || r.length !== 2) throw this.unexpected('create', r);
+          if (r[0] === 'OK') claimed = String(r[1]);
+          else {
+            // An old claim: taken unless its record still exists.
+            const old = String(r[1]);
+            this.ready('create');
+            if ((await this.client.exists(pointerTarget(old))) === 1) throw conflict(STORE);
+            expected = old;
+          }
+        }
+        if (claimed === undefined) throw conflict(STORE);
+        reply = await this.script('create', CREATE, [target, ik], args(claimed, pk));
+      }
+      if (reply === 'OK') return id;
+      if (reply === 'C') throw conflict(STORE);
+      if (reply === 'D') throw this.deadlineMissed('create');
+      throw this.unexpected('create', reply);
+    });
+  }
+
+  async get(id: string): Promise<SessionRecord | null> {
+    if (!checkId(this.rules, 'get', id)) return null;
+    const values = await this.timed('get', async (): Promise<Reply> => {
+      if (!this.cluster) {
+        this.ready('get');
+        return this.client.hmget(this.keys.record(id), 'r', 'e', 'a');
+      }
+      return (await this.byId('get', GET, id, [])).reply;
+    });
+    if (!Array.isArray(values) || values[0] === null || values[0] === undefined) return null;
+    const record = this.decode('get', values[0], values[1], values[2]);
+    if (record.id !== id) throw this.unexpected('get', `record of id ${JSON.stringify(record.id)}`);
+    if (record.expiresAt.getTime() <= this.now()) throw expired(STORE, 'get');
+    return record;
+  }
+
+  async update(input: SessionRecord): Promise<void> {
+    const { record, now } = checkRecord(this.rules, input, { operation: 'update' });
+    if (!checkId(this.rules, 'update', record.id)) throw notFound(STORE, 'update');
+    const tag = userTag(record.tenantId, record.userId);
+    const ik = this.keys.index(tag, record.tenantId, record.userId);
+    const e = record.expiresAt.getTime();
+    const json = encodeRecord(record);
+    const start = Date.now();
+    const { reply } = await this.timed('update', async () => {
+      const deadline = await this.deadline('update', start);
+      return this.byId('update', UPDATE, record.id, [
+        deadline,
+        now,
+        json,
+        e,
+        record.lastActivityAt.getTime(),
+        record.createdAt.getTime(),
+        ik,
+        this.retention,
+        e + this.retention,
+      ]);
+    });
+    if (reply === 'OK') return;
+    if (reply === 'N') throw notFound(STORE, 'update');
+    if (reply === 'X') throw expired(STORE, 'update');
+    if (reply === 'D') throw this.deadlineMissed('update');
+    if (Array.isArray(reply) && reply[0] === 'I') {
+      const stored = decodeRecord(String(reply[1]), STORE);
+      checkImmutableFields(this.rules, stored, record);
+      // The index key differs only when the tenant or user does: checked above.
+    }
+    throw this.unexpected('update', reply);
+  }
+
+  async delete(id: string): Promise<void> {
+    if (!checkId(this.rules, 'delete', id)) return;
+    const start = Date.now();
+    await this.timed('delete', async () => {
+      const deadline = await this.deadline('delete', start);
+      const { reply, pointerKey } = await this.byId('delete', DELETE, id, [deadline, this.retention]);
+      if (reply === 'N') return;
+      if (reply === 'D') throw this.deadlineMissed('delete');
+      if (!Array.isArray(reply) || reply[0] !== 'OK') throw this.unexpected('delete', reply);
+      if (reply[1] !== '') await this.script('delete', DROP_POINTER, [pointerKey ?? String(reply[2])], [String(reply[1])]);
+    });
+  }
+
+  async deleteByUser(userId: string, tenantId: TenantId): Promise<number> {
+    checkUserArgs(this.rules, 'deleteByUser', userId, tenantId);
+    const now = this.now();
+    const ik = this.keys.index(userTag(tenantId, userId), tenantId, userId);
+    const start = Date.now();
+    return this.timed('deleteByUser', async () => {
+      const deadline = await this.deadline('deleteByUser', start);
+      const reply = await this.script('deleteByUser', DELETE_USER, [ik], [deadline, now]);
+      if (reply === 'D') throw this.deadlineMissed('deleteByUser');
+      if (!Array.isArray(reply) || typeof reply[0] !== 'number') throw this.unexpected('deleteByUser', reply);
+      if (reply.length > 1) await this.dropPointers('deleteByUser', reply, 1);
+      return reply[0];
+    });
+  }
+
+  async extend(id: string, durationMs: number): Promise<void> {
+    const isId = checkId(this.rules, 'extend', id);
+    const duration = checkDuration(this.rules, durationMs);
+    if (!isId) throw notFound(STORE, 'extend');
+    const now = this.now();
+    const life = this.rules.maxLifetimeMs ?? -1;
+    const start = Date.now();
+    const { reply } = await this.timed('extend', async () => {
+      const deadline = await this.deadline('extend', start);
+      return this.byId('extend', EXTEND, id, [deadline, now, duration, life, this.retention, now + duration + this.retention]);
+    });
+    if (reply === 'OK') return;
+    if (reply === 'N') throw notFound(STORE, 'extend');
+    if (reply === 'X') throw expired(STORE, 'extend');
+    if (reply === 'D') throw this.deadlineMissed('extend');
+    throw this.unexpected('extend', reply);
+  }
+
+  async touch(id: string): Promise<void> {
+    if (!checkId(this.rules, 'touch', id)) throw notFound(STORE, 'touch');
+    const now = this.now();
+    const start = Date.now();
+    const { reply } = await this.timed('touch', async () => {
+      const deadline = await this.deadline('touch', start);
+      return this.byId('touch', TOUCH, id, [deadline, now]);
+    });
+    if (reply === 'OK') return;
+    if (reply === 'N') throw notFound(STORE, 'touch');
+    if (reply === 'X') throw expired(STORE, 'touch');
+    if (reply === 'D') throw this.deadlineMissed('touch');
+    throw this.unexpected('touch', reply);
+  }
+
+  async listByUser(userId: string, tenantId: TenantId): Promise<SessionRecord[]> {
+    checkUserArgs(this.rules, 'listByUser', userId, tenantId);
+    const now = this.now();
+    const ik = this.keys.index(userTag(tenantId, userId), tenantId, userId);
+    const reply = await this.timed('listByUser', () => this.script('listByUser', LIST, [ik], [now, this.retention]));
+    if (!Array.isArray(reply)) throw this.unexpected('listByUser', reply);
+    const out: SessionRecord[] = [];
+    for (let i = 0; i + 2 < reply.length; i += 3) {
+      const record = this.decode('listByUser', reply[i], reply[i + 1], reply[i + 2]);
+      if (record.expiresAt.getTime() > now) out.push(record);
+    }
+    return out.sort(compareSessions);
+  }
+
+  /**
+   * SCANs the index keys (on Cluster, on every master) in pages and cleans each with one
+   * script call per batch of entries. Each backend call is bounded by operationTimeoutMs.
+   */
+  async cleanupExpired(): Promise<number> {
+    const now = this.now();
+    const nodes: Redis[] = this.cluster ? (this.client as Cluster).nodes('master') : [this.client as Redis];
+    const pattern = this.keys.indexPattern();
+    let removed = 0;
+    const cleanKey = async (ik: string): Promise<void> => {
+      let offset = 0;
+      for (;;) {
+        const reply = await this.timed('cleanupExpired', () =>
+          this.script('cleanupExpired', CLEANUP, [ik], [now, this.retention, CLEANUP_BATCH, offset]),
+        );
+        if (!Array.isArray(reply) || reply.length < 3) throw this.unexpected('cleanupExpired', reply);
+        removed += Number(reply[0]);
+        if (reply.length > 3) {
+          await this.timed('cleanupExpired', () => this.dropPointers('cleanupExpired', reply, 3));
+        }
+        if (Number(reply[1]) >= CLEANUP_BATCH) continue;
+        if (Number(reply[2]) < 0) return;
+        offset = Number(reply[2]);
+      }
+    };
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const page = await this.timed('cleanupExpired', async () => {
+          this.ready('cleanupExpired', node);
+          return node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
+        });
+        cursor = page[0];
+        await Promise.all(page[1].map(cleanKey));
+      } while (cursor !== '0');
+    }
+    return removed;
+  }
+
+  /** The store has no timers or connections of its own: resolves at once, leaves the client open. */
+  async close(): Promise<void> {}
+}
