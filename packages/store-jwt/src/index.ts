@@ -1,1 +1,12 @@
-export {};
+export { DEFAULT_MAX_TOKEN_BYTES, JwtSessionStore } from './jwt-store.js';
+export type {
+  AsymmetricAlgorithm,
+  HmacAlgorithm,
+  JwtAlgorithm,
+  JwtKeySpec,
+  KeyInput,
+  KeyPairSpec,
+  SecretKeySpec,
+} from './keys.js';
+export type { JsonWebKeySet, JwtEncryptionOptions, JwtSessionStoreOptions } from './options.js';
+export { MemoryRevocationStore, type RevocationCheck, type RevocationStore } from './revocation.js';

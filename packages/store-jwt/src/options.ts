@@ -1,0 +1,57 @@
+import type { JsonWebKey } from 'node:crypto';
+import type { BaseStoreOptions } from '@sessionkit/core';
+import type { HmacAlgorithm, JwtKeySpec } from './keys.js';
+import type { RevocationStore } from './revocation.js';
+
+/** A JSON Web Key Set, as published at a `jwks_uri`: `{ keys: [...] }`. */
+export interface JsonWebKeySet {
+  keys: JsonWebKey[];
+}
+
+/** Encryption of tokens (JWE, `dir` + `A256GCM`): the client cannot read what they carry. */
+export interface JwtEncryptionOptions {
+  /**
+   * The content-encryption key. A `Uint8Array` of exactly 32 bytes is used as the
+   * A256GCM key itself (so `jose.jwtDecrypt(token, key)` reads the token elsewhere); any
+   * other secret (a string, or more than 32 bytes) of at least 32 bytes is stretched to
+   * one with HKDF-SHA256 (info `sessionkit/store-jwt A256GCM`).
+   */
+  secret: string | Uint8Array;
+  /** Written to the JWE header as `kid`; a token with another `kid` is rejected. @default none */
+  kid?: string;
+}
+
+/** Options of {@link JwtSessionStore}. Give exactly one of `secret` and `keys`. */
+export interface JwtSessionStoreOptions extends BaseStoreOptions {
+  /** A shared HMAC secret of at least 32 bytes (string: its UTF-8 bytes). Signs with `algorithm`. */
+  secret?: string | Uint8Array;
+  /**
+   * Signing keys for rotation and key pairs. The first key signs new tokens (its `kid`
+   * goes into the header); every key verifies. Previous key pairs need only `publicKey`.
+   */
+  keys?: JwtKeySpec[];
+  /** The HMAC algorithm used with `secret` (and with `keys` entries that are secrets without `alg`). @default 'HS256' */
+  algorithm?: HmacAlgorithm;
+  /** Written as `iss`; when set, a token must carry exactly this `iss`. @default none (not checked) */
+  issuer?: string;
+  /** Written as `aud`; when set, a token's `aud` must contain one of these. @default none (not checked) */
+  audience?: string | string[];
+  /** Encrypt tokens (nested JWT: signed, then encrypted as JWE `dir` + `A256GCM`). @default none (signed only) */
+  encrypt?: JwtEncryptionOptions;
+  /**
+   * Where `delete` and `deleteByUser` record revocations. Without it the store is fully
+   * stateless and both reject `UNSUPPORTED`. @default none
+   */
+  revocations?: RevocationStore;
+  /** Extra milliseconds a token stays valid past `expiresAt`, for clock skew between servers. @default 0 */
+  clockToleranceMs?: number;
+  /** The longest token `create` issues, in bytes (characters: tokens are ASCII). @default 4096 */
+  maxTokenBytes?: number;
+  /**
+   * Also verify tokens whose `kid` names a key in this JSON Web Key Set (ES256 and EdDSA
+   * keys only; loaded once with jose's `createLocalJWKSet`). @default none
+   */
+  jwks?: JsonWebKeySet;
+  /** Deadline for each call to `revocations`, after which the operation rejects `STORAGE`. @default 5000 */
+  operationTimeoutMs?: number;
+}

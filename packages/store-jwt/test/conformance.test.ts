@@ -1,0 +1,77 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { describeSessionStore } from '@sessionkit/core/testing';
+import type { StoreCapabilities } from '@sessionkit/core';
+import { describe, it } from 'vitest';
+import { JwtSessionStore, type JwtSessionStoreOptions, MemoryRevocationStore } from '../src/index.js';
+
+const STATEFUL: StoreCapabilities = { list: false, revoke: true, revokeUser: true, mutate: false, cleanup: true, customIds: false };
+const STATELESS: StoreCapabilities = { list: false, revoke: false, revokeUser: false, mutate: false, cleanup: false, customIds: false };
+
+/**
+ * Two suite tests do not fit store-jwt as CONTRACT.md defines it: with `revocations`,
+ * `cleanup` is true, but cleanupExpired only drops *denylist* entries (it cannot count or
+ * remove tokens it never stored), and an expired, unrevoked token keeps reading as
+ * EXPIRED (there is nothing to remove). The suite expects the count of expired
+ * sessions and `null` afterwards. They are registered with `it.fails`, so they must keep
+ * failing: once the suite gates them (or changes them to fit store-jwt), the run says so
+ * and this list must go.
+ */
+const CONTRACT_MISMATCH = new Set([
+  'cleanupExpired removes expired sessions, returns how many, keeps the rest',
+  'cleanupExpired from many callers at once removes each session once',
+]);
+
+const itWithKnownMismatches = Object.assign(
+  (name: string, fn: () => Promise<void>) => (CONTRACT_MISMATCH.has(name) ? it.fails(name, fn) : it(name, fn)),
+  { skip: it.skip },
+);
+
+// The suite stores records up to 64 KiB (maxRecordBytes' default) and random JSON: allow
+// tokens that large, so it tests fidelity, not the cookie-sized default of maxTokenBytes.
+const MAX_TOKEN_BYTES = 128 * 1024;
+
+const secret = randomBytes(32);
+const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const ed = generateKeyPairSync('ed25519');
+
+function variant(name: string, options: Partial<JwtSessionStoreOptions>, capabilities: StoreCapabilities): void {
+  describeSessionStore({
+    name,
+    create: ({ clock, maxLifetimeMs, maxRecordBytes }) =>
+      new JwtSessionStore({
+        secret,
+        ...options,
+        ...(options.revocations ? { revocations: new MemoryRevocationStore() } : {}),
+        clock,
+        maxLifetimeMs,
+        maxRecordBytes,
+        maxTokenBytes: MAX_TOKEN_BYTES,
+      }),
+    capabilities,
+    runner: { describe, it: itWithKnownMismatches },
+  });
+}
+
+variant('JwtSessionStore (HS256, MemoryRevocationStore)', { revocations: new MemoryRevocationStore() }, STATEFUL);
+variant('JwtSessionStore (HS256, stateless)', {}, STATELESS);
+variant(
+  'JwtSessionStore (ES256, MemoryRevocationStore, issuer + audience)',
+  {
+    secret: undefined,
+    keys: [{ privateKey: ec.privateKey }],
+    issuer: 'https://auth.example',
+    audience: ['app-a', 'app-b'],
+    revocations: new MemoryRevocationStore(),
+  },
+  STATEFUL,
+);
+variant(
+  'JwtSessionStore (EdDSA + JWE A256GCM, MemoryRevocationStore)',
+  {
+    secret: undefined,
+    keys: [{ privateKey: ed.privateKey, kid: 'ed-1' }],
+    encrypt: { secret: randomBytes(32) },
+    revocations: new MemoryRevocationStore(),
+  },
+  STATEFUL,
+);
