@@ -1,1 +1,2 @@
-export {};
+export { MemcachedSessionStore } from './memcached-store.js';
+export type { MemcachedSessionStoreOptions } from './options.js';

@@ -1,0 +1,511 @@
+import {
+  assertOptionsObject,
+  checkDuration,
+  checkId,
+  checkImmutableFields,
+  checkRecord,
+  checkUserArgs,
+  compareSessions,
+  conflict,
+  DEFAULT_EXPIRED_RETENTION_MS,
+  DEFAULT_OPERATION_TIMEOUT_MS,
+  decodeRecord,
+  durationOption,
+  encodeRecord,
+  expired,
+  extendedExpiry,
+  generateSessionId,
+  notFound,
+  type RecordRules,
+  readClock,
+  resolveRecordRules,
+  type SessionRecord,
+  type SessionStore,
+  SessionError,
+  type StoreCapabilities,
+  type TenantId,
+  toStorageError,
+  withTimeout,
+} from '@sessionkit/core';
+import { expirationField, indexKey, PREFIX_PATTERN, sessionKey } from './keys.js';
+import type { MemcachedSessionStoreOptions } from './options.js';
+import {
+  AbortedError,
+  clientProblem,
+  Connection,
+  type Item,
+  MemcachedStatusError,
+  type MemjsClientInternals,
+  type Op,
+} from './protocol.js';
+import { type IndexEntries, latestExpiry, parseIndex, serializeIndex } from './user-index.js';
+
+const STORE = 'memcached';
+const DEFAULT_PREFIX = 'sessionkit:';
+/** CAS retries before an operation gives up with STORAGE (it is also bounded by operationTimeoutMs). */
+const MAX_ATTEMPTS = 200;
+
+const CAPABILITIES: StoreCapabilities = Object.freeze({
+  list: true,
+  revoke: true,
+  revokeUser: true,
+  mutate: true,
+  // memcached cannot enumerate its keys; user indexes are pruned as they are used.
+  cleanup: false,
+  customIds: true,
+});
+
+/** What a session's index entry should say, read from its record: its expiresAt, or null for "drop it". */
+type EntryStates = Map<string, number | null>;
+
+interface Live {
+  record: SessionRecord;
+  cas: Buffer;
+  now: number;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Sessions in memcached through a caller-owned memjs client (one server or many), with a
+ * per-(tenant, user) index kept exact with CAS. See the package README for the design.
+ */
+export class MemcachedSessionStore implements SessionStore {
+  readonly capabilities: StoreCapabilities = CAPABILITIES;
+
+  readonly #rules: RecordRules;
+  readonly #conn: Connection;
+  readonly #prefix: string;
+  readonly #retention: number;
+  readonly #timeout: number;
+
+  constructor(options: MemcachedSessionStoreOptions) {
+    assertOptionsObject(STORE, options);
+    const problem = clientProblem(options.client);
+    if (problem !== undefined) {
+      throw new SessionError('INVALID', `option client ${problem}`, { store: STORE, operation: 'constructor', field: 'client' });
+    }
+    const prefix = options.prefix === undefined ? DEFAULT_PREFIX : options.prefix;
+    if (typeof prefix !== 'string' || !PREFIX_PATTERN.test(prefix)) {
+      throw new SessionError(
+        'INVALID',
+        'option prefix must be a string of at most 100 printable ASCII characters without spaces',
+        { store: STORE, operation: 'constructor', field: 'prefix' },
+      );
+    }
+    this.#rules = resolveRecordRules(STORE, options);
+    this.#retention = durationOption(STORE, 'expiredRetentionMs', options.expiredRetentionMs, DEFAULT_EXPIRED_RETENTION_MS, {
+      min: 0,
+    });
+    this.#timeout = durationOption(STORE, 'operationTimeoutMs', options.operationTimeoutMs, DEFAULT_OPERATION_TIMEOUT_MS, {
+      min: 1,
+      max: 2 ** 31 - 1,
+    });
+    this.#prefix = prefix;
+    this.#conn = new Connection(options.client as unknown as MemjsClientInternals);
+  }
+
+  // ---------------------------------------------------------------- public methods
+
+  create(input: SessionRecord): Promise<string> {
+    return this.#run('create', async (op) => {
+      const { record, now } = checkRecord(this.#rules, input, {
+        operation: 'create',
+        generateId: generateSessionId,
+        customIds: true,
+      });
+      const generated = input.id === '';
+      const key = sessionKey(this.#prefix, record.id);
+      const ikey = indexKey(this.#prefix, record.tenantId, record.userId);
+      const exp = record.expiresAt.getTime();
+      const text = encodeRecord(record);
+      // The record first (it claims the id), the index snapshot at the same time.
+      const [added, snap] = await Promise.allSettled([
+        this.#addRecord(key, text, exp, now, op),
+        this.#conn.get(ikey, op),
+      ]);
+      if (added.status === 'rejected') {
+        // No answer: the add may still land. A generated id is ours alone, so undo it.
+        if (generated && !(added.reason instanceof MemcachedStatusError)) this.#undoCreate(key, null, null, record);
+        throw added.reason;
+      }
+      const cas = added.value;
+      if (cas === null) throw conflict(STORE);
+      try {
+        if (snap.status === 'rejected') throw snap.reason;
+        await this.#indexAdd(ikey, record, exp, snap.value, op);
+      } catch (error) {
+        this.#undoCreate(key, cas, ikey, record);
+        throw error;
+      }
+      // Finished after the caller was told it failed (operationTimeoutMs): undo it.
+      if (op.aborted) this.#undoCreate(key, cas, ikey, record);
+      return record.id;
+    });
+  }
+
+  get(id: string): Promise<SessionRecord | null> {
+    return this.#run('get', async (op) => {
+      if (!checkId(this.#rules, 'get', id)) return null;
+      const item = await this.#conn.get(sessionKey(this.#prefix, id), op);
+      if (item === null) return null;
+      const record = decodeRecord(item.value.toString('utf8'), STORE);
+      if (record.id !== id) return null;
+      const now = readClock(this.#rules);
+      const exp = record.expiresAt.getTime();
+      if (exp + this.#retention <= now) return null;
+      if (exp <= now) throw expired(STORE, 'get');
+      return record;
+    });
+  }
+
+  update(input: SessionRecord): Promise<void> {
+    return this.#run('update', async (op) => {
+      const { record: next } = checkRecord(this.#rules, input, { operation: 'update' });
+      if (!checkId(this.#rules, 'update', next.id)) throw notFound(STORE, 'update');
+      const key = sessionKey(this.#prefix, next.id);
+      const text = encodeRecord(next);
+      const exp = next.expiresAt.getTime();
+      let before: number;
+      for (let attempt = 0; ; attempt++) {
+        const live = await this.#readLive('update', key, next.id, op);
+        checkImmutableFields(this.#rules, live.record, next);
+        before = live.record.expiresAt.getTime();
+        const outcome = await this.#conn.casSet(key, text, this.#expiration(exp, live.now), live.cas, op);
+        if (outcome === 'ok') break;
+        if (outcome === 'missing') throw notFound(STORE, 'update');
+        await this.#backoff(attempt, op);
+      }
+      if (before !== exp) await this.#syncIndex(indexKey(this.#prefix, next.tenantId, next.userId), next, [next.id], op);
+    });
+  }
+
+  delete(id: string): Promise<void> {
+    return this.#run('delete', async (op) => {
+      if (!checkId(this.#rules, 'delete', id)) return;
+      const key = sessionKey(this.#prefix, id);
+      let item = await this.#conn.get(key, op);
+      for (let attempt = 0; item !== null; attempt++) {
+        let record: SessionRecord | null = null;
+        try {
+          record = decodeRecord(item.value.toString('utf8'), STORE);
+        } catch {
+          record = null; // corrupt: remove it all the same
+        }
+        if (record !== null && record.id !== id) return;
+        // CAS: delete exactly what was read (so the index entry removed is the right one).
+        const outcome = await this.#conn.delete(key, item.cas, op);
+        if (outcome === 'missing') return;
+        if (outcome === 'ok') {
+          if (record !== null) await this.#syncIndex(indexKey(this.#prefix, record.tenantId, record.userId), record, [id], op);
+          return;
+        }
+        await this.#backoff(attempt, op);
+        item = await this.#conn.get(key, op);
+      }
+    });
+  }
+
+  deleteByUser(userId: string, tenantId: TenantId): Promise<number> {
+    return this.#run('deleteByUser', async (op) => {
+      checkUserArgs(this.#rules, 'deleteByUser', userId, tenantId);
+      const owner = { userId, tenantId };
+      const ikey = indexKey(this.#prefix, tenantId, userId);
+      const snapshot = await this.#conn.get(ikey, op);
+      if (snapshot === null) return 0;
+      const ids = [...parseIndex(snapshot.value.toString('utf8'), STORE).keys()];
+      const keys = ids.map((id) => sessionKey(this.#prefix, id));
+      const items = await this.#conn.getMany(keys, op);
+      const now = readClock(this.#rules);
+      let count = 0;
+      const states: EntryStates = new Map();
+      await Promise.all(
+        ids.map(async (id, i) => {
+          const key = keys[i] as string;
+          let item = items.get(key) ?? null;
+          for (let attempt = 0; item !== null; attempt++) {
+            const record = this.#owned(item, id, owner);
+            if (record === null) break;
+            const outcome = await this.#conn.delete(key, item.cas, op);
+            if (outcome === 'ok') {
+              if (record.expiresAt.getTime() > now) count++;
+              break;
+            }
+            if (outcome === 'missing') break;
+            await this.#backoff(attempt, op);
+            item = await this.#conn.get(key, op);
+          }
+          // Every id read after the snapshot is now gone or someone else's: drop it.
+          states.set(id, null);
+        }),
+      );
+      await this.#syncIndex(ikey, owner, ids, op, { snapshot, states });
+      return count;
+    });
+  }
+
+  extend(id: string, durationMs: number): Promise<void> {
+    return this.#run('extend', async (op) => {
+      const valid = checkId(this.#rules, 'extend', id);
+      const duration = checkDuration(this.#rules, durationMs);
+      if (!valid) throw notFound(STORE, 'extend');
+      const key = sessionKey(this.#prefix, id);
+      let record: SessionRecord;
+      let before: number;
+      for (let attempt = 0; ; attempt++) {
+        const live = await this.#readLive('extend', key, id, op);
+        record = live.record;
+        before = record.expiresAt.getTime();
+        const exp = extendedExpiry(this.#rules, record.createdAt.getTime(), live.now, duration);
+        record.expiresAt = new Date(exp);
+        record.lastActivityAt = new Date(live.now);
+        const outcome = await this.#conn.casSet(key, encodeRecord(record), this.#expiration(exp, live.now), live.cas, op);
+        if (outcome === 'ok') break;
+        if (outcome === 'missing') throw notFound(STORE, 'extend');
+        await this.#backoff(attempt, op);
+      }
+      if (before !== record.expiresAt.getTime()) {
+        await this.#syncIndex(indexKey(this.#prefix, record.tenantId, record.userId), record, [id], op);
+      }
+    });
+  }
+
+  touch(id: string): Promise<void> {
+    return this.#run('touch', async (op) => {
+      if (!checkId(this.#rules, 'touch', id)) throw notFound(STORE, 'touch');
+      const key = sessionKey(this.#prefix, id);
+      for (let attempt = 0; ; attempt++) {
+        const { record, cas, now } = await this.#readLive('touch', key, id, op);
+        record.lastActivityAt = new Date(now);
+        const expiration = this.#expiration(record.expiresAt.getTime(), now);
+        const outcome = await this.#conn.casSet(key, encodeRecord(record), expiration, cas, op);
+        if (outcome === 'ok') return;
+        if (outcome === 'missing') throw notFound(STORE, 'touch');
+        await this.#backoff(attempt, op);
+      }
+    });
+  }
+
+  /** memcached cannot enumerate keys: `capabilities.cleanup` is false and this resolves 0. */
+  async cleanupExpired(): Promise<number> {
+    return 0;
+  }
+
+  listByUser(userId: string, tenantId: TenantId): Promise<SessionRecord[]> {
+    return this.#run('listByUser', async (op) => {
+      checkUserArgs(this.#rules, 'listByUser', userId, tenantId);
+      const owner = { userId, tenantId };
+      const ikey = indexKey(this.#prefix, tenantId, userId);
+      const snapshot = await this.#conn.get(ikey, op);
+      if (snapshot === null) return [];
+      const entries = parseIndex(snapshot.value.toString('utf8'), STORE);
+      const ids = [...entries.keys()];
+      const keys = ids.map((id) => sessionKey(this.#prefix, id));
+      const items = await this.#conn.getMany(keys, op);
+      const now = readClock(this.#rules);
+      const live: SessionRecord[] = [];
+      const states: EntryStates = new Map();
+      let stale = false;
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i] as string;
+        const item = items.get(keys[i] as string);
+        const record = item === undefined ? null : this.#owned(item, id, owner);
+        let state: number | null = null;
+        if (record !== null) {
+          const exp = record.expiresAt.getTime();
+          if (exp + this.#retention > now) state = exp;
+          if (exp > now) live.push(record);
+        }
+        states.set(id, state);
+        if (state !== entries.get(id)) stale = true;
+      }
+      if (stale) {
+        // Prune as we go: one CAS attempt; a concurrent writer simply wins.
+        await this.#syncIndex(ikey, owner, ids, op, { snapshot, states }, true).catch(() => {});
+      }
+      return live.sort(compareSessions);
+    });
+  }
+
+  /** The store has no timers or connections of its own; the client stays open. */
+  async close(): Promise<void> {}
+
+  // ---------------------------------------------------------------- internals
+
+  /** Runs one operation under operationTimeoutMs; once it has rejected, it sends nothing more. */
+  #run<T>(operation: string, body: (op: Op) => Promise<T>): Promise<T> {
+    const op: Op = { aborted: false };
+    return withTimeout(body(op), this.#timeout, STORE, operation).catch((error: unknown) => {
+      op.aborted = true;
+      throw toStorageError(error, STORE, operation);
+    });
+  }
+
+  /** The expiration field for an item of a session expiring at `expMs`. */
+  #expiration(expMs: number, now: number): number {
+    return expirationField(expMs + this.#retention, now);
+  }
+
+  async #backoff(attempt: number, op: Op): Promise<void> {
+    if (op.aborted) throw new AbortedError();
+    if (attempt >= MAX_ATTEMPTS) {
+      throw new SessionError('STORAGE', `gave up after ${MAX_ATTEMPTS} conflicting concurrent writes`, { store: STORE });
+    }
+    if (attempt > 0) await sleep(Math.random() * Math.min(20, 2 ** attempt));
+  }
+
+  /** The record in `item` when it is session `id` of `owner`, else null (corrupt data included). */
+  #owned(item: Item, id: string, owner: { userId: string; tenantId: string }): SessionRecord | null {
+    let record: SessionRecord;
+    try {
+      record = decodeRecord(item.value.toString('utf8'), STORE);
+    } catch {
+      return null;
+    }
+    if (record.id !== id || record.userId !== owner.userId || record.tenantId !== owner.tenantId) return null;
+    return record;
+  }
+
+  /** Reads a session that must exist and be unexpired: NOT_FOUND / EXPIRED otherwise. */
+  async #readLive(operation: string, key: string, id: string, op: Op): Promise<Live> {
+    const item = await this.#conn.get(key, op);
+    if (item === null) throw notFound(STORE, operation);
+    const record = decodeRecord(item.value.toString('utf8'), STORE);
+    if (record.id !== id) throw notFound(STORE, operation);
+    const now = readClock(this.#rules);
+    const exp = record.expiresAt.getTime();
+    if (exp + this.#retention <= now) throw notFound(STORE, operation);
+    if (exp <= now) throw expired(STORE, operation);
+    return { record, cas: item.cas, now };
+  }
+
+  /**
+   * Adds the record; returns its CAS, or null when a session with that id exists. An item
+   * that outlived its retention on the store's clock (memcached runs on real time) does
+   * not count as existing and is replaced, with CAS.
+   */
+  async #addRecord(key: string, text: string, exp: number, now: number, op: Op): Promise<Buffer | null> {
+    const expiration = this.#expiration(exp, now);
+    for (let attempt = 0; ; attempt++) {
+      const cas = await this.#conn.add(key, text, expiration, op);
+      if (cas !== null) return cas;
+      const existing = await this.#conn.get(key, op);
+      if (existing !== null) {
+        let gone = false;
+        try {
+          gone = decodeRecord(existing.value.toString('utf8'), STORE).expiresAt.getTime() + this.#retention <= now;
+        } catch {
+          gone = false;
+        }
+        if (!gone) return null;
+        const outcome = await this.#conn.casSetWithCas(key, text, expiration, existing.cas, op);
+        if (outcome !== null) return outcome;
+      }
+      await this.#backoff(attempt, op);
+    }
+  }
+
+  /**
+   * Puts a newly created session into its user's index. First attempt: the snapshot read
+   * alongside the record's add, entry = max(ours, any stale entry with that id). On a CAS
+   * conflict it falls back to {@link #syncIndex}, which re-reads the record.
+   */
+  async #indexAdd(ikey: string, record: SessionRecord, exp: number, snapshot: Item | null, op: Op): Promise<void> {
+    const now = readClock(this.#rules);
+    const entries = snapshot === null ? new Map<string, number>() : parseIndex(snapshot.value.toString('utf8'), STORE);
+    const previous = entries.get(record.id);
+    entries.set(record.id, previous === undefined ? exp : Math.max(previous, exp));
+    this.#dropRetired(entries, now);
+    if (await this.#writeIndex(ikey, snapshot, entries, now, op)) return;
+    await this.#syncIndex(ikey, record, [record.id], op);
+  }
+
+  /**
+   * Makes the index entries of `ids` say what their records say (expiresAt, or absent
+   * when the record is gone, retired or someone else's), with CAS on the index, retrying
+   * until no one wrote the index in between. Each attempt reads the records AFTER its
+   * index snapshot, which is what makes it safe against concurrent creates (see README).
+   * `first` supplies a snapshot and states the caller read in that order.
+   */
+  async #syncIndex(
+    ikey: string,
+    owner: { userId: string; tenantId: string },
+    ids: readonly string[],
+    op: Op,
+    first?: { snapshot: Item | null; states: EntryStates },
+    once = false,
+  ): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      let snapshot: Item | null;
+      let states: EntryStates;
+      if (attempt === 0 && first !== undefined) {
+        snapshot = first.snapshot;
+        states = first.states;
+      } else {
+        snapshot = await this.#conn.get(ikey, op);
+        states = await this.#readStates(ids, owner, op);
+      }
+      const now = readClock(this.#rules);
+      const entries = snapshot === null ? new Map<string, number>() : parseIndex(snapshot.value.toString('utf8'), STORE);
+      for (const id of ids) {
+        const state = states.get(id);
+        if (state === null || state === undefined) entries.delete(id);
+        else entries.set(id, state);
+      }
+      this.#dropRetired(entries, now);
+      if (await this.#writeIndex(ikey, snapshot, entries, now, op)) return;
+      if (once) return;
+      await this.#backoff(attempt, op);
+    }
+  }
+
+  /** What each id's index entry should be, from its record read now. */
+  async #readStates(ids: readonly string[], owner: { userId: string; tenantId: string }, op: Op): Promise<EntryStates> {
+    const keys = ids.map((id) => sessionKey(this.#prefix, id));
+    const items = await this.#conn.getMany(keys, op);
+    const now = readClock(this.#rules);
+    const states: EntryStates = new Map();
+    ids.forEach((id, i) => {
+      const item = items.get(keys[i] as string);
+      const record = item === undefined ? null : this.#owned(item, id, owner);
+      const exp = record === null ? null : record.expiresAt.getTime();
+      states.set(id, exp !== null && exp + this.#retention > now ? exp : null);
+    });
+    return states;
+  }
+
+  /** Drops entries of sessions past their retention: memcached has dropped (or will drop) their records. */
+  #dropRetired(entries: IndexEntries, now: number): void {
+    for (const [id, exp] of entries) if (exp + this.#retention <= now) entries.delete(id);
+  }
+
+  /**
+   * Writes the index if it is still the snapshot (CAS; `add` when there was none; a CAS
+   * delete when it is now empty). Its expiry is the latest entry's expiresAt plus the
+   * retention. Returns false when someone wrote it in between.
+   */
+  async #writeIndex(ikey: string, snapshot: Item | null, entries: IndexEntries, now: number, op: Op): Promise<boolean> {
+    if (entries.size === 0) {
+      if (snapshot === null) return true;
+      return (await this.#conn.delete(ikey, snapshot.cas, op)) !== 'changed';
+    }
+    const value = serializeIndex(entries);
+    const expiration = this.#expiration(latestExpiry(entries), now);
+    if (snapshot === null) return (await this.#conn.add(ikey, value, expiration, op)) !== null;
+    return (await this.#conn.casSet(ikey, value, expiration, snapshot.cas, op)) === 'ok';
+  }
+
+  /**
+   * Undoes a create that failed after its record was written, or that finished after it
+   * was rejected: deletes exactly the record it wrote (by CAS when known) and its index
+   * entry. Best effort, in the background, bounded by operationTimeoutMs.
+   */
+  #undoCreate(key: string, cas: Buffer | null, ikey: string | null, record: SessionRecord): void {
+    this.#run('create (undo)', async (op) => {
+      const outcome = await this.#conn.delete(key, cas, op);
+      if (outcome === 'ok' && ikey !== null) await this.#syncIndex(ikey, record, [record.id], op);
+    }).catch(() => {});
+  }
+}

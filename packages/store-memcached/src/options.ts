@@ -1,0 +1,31 @@
+import type { BaseStoreOptions } from '@sessionkit/core';
+import type { Client } from 'memjs';
+
+/** Options of {@link MemcachedSessionStore}. */
+export interface MemcachedSessionStoreOptions extends BaseStoreOptions {
+  /**
+   * A memjs 1.3.x client (`memjs.Client.create('h1:11211,h2:11211')`), one server or many.
+   * The caller owns it: the store never closes it. The store sends its requests over
+   * this client's connections but without memjs's retries, failover or logging (see the
+   * README); the client's `timeout` (seconds) still bounds each request.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: any serializer types are accepted
+  client: Client<any, any>;
+  /**
+   * Every key the store writes starts with this. Printable ASCII without spaces, at most
+   * 100 characters. Give each store sharing a memcached its own prefix.
+   * @default 'sessionkit:'
+   */
+  prefix?: string;
+  /**
+   * How long an expired session stays in memcached (so `get` reports `EXPIRED` rather
+   * than `null`). Items expire at `expiresAt + expiredRetentionMs`; so does each user index.
+   * @default 3600000 (one hour)
+   */
+  expiredRetentionMs?: number;
+  /**
+   * Every operation rejects `STORAGE` when memcached has not answered within this time.
+   * @default 5000
+   */
+  operationTimeoutMs?: number;
+}
