@@ -1,0 +1,300 @@
+// Key layout on real servers: every key under the prefix and expiring at the right time,
+// the record and its user index in one hash slot, no (tenant, user) collisions,
+// caller-chosen ids on Cluster (pointers), cleanup across masters, constructor checks.
+import { SessionError, type SessionRecord, tenantId } from '@sessionkit/core';
+import fc from 'fast-check';
+import type { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisSessionStore } from '../src/index.js';
+import { idTag, KeyLayout, userTag } from '../src/keys.js';
+import { type ClusterTarget, clusterRedis, dropKeys, type SingleTarget, singleRedis } from './servers.js';
+
+const HOUR = 3_600_000;
+let single: SingleTarget;
+let cluster: ClusterTarget;
+let n = 0;
+
+beforeAll(async () => {
+  [single, cluster] = await Promise.all([singleRedis(), clusterRedis()]);
+});
+afterAll(async () => {
+  await Promise.all([single?.stop(), cluster?.stop()]);
+});
+
+class Clock {
+  t = Date.now();
+  now = () => this.t;
+}
+
+function record(clock: Clock, overrides: Partial<SessionRecord> = {}): SessionRecord {
+  return {
+    id: '',
+    userId: 'alice',
+    tenantId: tenantId('acme'),
+    transactionId: '',
+    factorsUsed: [],
+    assuranceLevel: 1,
+    metadata: { x: 1 },
+    createdAt: new Date(clock.t),
+    expiresAt: new Date(clock.t + HOUR),
+    lastActivityAt: new Date(clock.t),
+    ...overrides,
+  };
+}
+
+async function allKeys(client: Redis | Cluster, prefix: string): Promise<{ key: string; expireAt: number }[]> {
+  const nodes = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
+  const out: { key: string; expireAt: number }[] = [];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', '*', 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys) {
+        if (key.startsWith(prefix) || !key.startsWith('layout')) out.push({ key, expireAt: Number(await node.pexpiretime(key)) });
+      }
+    } while (cursor !== '0');
+  }
+  return out;
+}
+
+function open(client: Redis | Cluster, clock: Clock, extra: Record<string, unknown> = {}) {
+  const prefix = `layout${n++}:`;
+  return { prefix, store: new RedisSessionStore({ client, prefix, clock: clock.now, ...extra }) };
+}
+
+for (const mode of ['single', 'cluster'] as const) {
+  const client = () => (mode === 'single' ? single.client : cluster.client);
+
+  describe(`key layout (${mode})`, () => {
+    it('writes only keys under its prefix, each expiring: records at expiresAt + retention, the index at its latest session + retention', async () => {
+      const clock = new Clock();
+      const retention = 90_000;
+      const { prefix, store } = open(client(), clock, { expiredRetentionMs: retention });
+      const user = { userId: 'u:{x}|1', tenantId: tenantId('t}{:') };
+      const a = await store.create(record(clock, { ...user, expiresAt: new Date(clock.t + HOUR) }));
+      const b = await store.create(record(clock, { ...user, expiresAt: new Date(clock.t + 2 * HOUR) }));
+      const c = await store.create(record(clock, { ...user, id: 'caller chosen {id}', expiresAt: new Date(clock.t + 3 * HOUR) }));
+      const layout = new KeyLayout(prefix);
+      const tag = userTag(user.tenantId, user.userId);
+      const index = layout.index(tag, user.tenantId, user.userId);
+      const expiry = async () => new Map((await allKeys(client(), prefix)).map((k) => [k.key, k.expireAt]));
+
+      let keys = await expiry();
+      for (const [key, at] of keys) {
+        expect(key.startsWith(prefix), `${key} is under the prefix`).toBe(true);
+        expect(at, `${key} expires`).toBeGreaterThan(0);
+      }
+      expect(keys.get(layout.record(a))).toBe(clock.t + HOUR + retention);
+      expect(keys.get(layout.record(b))).toBe(clock.t + 2 * HOUR + retention);
+      expect(keys.get(index)).toBe(clock.t + 3 * HOUR + retention);
+      expect(keys.size).toBe(mode === 'single' ? 4 : 5); // 3 records + index (+ the pointer of c on Cluster)
+
+      await store.delete(c);
+      keys = await expiry();
+      expect(keys.get(index), 'deleting the latest session shortens the index').toBe(clock.t + 2 * HOUR + retention);
+      await store.extend(a, 5 * HOUR);
+      keys = await expiry();
+      expect(keys.get(layout.record(a))).toBe(clock.t + 5 * HOUR + retention);
+      expect(keys.get(index)).toBe(clock.t + 5 * HOUR + retention);
+      await store.extend(a, HOUR / 2);
+      keys = await expiry();
+      expect(keys.get(index), 'an extend that shortens the latest session shortens the index').toBe(clock.t + 2 * HOUR + retention);
+      await store.update({ ...((await store.get(b)) as SessionRecord), expiresAt: new Date(clock.t + 4 * HOUR) });
+      keys = await expiry();
+      expect(keys.get(layout.record(b))).toBe(clock.t + 4 * HOUR + retention);
+      expect(keys.get(index)).toBe(clock.t + 4 * HOUR + retention);
+      await store.delete(a);
+      await store.delete(b);
+      expect([...(await expiry()).keys()], 'nothing left once every session is gone').toEqual([]);
+    });
+
+    it('answers EXPIRED inside the retention window and null after cleanupExpired', async () => {
+      const clock = new Clock();
+      const { store } = open(client(), clock, { expiredRetentionMs: 10 * 60_000 });
+      const id = await store.create(record(clock, { expiresAt: new Date(clock.t + 1000) }));
+      clock.t += 1000;
+      await expect(store.get(id)).rejects.toMatchObject({ code: 'EXPIRED' });
+      await expect(store.touch(id)).rejects.toMatchObject({ code: 'EXPIRED' });
+      expect(await store.listByUser('alice', tenantId('acme'))).toEqual([]);
+      expect(await store.cleanupExpired()).toBe(1);
+      expect(await store.get(id)).toBeNull();
+    });
+
+    it('touch changes lastActivityAt only, never the stored JSON', async () => {
+      const clock = new Clock();
+      const { prefix, store } = open(client(), clock);
+      const id = await store.create(record(clock));
+      const key = new KeyLayout(prefix).record(id);
+      const node = client();
+      const before = await node.hget(key, 'r');
+      clock.t += 5000;
+      await store.touch(id);
+      expect(await node.hget(key, 'r')).toBe(before);
+      expect((await store.get(id))?.lastActivityAt.getTime()).toBe(clock.t);
+    });
+
+    it('cleanupExpired removes expired sessions of many users, drops dangling entries, and counts each once under concurrent callers', async () => {
+      const clock = new Clock();
+      const { prefix, store } = open(client(), clock);
+      const layout = new KeyLayout(prefix);
+      const expiredIds: string[] = [];
+      for (let u = 0; u < 40; u++) {
+        const r = record(clock, { userId: `user-${u}`, expiresAt: new Date(clock.t + 1000) });
+        expiredIds.push(await store.create(r));
+        await store.create({ ...r, expiresAt: new Date(clock.t + HOUR) });
+      }
+      // A record that vanished behind the store's back leaves a dangling index entry.
+      const gone = await store.create(record(clock, { userId: 'user-gone', expiresAt: new Date(clock.t + 1000) }));
+      await client().del(layout.record(gone));
+      clock.t += 1000;
+      const counts = await Promise.all([store.cleanupExpired(), store.cleanupExpired(), store.cleanupExpired()]);
+      expect(counts.reduce((a, b) => a + b, 0)).toBe(40);
+      for (const id of expiredIds.slice(0, 5)) expect(await store.get(id)).toBeNull();
+      expect(await store.listByUser('user-3', tenantId('acme'))).toHaveLength(1);
+      const left = (await allKeys(client(), prefix)).map((k) => k.key);
+      expect(left.filter((k) => k.includes('user-gone')), 'the dangling entry and its index are gone').toEqual([]);
+      expect(left).toHaveLength(80);
+    });
+  });
+}
+
+describe('hash slots and collisions', () => {
+  it('a generated id carries its user slot tag: record and index share a slot, whatever the tenant and user hold', async () => {
+    const clock = new Clock();
+    const { prefix, store } = open(cluster.client, clock);
+    const layout = new KeyLayout(prefix);
+    await fc.assert(
+      fc.asyncProperty(fc.string({ minLength: 1, maxLength: 20, unit: 'grapheme' }), fc.string({ minLength: 1, maxLength: 20, unit: 'grapheme' }), async (t, u) => {
+        fc.pre(!/[\u0000-\u001f\u007f-\u009f]/.test(t + u));
+        const id = await store.create(record(clock, { userId: u, tenantId: tenantId(t) }));
+        expect(id).toMatch(/^[A-Za-z0-9_-]{47}$/);
+        const tag = userTag(t, u);
+        expect(id.slice(0, 4)).toBe(tag);
+        const recordSlot = await cluster.client.cluster('KEYSLOT', layout.record(id));
+        const indexSlot = await cluster.client.cluster('KEYSLOT', layout.index(tag, t, u));
+        const tagSlot = await cluster.client.cluster('KEYSLOT', tag);
+        expect(recordSlot).toBe(indexSlot);
+        expect(indexSlot, 'the slot is chosen by the hash, never by braces in the input').toBe(tagSlot);
+        expect((await store.listByUser(u, tenantId(t))).map((s) => s.id)).toContain(id);
+      }),
+      { numRuns: 30 },
+    );
+    await dropKeys(cluster.client, prefix);
+  });
+
+  it('distinct (tenant, user) pairs never share an index key, including prefixes and separators', () => {
+    const layout = new KeyLayout('p:');
+    const part = fc.string({ minLength: 1, maxLength: 8, unit: fc.constantFrom('a', ':', '{', '}', '|', '1', 'é', '%') });
+    fc.assert(
+      fc.property(part, part, part, part, (t1, u1, t2, u2) => {
+        fc.pre(t1 !== t2 || u1 !== u2);
+        expect(layout.index(userTag(t1, u1), t1, u1)).not.toBe(layout.index(userTag(t2, u2), t2, u2));
+      }),
+      { numRuns: 2000 },
+    );
+    expect(idTag('x'.repeat(47))).toBe('xxxx');
+    expect(idTag('{abc}')).toMatch(/^[A-Za-z0-9_-]{4}$/);
+  });
+
+  it('sessions of colliding-looking tenants stay apart end to end', async () => {
+    const clock = new Clock();
+    for (const client of [single.client, cluster.client]) {
+      const { prefix, store } = open(client, clock);
+      const pairs: [string, string][] = [
+        ['a:b', 'c'],
+        ['a', 'b:c'],
+        ['{a}', 'b'],
+        ['a', '{a}b'],
+        ['1:a', 'b'],
+        ['1', ':ab'],
+      ];
+      for (const [t, u] of pairs) await store.create(record(clock, { tenantId: tenantId(t), userId: u }));
+      for (const [t, u] of pairs) {
+        const listed = await store.listByUser(u, tenantId(t));
+        expect(listed.map((s) => [s.tenantId, s.userId])).toEqual([[t, u]]);
+      }
+      expect(await store.deleteByUser('b', tenantId('{a}'))).toBe(1);
+      expect(await store.listByUser('{a}b', tenantId('a'))).toHaveLength(1);
+      await dropKeys(client, prefix);
+    }
+  });
+});
+
+describe('caller-chosen ids on Cluster', () => {
+  it('an id shaped like a generated one but tagged for another user works', async () => {
+    const clock = new Clock();
+    const { prefix, store } = open(cluster.client, clock);
+    const mine = await store.create(record(clock, { userId: 'bob' }));
+    const fake = `${mine.slice(0, 4)}${'Z'.repeat(43)}`;
+    expect(await store.create(record(clock, { userId: 'carol', id: fake }))).toBe(fake);
+    await expect(store.create(record(clock, { userId: 'dave', id: mine }))).rejects.toMatchObject({ code: 'CONFLICT' });
+    expect((await store.get(fake))?.userId).toBe('carol');
+    await store.extend(fake, 2 * HOUR);
+    expect((await store.listByUser('carol', tenantId('acme'))).map((s) => s.id)).toEqual([fake]);
+    expect((await store.listByUser('bob', tenantId('acme'))).map((s) => s.id)).toEqual([mine]);
+    expect(await store.deleteByUser('carol', tenantId('acme'))).toBe(1);
+    expect(await store.get(fake)).toBeNull();
+    // deleteByUser dropped the pointer too: the id is free again at once.
+    expect(await store.create(record(clock, { userId: 'erin', id: fake }))).toBe(fake);
+    await dropKeys(cluster.client, prefix);
+  });
+
+  it('a claim left by a create that failed is taken over once its lease has passed, never before', async () => {
+    const clock = new Clock();
+    const { prefix, store } = open(cluster.client, clock, { operationTimeoutMs: 500 });
+    const layout = new KeyLayout(prefix);
+    const id = 'left-behind';
+    const missingTarget = layout.customRecord(userTag('acme', 'ghost'), id);
+    const [sec] = (await cluster.client.time()) as [string, string];
+    const serverNow = Number(sec) * 1000;
+    await cluster.client.set(layout.pointer(id), `${serverNow} ${missingTarget}`, 'PX', 60_000);
+    await expect(store.create(record(clock, { id })), 'a fresh claim may still be in flight').rejects.toMatchObject({
+      code: 'CONFLICT',
+    });
+    await cluster.client.set(layout.pointer(id), `${serverNow - 10_000} ${missingTarget}`, 'PX', 60_000);
+    expect(await store.create(record(clock, { id }))).toBe(id);
+    expect((await store.get(id))?.userId).toBe('alice');
+    // An old claim whose record exists is a real conflict.
+    await cluster.client.pexpire(layout.pointer(id), 60_000);
+    await expect(store.create(record(clock, { id, userId: 'zed' }))).rejects.toMatchObject({ code: 'CONFLICT' });
+    await dropKeys(cluster.client, prefix);
+  });
+});
+
+describe('constructor', () => {
+  it('rejects bad options with INVALID naming the option', () => {
+    const client = single.client;
+    const bad: [Record<string, unknown>, string][] = [
+      [{ client: {} }, 'client'],
+      [{ client: undefined }, 'client'],
+      [{ client, prefix: 'a{b' }, 'prefix'],
+      [{ client, prefix: 5 }, 'prefix'],
+      [{ client, expiredRetentionMs: -1 }, 'expiredRetentionMs'],
+      [{ client, operationTimeoutMs: 0 }, 'operationTimeoutMs'],
+      [{ client, operationTimeoutMs: 1.5 }, 'operationTimeoutMs'],
+      [{ client, maxRecordBytes: 10 }, 'maxRecordBytes'],
+      [{ client, clock: 'now' }, 'clock'],
+    ];
+    for (const [options, field] of bad) {
+      let error: unknown;
+      try {
+        new RedisSessionStore(options as never);
+      } catch (e) {
+        error = e;
+      }
+      expect(SessionError.hasCode(error, 'INVALID'), `${field}: ${String(error)}`).toBe(true);
+      expect((error as SessionError).field).toBe(field);
+      expect((error as SessionError).message).toContain(field);
+    }
+    expect(() => new RedisSessionStore(null as never)).toThrow(/options/);
+  });
+
+  it('close() resolves, twice, and leaves the caller\'s client connected', async () => {
+    const store = new RedisSessionStore({ client: single.client });
+    await store.close();
+    await store.close();
+    expect(single.client.status).toBe('ready');
+    expect(await single.client.ping()).toBe('PONG');
+  });
+});
