@@ -64,8 +64,25 @@ class Bucket {
   readonly entries = new Set<Entry>();
   /** A lower bound of the entries' expiresAt (exact after a boundary scan). */
   min = Number.POSITIVE_INFINITY;
+  #drain: Iterator<Entry> | undefined;
 
   constructor(readonly key: number) {}
+
+  /**
+   * The oldest entry, for a caller that removes it before asking again. One iterator is
+   * kept across calls: a fresh `values().next()` would step over every slot deleted
+   * since the Set last shrank, making a run of evictions from one bucket quadratic.
+   */
+  first(): Entry | undefined {
+    this.#drain ??= this.entries.values();
+    let next = this.#drain.next();
+    if (next.done) {
+      // Exhausted (only possible if entries were added after the last call): restart.
+      this.#drain = this.entries.values();
+      next = this.#drain.next();
+    }
+    return next.done ? undefined : next.value;
+  }
 }
 
 /** A binary min-heap of bucket keys. Keys of removed buckets are dropped lazily. */
@@ -475,7 +492,7 @@ export class MemorySessionStore implements SessionStore {
       if (key * BUCKET_MS > now) break; // nothing in it or later has expired
       if ((key + 1) * BUCKET_MS - 1 <= now) {
         // Every entry of this bucket has expired.
-        for (const e of b.entries) {
+        for (let e = b.first(); e !== undefined; e = b.first()) {
           this.#examined++;
           this.#remove(e);
           if (++removed >= limit) break;
@@ -509,8 +526,7 @@ export class MemorySessionStore implements SessionStore {
         keys.pop();
         continue;
       }
-      const victim = b.entries.values().next().value as Entry;
-      this.#remove(victim);
+      this.#remove(b.first() as Entry);
       this.#evicted++;
     }
   }
