@@ -80,6 +80,8 @@ export class MemcachedSessionStore implements SessionStore {
   readonly #prefix: string;
   readonly #retention: number;
   readonly #timeout: number;
+  readonly #timers = new Set<NodeJS.Timeout>();
+  #closed = false;
 
   constructor(options: MemcachedSessionStoreOptions) {
     assertOptionsObject(STORE, options);
@@ -116,7 +118,6 @@ export class MemcachedSessionStore implements SessionStore {
         generateId: generateSessionId,
         customIds: true,
       });
-      const generated = input.id === '';
       const key = sessionKey(this.#prefix, record.id);
       const ikey = indexKey(this.#prefix, record.tenantId, record.userId);
       const exp = record.expiresAt.getTime();
@@ -127,8 +128,8 @@ export class MemcachedSessionStore implements SessionStore {
         this.#conn.get(ikey, op),
       ]);
       if (added.status === 'rejected') {
-        // No answer: the add may still land. A generated id is ours alone, so undo it.
-        if (generated && !(added.reason instanceof MemcachedStatusError)) this.#undoCreate(key, null, null, record);
+        // No answer: the add may still land later (a hung server); undo it if it does.
+        if (!(added.reason instanceof MemcachedStatusError)) this.#undoCreate(key, null, ikey, record, text);
         throw added.reason;
       }
       const cas = added.value;
@@ -329,8 +330,12 @@ export class MemcachedSessionStore implements SessionStore {
     });
   }
 
-  /** The store has no timers or connections of its own; the client stays open. */
-  async close(): Promise<void> {}
+  /** Stops the store's own timers (retries of undoing a failed create); the client stays open. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+  }
 
   // ---------------------------------------------------------------- internals
 
@@ -499,13 +504,45 @@ export class MemcachedSessionStore implements SessionStore {
 
   /**
    * Undoes a create that failed after its record was written, or that finished after it
-   * was rejected: deletes exactly the record it wrote (by CAS when known) and its index
-   * entry. Best effort, in the background, bounded by operationTimeoutMs.
+   * was rejected: deletes exactly the record it wrote and its index entry. With the CAS
+   * of the add it deletes by CAS at once. Without it (the add got no answer, so it may
+   * still land), it looks a few times, a second apart, for an item holding exactly this
+   * record's text and deletes that by CAS, so a concurrent create of the same id by
+   * someone else is never touched. Best effort, in the background, each try bounded by
+   * operationTimeoutMs; close() stops the tries.
    */
-  #undoCreate(key: string, cas: Buffer | null, ikey: string | null, record: SessionRecord): void {
-    this.#run('create (undo)', async (op) => {
-      const outcome = await this.#conn.delete(key, cas, op);
-      if (outcome === 'ok' && ikey !== null) await this.#syncIndex(ikey, record, [record.id], op);
-    }).catch(() => {});
+  #undoCreate(key: string, cas: Buffer | null, ikey: string | null, record: SessionRecord, text?: string): void {
+    const index = ikey ?? indexKey(this.#prefix, record.tenantId, record.userId);
+    const attempt = (tries: number, clean: number): void => {
+      this.#run('create (undo)', async (op) => {
+        let target = cas;
+        if (target === null) {
+          const item = await this.#conn.get(key, op);
+          if (item === null || item.value.toString('utf8') !== text) return false;
+          target = item.cas;
+        }
+        const outcome = await this.#conn.delete(key, target, op);
+        if (outcome === 'ok') await this.#syncIndex(index, record, [record.id], op);
+        return outcome === 'ok';
+      }).then(
+        (deleted) => {
+          if (cas === null && !deleted && clean + 1 < 2 && tries + 1 < 5) this.#later(() => attempt(tries + 1, clean + 1));
+        },
+        () => {
+          if (tries + 1 < 5) this.#later(() => attempt(tries + 1, clean));
+        },
+      );
+    };
+    attempt(0, 0);
+  }
+
+  #later(fn: () => void): void {
+    if (this.#closed) return;
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      fn();
+    }, 1000);
+    timer.unref();
+    this.#timers.add(timer);
   }
 }

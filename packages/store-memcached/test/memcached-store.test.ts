@@ -1,0 +1,409 @@
+import { type SessionRecord, SessionError, tenantId } from '@sessionkit/core';
+import fc from 'fast-check';
+import type memjs from 'memjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemcachedSessionStore, type MemcachedSessionStoreOptions } from '../src/index.js';
+import { expirationField, indexKey, keyPart, MAX_KEY_BYTES, sessionKey } from '../src/keys.js';
+import { makeClient, memcachedServers, type Servers } from './helpers.js';
+import { dumpKeys, ttlOf } from './inspect.js';
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+let servers: Servers;
+let client: memjs.Client;
+let single: string;
+let n = 0;
+
+beforeAll(async () => {
+  servers = await memcachedServers(1);
+  single = servers.servers[0] as string;
+  client = makeClient(single);
+});
+afterAll(async () => {
+  client?.close();
+  await servers?.stop();
+});
+
+class Clock {
+  t = Date.now();
+  now = () => this.t;
+}
+
+function open(extra: Partial<MemcachedSessionStoreOptions> = {}) {
+  const clock = new Clock();
+  const prefix = `m${process.pid}-${n++}:`;
+  const store = new MemcachedSessionStore({ client, prefix, clock: clock.now, ...extra });
+  return { store, clock, prefix };
+}
+
+function record(clock: Clock, overrides: Partial<SessionRecord> = {}): SessionRecord {
+  const now = clock.now();
+  return {
+    id: '',
+    userId: 'user-1',
+    tenantId: tenantId('tenant-1'),
+    transactionId: 'tx',
+    factorsUsed: ['password'],
+    assuranceLevel: 1,
+    metadata: { a: 1 },
+    createdAt: new Date(now),
+    expiresAt: new Date(now + HOUR),
+    lastActivityAt: new Date(now),
+    ...overrides,
+  };
+}
+
+async function code(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'resolved';
+  } catch (error) {
+    expect(SessionError.isInstance(error)).toBe(true);
+    return (error as SessionError).code;
+  }
+}
+
+async function keysWithPrefix(prefix: string) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return (await dumpKeys(single)).filter((k) => k.key.startsWith(prefix));
+    } catch (error) {
+      if (attempt > 20) throw error;
+      await new Promise((r) => setTimeout(r, 100)); // the LRU crawler is busy
+    }
+  }
+}
+
+describe('the 30-day trap: expirations memcached reads as absolute times', () => {
+  it('converts: relative seconds up to 30 days, absolute Unix time beyond, never 0, capped in 2038', () => {
+    const now = 1_800_000_000_000;
+    expect(expirationField(now + 1, now, now)).toBe(1);
+    expect(expirationField(now - 5000, now, now)).toBe(1); // never 0 ("never expires")
+    expect(expirationField(now + 30 * DAY, now, now)).toBe(30 * 24 * 3600);
+    expect(expirationField(now + 30 * DAY + 1000, now, now)).toBe(now / 1000 + 30 * 24 * 3600 + 1);
+    // the store clock may differ from the real clock: the duration counts, the server's time anchors it
+    expect(expirationField(now + 60 * DAY, now, now + 5000)).toBe((now + 5000) / 1000 + 60 * 24 * 3600);
+    expect(expirationField(8.64e15, now, now)).toBe(2 ** 31 - 1);
+  });
+
+  it('a session that lives 60 days is readable, and its items expire in 60 days + retention', async () => {
+    const { store, clock, prefix } = open();
+    const input = record(clock, { expiresAt: new Date(clock.now() + 60 * DAY) });
+    const id = await store.create(input);
+    const got = await store.get(id);
+    expect(got?.expiresAt.getTime()).toBe(clock.now() + 60 * DAY);
+    expect((await store.listByUser(input.userId, input.tenantId)).map((r) => r.id)).toEqual([id]);
+    const expected = (60 * DAY + HOUR) / 1000;
+    for (const key of [sessionKey(prefix, id), indexKey(prefix, input.tenantId, input.userId)]) {
+      const ttl = await ttlOf(single, key);
+      expect(ttl).not.toBeNull();
+      expect(ttl as number).toBeGreaterThan(expected - 30);
+      expect(ttl as number).toBeLessThanOrEqual(expected + 2);
+    }
+    // extend to 45 days, and touch, keep it readable too
+    await store.extend(id, 45 * DAY);
+    await store.touch(id);
+    expect((await store.get(id))?.expiresAt.getTime()).toBe(clock.now() + 45 * DAY);
+    const ttl = await ttlOf(single, sessionKey(prefix, id));
+    expect(ttl as number).toBeGreaterThan((45 * DAY + HOUR) / 1000 - 30);
+  });
+
+  it('a session that lives 20 years is readable (absolute time, capped at 2038)', async () => {
+    const { store, clock } = open();
+    const id = await store.create(record(clock, { expiresAt: new Date(clock.now() + 20 * 365 * DAY) }));
+    expect(await store.get(id)).not.toBeNull();
+  });
+});
+
+describe('expiry and retention', () => {
+  it('items expire at expiresAt + expiredRetentionMs, measured on the store clock', async () => {
+    const { store, clock, prefix } = open({ expiredRetentionMs: 10 * MINUTE });
+    clock.t += 3 * HOUR; // the store clock runs ahead of the server: durations still count from it
+    const id = await store.create(record(clock, { expiresAt: new Date(clock.now() + 5 * MINUTE) }));
+    const ttl = (await ttlOf(single, sessionKey(prefix, id))) as number;
+    expect(ttl).toBeGreaterThan(15 * 60 - 30);
+    expect(ttl).toBeLessThanOrEqual(15 * 60 + 1);
+  });
+
+  it('get: EXPIRED inside the retention window, null once it is over', async () => {
+    const { store, clock } = open({ expiredRetentionMs: 10 * MINUTE });
+    const id = await store.create(record(clock, { expiresAt: new Date(clock.now() + MINUTE) }));
+    clock.t += MINUTE;
+    expect(await code(store.get(id))).toBe('EXPIRED');
+    clock.t += 10 * MINUTE - 1;
+    expect(await code(store.get(id))).toBe('EXPIRED');
+    clock.t += 1;
+    expect(await store.get(id)).toBeNull();
+    expect(await code(store.touch(id))).toBe('NOT_FOUND');
+  });
+
+  it('expiredRetentionMs 0: the item lives exactly as long as the session', async () => {
+    const { store, clock, prefix } = open({ expiredRetentionMs: 0 });
+    const id = await store.create(record(clock, { expiresAt: new Date(clock.now() + 2 * MINUTE) }));
+    const ttl = (await ttlOf(single, sessionKey(prefix, id))) as number;
+    expect(ttl).toBeLessThanOrEqual(120);
+    expect(ttl).toBeGreaterThan(90);
+  });
+
+  it('an id whose item outlived its retention (on the store clock) can be created again', async () => {
+    const { store, clock } = open({ expiredRetentionMs: MINUTE });
+    const id = `reuse-${n}`;
+    await store.create(record(clock, { id, expiresAt: new Date(clock.now() + MINUTE) }));
+    clock.t += 30 * SECOND;
+    expect(await code(store.create(record(clock, { id })))).toBe('CONFLICT');
+    clock.t += 2 * MINUTE;
+    const again = record(clock, { id, userId: 'someone-else' });
+    expect(await store.create(again)).toBe(id);
+    expect((await store.get(id))?.userId).toBe('someone-else');
+    expect(await store.listByUser('user-1', tenantId('tenant-1'))).toEqual([]);
+  });
+});
+
+describe('keys', () => {
+  const identifier = fc
+    .string({ unit: 'binary', minLength: 1, maxLength: 256 })
+    .filter((s) => !/[\u0000-\u001f\u007f-\u009f]/.test(s) && !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s));
+
+  it('property: keys are printable ASCII without whitespace, within 250 bytes, and never collide', () => {
+    const prefix = 'p'.repeat(100);
+    fc.assert(
+      fc.property(identifier, identifier, identifier, identifier, (t1, u1, t2, u2) => {
+        const a = indexKey(prefix, t1, u1);
+        const b = indexKey(prefix, t2, u2);
+        for (const key of [a, b, sessionKey(prefix, t1), sessionKey(prefix, u2)]) {
+          expect(Buffer.byteLength(key)).toBeLessThanOrEqual(MAX_KEY_BYTES);
+          expect(key).toMatch(/^[\x21-\x7e]+$/);
+        }
+        expect(a === b).toBe(t1 === t2 && u1 === u2);
+        expect(sessionKey(prefix, t1) === sessionKey(prefix, t2)).toBe(t1 === t2);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('short base64url ids stay readable in keys; anything else is hashed', () => {
+    expect(keyPart('abcDEF_-09')).toBe('abcDEF_-09');
+    expect(keyPart('a'.repeat(64))).toBe('a'.repeat(64));
+    expect(keyPart('a'.repeat(65))).toMatch(/^~[A-Za-z0-9_-]{43}$/);
+    expect(keyPart('a b')).toMatch(/^~/);
+    expect(keyPart('~x')).toMatch(/^~[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('256-character ids, users and tenants of 4-byte characters work end to end', async () => {
+    const { store, clock } = open();
+    const big = '😀'.repeat(128); // 256 UTF-16 units, 512 UTF-8 bytes
+    const input = record(clock, { id: big, userId: big, tenantId: tenantId(big) });
+    expect(await store.create(input)).toBe(big);
+    expect((await store.get(big))?.userId).toBe(big);
+    expect((await store.listByUser(big, tenantId(big))).map((r) => r.id)).toEqual([big]);
+    expect(await store.deleteByUser(big, tenantId(big))).toBe(1);
+    expect(await store.get(big)).toBeNull();
+  });
+
+  it('writes only keys that start with its prefix, and every one of them expires', async () => {
+    const { store, clock, prefix } = open();
+    const keysBefore = new Set((await keysWithPrefix('')).map((k) => k.key));
+    const a = await store.create(record(clock));
+    const b = await store.create(record(clock, { id: 'with spaces & more', userId: 'u 2' }));
+    await store.extend(a, 2 * HOUR);
+    await store.touch(b);
+    await store.update({ ...record(clock, { userId: 'u 2' }), id: b, expiresAt: new Date(clock.now() + 3 * HOUR) });
+    await store.listByUser('user-1', tenantId('tenant-1'));
+    await store.delete(a);
+    await store.create(record(clock, { userId: 'u 3' }));
+    const written = (await keysWithPrefix('')).filter((k) => !keysBefore.has(k.key));
+    expect(written.length).toBe(4); // b and the third session, and their two indexes
+    for (const k of written) {
+      expect(k.key.startsWith(prefix)).toBe(true);
+      expect(k.exp).toBeGreaterThan(0); // -1 would be "never"
+    }
+  });
+});
+
+describe('the user index', () => {
+  it('an index expires with its latest session, whatever the order of creates, extends and deletes', async () => {
+    const { store, clock, prefix } = open({ expiredRetentionMs: 10 * MINUTE });
+    const base = record(clock);
+    const ikey = indexKey(prefix, base.tenantId, base.userId);
+    const ttl = async () => (await ttlOf(single, ikey)) as number;
+    const near = (actual: number, expectedMs: number) => {
+      expect(actual).toBeGreaterThan(expectedMs / 1000 - 30);
+      expect(actual).toBeLessThanOrEqual(expectedMs / 1000 + 2);
+    };
+    const long = await store.create({ ...base, expiresAt: new Date(clock.now() + 5 * HOUR) });
+    const short = await store.create({ ...base, expiresAt: new Date(clock.now() + HOUR) });
+    near(await ttl(), 5 * HOUR + 10 * MINUTE);
+    await store.delete(long); // the index shrinks to the remaining session
+    near(await ttl(), HOUR + 10 * MINUTE);
+    await store.extend(short, 3 * HOUR); // grows with an extend
+    near(await ttl(), 3 * HOUR + 10 * MINUTE);
+    await store.extend(short, 2 * HOUR); // and shrinks with a shorter one
+    near(await ttl(), 2 * HOUR + 10 * MINUTE);
+    await store.update({ ...base, id: short, expiresAt: new Date(clock.now() + 4 * HOUR) });
+    near(await ttl(), 4 * HOUR + 10 * MINUTE);
+    await store.delete(short); // the last session gone: so is the index
+    expect(await ttlOf(single, ikey)).toBeNull();
+  });
+
+  it('listByUser prunes entries of sessions that are gone and keeps live ones', async () => {
+    const { store, clock, prefix } = open({ expiredRetentionMs: MINUTE });
+    const base = record(clock);
+    const ikey = indexKey(prefix, base.tenantId, base.userId);
+    const dead = await store.create({ ...base, expiresAt: new Date(clock.now() + SECOND) });
+    const live = await store.create({ ...base, expiresAt: new Date(clock.now() + HOUR) });
+    const evicted = await store.create({ ...base, expiresAt: new Date(clock.now() + HOUR) });
+    await client.delete(sessionKey(prefix, evicted)); // as if memcached had evicted it
+    clock.t += 2 * MINUTE; // `dead` is past its retention
+    expect((await store.listByUser(base.userId, base.tenantId)).map((r) => r.id)).toEqual([live]);
+    const { value } = await client.get(ikey);
+    expect(value?.toString().split('\n').slice(1)).toEqual([`${clock.now() - 2 * MINUTE + HOUR}\t${live}`]);
+    expect(dead).not.toBe(live);
+  });
+
+  it('64 concurrent creates and deletes for one user lose nothing (and the index stays exact)', async () => {
+    const { store, clock, prefix } = open();
+    const base = record(clock);
+    const first = await Promise.all(Array.from({ length: 32 }, (_, i) => store.create({ ...base, metadata: { i } })));
+    const ops: Promise<unknown>[] = [];
+    const created: Promise<string>[] = [];
+    for (let i = 0; i < 32; i++) {
+      created.push(store.create({ ...base, metadata: { j: i } }));
+      if (i % 2 === 0) ops.push(store.delete(first[i] as string));
+      else ops.push(store.touch(first[i] as string));
+    }
+    const more = await Promise.all(created);
+    await Promise.all(ops);
+    const expected = [...first.filter((_, i) => i % 2 === 1), ...more].sort();
+    expect((await store.listByUser(base.userId, base.tenantId)).map((r) => r.id).sort()).toEqual(expected);
+    const { value } = await client.get(indexKey(prefix, base.tenantId, base.userId));
+    const indexed = (value?.toString() ?? '').split('\n').slice(1).map((line) => line.split('\t')[1]);
+    expect(indexed.sort()).toEqual(expected);
+  });
+
+  it('property: random interleavings of create, delete, extend, deleteByUser match a model', async () => {
+    const { store, clock } = open();
+    const user = `prop-${n}`;
+    const tenant = tenantId('t');
+    const action = fc.oneof(
+      fc.constant({ kind: 'create' as const }),
+      fc.nat(20).map((i) => ({ kind: 'delete' as const, i })),
+      fc.nat(20).map((i) => ({ kind: 'extend' as const, i })),
+      fc.constant({ kind: 'deleteByUser' as const }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(action, { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 5 }), async (batches) => {
+        await store.deleteByUser(user, tenant);
+        let model = new Set<string>();
+        for (const batch of batches) {
+          const known = [...model];
+          const deleted = new Set<string>();
+          let wiped = false;
+          const results = await Promise.allSettled(
+            batch.map((a) => {
+              if (a.kind === 'create') return store.create(record(clock, { userId: user, tenantId: tenant }));
+              if (a.kind === 'deleteByUser') {
+                wiped = true;
+                return store.deleteByUser(user, tenant);
+              }
+              const id = known[a.i % Math.max(1, known.length)];
+              if (id === undefined) return Promise.resolve();
+              if (a.kind === 'delete') {
+                deleted.add(id);
+                return store.delete(id);
+              }
+              return store.extend(id, HOUR);
+            }),
+          );
+          const createdIds = results.flatMap((r, i) =>
+            batch[i]?.kind === 'create' && r.status === 'fulfilled' ? [r.value as string] : [],
+          );
+          for (const r of results) if (r.status === 'rejected') expect((r.reason as SessionError).code).toBe('NOT_FOUND');
+          const listed = new Set((await store.listByUser(user, tenant)).map((r) => r.id));
+          // sessions that existed before the batch: gone if deleted (or wiped), else still there
+          for (const id of known) expect(listed.has(id)).toBe(!deleted.has(id) && !wiped);
+          // new ones: present unless a concurrent deleteByUser took them
+          for (const id of createdIds) if (!wiped) expect(listed.has(id)).toBe(true);
+          expect(listed.size).toBe([...listed].filter((id) => known.includes(id) || createdIds.includes(id)).length);
+          model = listed;
+        }
+      }),
+      { numRuns: 15 },
+    );
+  });
+
+  it('listByUser reads the records in one batched request per server', async () => {
+    const { store, clock } = open();
+    const base = record(clock);
+    for (let i = 0; i < 20; i++) await store.create(base);
+    const internals = client as unknown as { servers: { write(blob: Buffer): void }[] };
+    const server = internals.servers[0] as { write(blob: Buffer): void };
+    const original = server.write;
+    let writes = 0;
+    server.write = function (this: unknown, blob: Buffer) {
+      writes++;
+      return original.call(this, blob);
+    };
+    try {
+      expect(await store.listByUser(base.userId, base.tenantId)).toHaveLength(20);
+    } finally {
+      server.write = original;
+    }
+    expect(writes).toBe(2); // the index, then all 20 records
+  });
+});
+
+describe('options and ownership', () => {
+  it('rejects bad options with INVALID naming the option', () => {
+    const bad: [Record<string, unknown>, string][] = [
+      [{}, 'client'],
+      [{ client: {} }, 'client'],
+      [{ client: { servers: [] } }, 'client'],
+      [{ client, prefix: 'has space' }, 'prefix'],
+      [{ client, prefix: 'x'.repeat(101) }, 'prefix'],
+      [{ client, prefix: 'ünï' }, 'prefix'],
+      [{ client, prefix: 5 }, 'prefix'],
+      [{ client, expiredRetentionMs: -1 }, 'expiredRetentionMs'],
+      [{ client, expiredRetentionMs: 1.5 }, 'expiredRetentionMs'],
+      [{ client, operationTimeoutMs: 0 }, 'operationTimeoutMs'],
+      [{ client, maxRecordBytes: 10 }, 'maxRecordBytes'],
+      [{ client, clock: 'now' }, 'clock'],
+    ];
+    for (const [options, field] of bad) {
+      let error: unknown;
+      try {
+        new MemcachedSessionStore(options as unknown as MemcachedSessionStoreOptions);
+      } catch (e) {
+        error = e;
+      }
+      expect(SessionError.hasCode(error, 'INVALID'), field).toBe(true);
+      expect((error as Error).message).toContain(field);
+    }
+    expect(() => new MemcachedSessionStore(null as unknown as MemcachedSessionStoreOptions)).toThrow(/options/);
+  });
+
+  it('declares cleanup false and cleanupExpired resolves 0', async () => {
+    const { store } = open();
+    expect(store.capabilities.cleanup).toBe(false);
+    expect(await store.cleanupExpired()).toBe(0);
+  });
+
+  it('close() leaves the caller-owned client open', async () => {
+    const { store, clock } = open();
+    const id = await store.create(record(clock));
+    await store.close();
+    await store.close();
+    expect((await client.get('anything')).value).toBeNull();
+    expect(await store.get(id)).not.toBeNull();
+  });
+
+  it('a corrupt record reads as STORAGE, never as a half-valid record', async () => {
+    const { store, prefix } = open();
+    await client.set(sessionKey(prefix, 'corrupt'), '{"v":1,"id":"corrupt"', { expires: 60 });
+    expect(await code(store.get('corrupt'))).toBe('STORAGE');
+    await store.delete('corrupt'); // and delete removes it
+    expect(await store.get('corrupt')).toBeNull();
+  });
+});
