@@ -8,8 +8,8 @@ import {
   expired,
   generateSessionId,
   type JsonValue,
-  readClock,
   type RecordRules,
+  readClock,
   resolveRecordRules,
   SessionError,
   type SessionRecord,
@@ -25,10 +25,10 @@ import {
   algorithmOfKey,
   encryptionKey,
   enter,
-  leave,
   isHmac,
   isSupportedAlgorithm,
   type JwtAlgorithm,
+  leave,
   type ResolvedKey,
   resolveKey,
   signInput,
@@ -90,7 +90,8 @@ function strictB64(segment: string): Buffer | null {
   return bytes;
 }
 
-const UPDATE_HINT = 'a JWT session cannot change after it is issued; issue a new token with create (and delete the old one)';
+const UPDATE_HINT =
+  'a JWT session cannot change after it is issued; issue a new token with create (and delete the old one)';
 
 /**
  * A stateless {@link SessionStore}: the session id is a signed token (JWS, or JWE when
@@ -130,7 +131,10 @@ export class JwtSessionStore implements SessionStore {
 
     const algorithm = options.algorithm ?? 'HS256';
     if (!isHmac(algorithm)) {
-      throw optionError('algorithm', `must be 'HS256', 'HS384' or 'HS512' (the HMAC algorithm for secret), got ${String(algorithm)}`);
+      throw optionError(
+        'algorithm',
+        `must be 'HS256', 'HS384' or 'HS512' (the HMAC algorithm for secret), got ${String(algorithm)}`,
+      );
     }
     if (options.secret !== undefined && options.keys !== undefined) {
       throw optionError('secret', 'and option keys cannot both be given: put the secret in keys');
@@ -189,7 +193,11 @@ export class JwtSessionStore implements SessionStore {
     let audience: string[] | undefined;
     if (options.audience !== undefined) {
       audience = typeof options.audience === 'string' ? [options.audience] : options.audience;
-      if (!Array.isArray(audience) || audience.length === 0 || !audience.every((a) => typeof a === 'string' && a !== '')) {
+      if (
+        !Array.isArray(audience) ||
+        audience.length === 0 ||
+        !audience.every((a) => typeof a === 'string' && a !== '')
+      ) {
         throw optionError('audience', 'must be a non-empty string or a non-empty array of them');
       }
     }
@@ -225,7 +233,10 @@ export class JwtSessionStore implements SessionStore {
         typeof revocations.isRevoked !== 'function' ||
         typeof revocations.cleanupExpired !== 'function'
       ) {
-        throw optionError('revocations', 'must implement RevocationStore (revokeToken, revokeUser, isRevoked, cleanupExpired)');
+        throw optionError(
+          'revocations',
+          'must implement RevocationStore (revokeToken, revokeUser, isRevoked, cleanupExpired)',
+        );
       }
     }
     this.#revocations = revocations;
@@ -234,7 +245,12 @@ export class JwtSessionStore implements SessionStore {
     this.#maxTokenBytes = durationOption(STORE, 'maxTokenBytes', options.maxTokenBytes, DEFAULT_MAX_TOKEN_BYTES, {
       min: 256,
     });
-    this.#timeoutMs = durationOption(STORE, 'operationTimeoutMs', options.operationTimeoutMs, DEFAULT_OPERATION_TIMEOUT_MS);
+    this.#timeoutMs = durationOption(
+      STORE,
+      'operationTimeoutMs',
+      options.operationTimeoutMs,
+      DEFAULT_OPERATION_TIMEOUT_MS,
+    );
 
     const revocable = revocations !== undefined;
     this.capabilities = Object.freeze({
@@ -361,13 +377,15 @@ export class JwtSessionStore implements SessionStore {
         const ok = verifyInput(known, input, signature);
         if (ok === true) return this.#readPayload(token, jws, first, last);
         if (ok === false) return this.#verifyOthers(token, jws, headerB64, input, signature, first, last, known);
-        return ok.then(
-          (yes) =>
-            yes
-              ? this.#readPayload(token, jws, first, last)
-              : this.#verifyOthers(token, jws, headerB64, input, signature, first, last, known),
-          () => null,
-        ).catch(() => null);
+        return ok
+          .then(
+            (yes) =>
+              yes
+                ? this.#readPayload(token, jws, first, last)
+                : this.#verifyOthers(token, jws, headerB64, input, signature, first, last, known),
+            () => null,
+          )
+          .catch(() => null);
       }
       return this.#verifyOthers(token, jws, headerB64, input, signature, first, last, undefined);
     } catch {
@@ -405,7 +423,8 @@ export class JwtSessionStore implements SessionStore {
       }
       if (this.#jwks !== undefined && !isHmac(alg) && (kid === undefined || !this.#keys.some((k) => k.kid === kid))) {
         const key = await this.#jwksKey(alg, kid);
-        if (key !== undefined && (await verifyInput(key, input, signature))) return this.#readPayload(token, jws, first, last);
+        if (key !== undefined && (await verifyInput(key, input, signature)))
+          return this.#readPayload(token, jws, first, last);
       }
       return null;
     } catch {
@@ -515,7 +534,11 @@ export class JwtSessionStore implements SessionStore {
     this.#checkIdType('delete', id);
     const revocations = this.#revocations;
     if (revocations === undefined) {
-      throw unsupported(STORE, 'delete', 'tokens are stateless without a revocation list; pass the revocations option (a RevocationStore such as MemoryRevocationStore), or let the token expire');
+      throw unsupported(
+        STORE,
+        'delete',
+        'tokens are stateless without a revocation list; pass the revocations option (a RevocationStore such as MemoryRevocationStore), or let the token expire',
+      );
     }
     enter();
     let claims: Claims | null;
@@ -532,13 +555,22 @@ export class JwtSessionStore implements SessionStore {
       memory.revokeTokenSync(claims.check.jti, claims.check.expiresAt + this.#toleranceMs, now);
       return;
     }
-    await withTimeout(revocations.revokeToken(claims.check.jti, claims.check.expiresAt + this.#toleranceMs, now), this.#timeoutMs, STORE, 'delete');
+    await withTimeout(
+      revocations.revokeToken(claims.check.jti, claims.check.expiresAt + this.#toleranceMs, now),
+      this.#timeoutMs,
+      STORE,
+      'delete',
+    );
   }
 
   async deleteByUser(userId: string, tenant: TenantId): Promise<number> {
     const revocations = this.#revocations;
     if (revocations === undefined) {
-      throw unsupported(STORE, 'deleteByUser', 'tokens are stateless without a revocation list; pass the revocations option (a RevocationStore such as MemoryRevocationStore)');
+      throw unsupported(
+        STORE,
+        'deleteByUser',
+        'tokens are stateless without a revocation list; pass the revocations option (a RevocationStore such as MemoryRevocationStore)',
+      );
     }
     checkUserArgs(this.#rules, 'deleteByUser', userId, tenant);
     const now = readClock(this.#rules);
@@ -546,7 +578,8 @@ export class JwtSessionStore implements SessionStore {
     const keepUntil = max === undefined ? undefined : now + max + this.#toleranceMs;
     const memory = this.#memoryRevocations;
     if (memory !== undefined) memory.revokeUserSync(tenant, userId, now, keepUntil);
-    else await withTimeout(revocations.revokeUser(tenant, userId, now, keepUntil), this.#timeoutMs, STORE, 'deleteByUser');
+    else
+      await withTimeout(revocations.revokeUser(tenant, userId, now, keepUntil), this.#timeoutMs, STORE, 'deleteByUser');
     return 0; // stateless tokens cannot be counted
   }
 
@@ -593,4 +626,3 @@ export class JwtSessionStore implements SessionStore {
     // Nothing to release: no timers, and the revocation store belongs to the caller.
   }
 }
-

@@ -4,11 +4,11 @@ import {
   createPrivateKey,
   createPublicKey,
   createSecretKey,
+  sign as cryptoSign,
+  verify as cryptoVerify,
   hkdfSync,
   type JsonWebKey,
   KeyObject,
-  sign as cryptoSign,
-  verify as cryptoVerify,
   timingSafeEqual,
   type webcrypto,
 } from 'node:crypto';
@@ -90,7 +90,10 @@ export function secretBytes(field: string, value: unknown, min = 32): Buffer {
   else if (value instanceof Uint8Array) bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   else throw optionError(field, `must be a string or a Uint8Array of at least ${min} bytes, got ${describe(value)}`);
   if (bytes.length < min) {
-    throw optionError(field, `must be at least ${min} bytes (256 bits), got ${bytes.length}; use crypto.randomBytes(32)`);
+    throw optionError(
+      field,
+      `must be at least ${min} bytes (256 bits), got ${bytes.length}; use crypto.randomBytes(32)`,
+    );
   }
   return Buffer.from(bytes); // a private copy
 }
@@ -175,12 +178,14 @@ export function resolveKey(field: string, spec: unknown, defaultHmac: HmacAlgori
   let publicKey: KeyObject | undefined;
   if (s.privateKey !== undefined) {
     privateKey = toKeyObject(`${field}.privateKey`, s.privateKey, 'private');
-    if (privateKey.type !== 'private') throw optionError(`${field}.privateKey`, `must be a private key, got a ${privateKey.type} key`);
+    if (privateKey.type !== 'private')
+      throw optionError(`${field}.privateKey`, `must be a private key, got a ${privateKey.type} key`);
   }
   if (s.publicKey !== undefined) {
     publicKey = toKeyObject(`${field}.publicKey`, s.publicKey, 'public');
     if (publicKey.type === 'private') publicKey = createPublicKey(publicKey);
-    if (publicKey.type !== 'public') throw optionError(`${field}.publicKey`, `must be a public key, got a ${publicKey.type} key`);
+    if (publicKey.type !== 'public')
+      throw optionError(`${field}.publicKey`, `must be a public key, got a ${publicKey.type} key`);
   }
   if (!privateKey && !publicKey) {
     throw optionError(field, 'needs a secret, or a privateKey (and/or publicKey)');
@@ -232,7 +237,11 @@ export function leave(): void {
   busy--;
 }
 
-function signAsync(algorithm: string | null, data: Buffer, key: KeyObject | { key: KeyObject; dsaEncoding: 'ieee-p1363' }) {
+function signAsync(
+  algorithm: string | null,
+  data: Buffer,
+  key: KeyObject | { key: KeyObject; dsaEncoding: 'ieee-p1363' },
+) {
   return new Promise<Buffer>((resolve, reject) => {
     cryptoSign(algorithm, data, key, (error, signature) => {
       if (error) reject(error);

@@ -1,11 +1,25 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { describeSessionStore } from '@sessionkit/core/testing';
 import type { StoreCapabilities } from '@sessionkit/core';
+import { describeSessionStore } from '@sessionkit/core/testing';
 import { describe, it } from 'vitest';
 import { JwtSessionStore, type JwtSessionStoreOptions, MemoryRevocationStore } from '../src/index.js';
 
-const STATEFUL: StoreCapabilities = { list: false, revoke: true, revokeUser: true, mutate: false, cleanup: true, customIds: false };
-const STATELESS: StoreCapabilities = { list: false, revoke: false, revokeUser: false, mutate: false, cleanup: false, customIds: false };
+const STATEFUL: StoreCapabilities = {
+  list: false,
+  revoke: true,
+  revokeUser: true,
+  mutate: false,
+  cleanup: true,
+  customIds: false,
+};
+const STATELESS: StoreCapabilities = {
+  list: false,
+  revoke: false,
+  revokeUser: false,
+  mutate: false,
+  cleanup: false,
+  customIds: false,
+};
 
 /**
  * Two suite tests do not fit store-jwt as CONTRACT.md defines it: with `revocations`,

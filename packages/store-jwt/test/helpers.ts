@@ -41,7 +41,12 @@ export function fromB64(segment: string): unknown {
 }
 
 /** A compact JWS signed by hand with HMAC (hash: sha256 for HS256). */
-export function hmacToken(header: unknown, payload: unknown, key: string | Buffer | KeyObject, hash = 'sha256'): string {
+export function hmacToken(
+  header: unknown,
+  payload: unknown,
+  key: string | Buffer | KeyObject,
+  hash = 'sha256',
+): string {
   const input = `${b64(header)}.${b64(payload)}`;
   return `${input}.${createHmac(hash, key).update(input).digest('base64url')}`;
 }
@@ -57,7 +62,11 @@ export function asymmetricToken(header: unknown, payload: unknown, key: KeyObjec
 }
 
 /** The header and payload of a compact JWS. */
-export function parts(token: string): { header: Record<string, unknown>; payload: Record<string, unknown>; signature: string } {
+export function parts(token: string): {
+  header: Record<string, unknown>;
+  payload: Record<string, unknown>;
+  signature: string;
+} {
   const [h, p, s] = token.split('.');
   return {
     header: fromB64(h as string) as Record<string, unknown>,

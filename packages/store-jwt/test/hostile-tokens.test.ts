@@ -139,11 +139,22 @@ describe('hostile tokens against an HS256 store', () => {
     c.advance(1);
     await expect(s.get(token)).rejects.toSatisfy((e) => SessionError.hasCode(e, 'EXPIRED'));
     // exp is the ms expiry rounded up to whole seconds (interop), and still says "valid"
-    expect(parts(token).payload.exp).toBe(Math.ceil((c.now()) / 1000));
+    expect(parts(token).payload.exp).toBe(Math.ceil(c.now() / 1000));
   });
 
   it('null for junk of every shape, quickly, even when huge', async () => {
-    for (const junk of ['', '.', '..', '...', '....', 'a.b.c', 'a.b.c.d.e', '😀.😀.😀', '\u0000', 'x'.repeat(1_000_000)]) {
+    for (const junk of [
+      '',
+      '.',
+      '..',
+      '...',
+      '....',
+      'a.b.c',
+      'a.b.c.d.e',
+      '😀.😀.😀',
+      '\u0000',
+      'x'.repeat(1_000_000),
+    ]) {
       expect(await store.get(junk)).toBeNull();
     }
   });
@@ -179,7 +190,10 @@ describe('algorithm confusion against asymmetric stores', () => {
       const der = pair.publicKey.export({ type: 'spki', format: 'der' });
       const jwk = JSON.stringify(pair.publicKey.export({ format: 'jwk' }));
       for (const key of [pem, pem.trim(), der, jwk, Buffer.from(jwk)]) {
-        for (const h of [{ alg: 'HS256', typ: 'JWT' }, { alg: 'HS256', typ: 'JWT', kid: header.kid }]) {
+        for (const h of [
+          { alg: 'HS256', typ: 'JWT' },
+          { alg: 'HS256', typ: 'JWT', kid: header.kid },
+        ]) {
           expect(await store.get(hmacToken(h, payloadFor(), key as string | Buffer))).toBeNull();
         }
       }
@@ -188,7 +202,8 @@ describe('algorithm confusion against asymmetric stores', () => {
     it(`${alg}: the right algorithm with a foreign key pair is rejected`, async () => {
       const store = new JwtSessionStore({ keys: [{ privateKey: pair.privateKey }], clock: clock.now });
       const kid = parts(await store.create(record(clock))).header.kid;
-      const foreign = alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
+      const foreign =
+        alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
       expect(await store.get(asymmetricToken({ alg, kid }, payloadFor(), foreign.privateKey, alg))).toBeNull();
       expect(await store.get(asymmetricToken({ alg }, payloadFor(), foreign.privateKey, alg))).toBeNull();
       // the control: the same hand-made token signed with the store's own key is accepted
@@ -197,7 +212,8 @@ describe('algorithm confusion against asymmetric stores', () => {
 
     it(`${alg}: a header embedding the attacker's own public key (jwk) is rejected`, async () => {
       const store = new JwtSessionStore({ keys: [{ privateKey: pair.privateKey }], clock: clock.now });
-      const attacker = alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
+      const attacker =
+        alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
       const jwk = createPublicKey(attacker.privateKey).export({ format: 'jwk' });
       expect(await store.get(asymmetricToken({ alg, jwk }, payloadFor(), attacker.privateKey, alg))).toBeNull();
     });
@@ -221,7 +237,12 @@ describe('algorithm confusion against asymmetric stores', () => {
 });
 
 describe('issuer and audience', () => {
-  const store = new JwtSessionStore({ secret, issuer: 'https://auth.example', audience: ['app-a', 'app-b'], clock: clock.now });
+  const store = new JwtSessionStore({
+    secret,
+    issuer: 'https://auth.example',
+    audience: ['app-a', 'app-b'],
+    clock: clock.now,
+  });
   const h = { alg: 'HS256', typ: 'JWT' };
 
   it('writes iss and aud, and accepts its own tokens', async () => {
@@ -249,7 +270,9 @@ describe('issuer and audience', () => {
 
   it('a store with another issuer or audience rejects these tokens', async () => {
     const token = await store.create(record(clock));
-    expect(await new JwtSessionStore({ secret, issuer: 'https://other.example', clock: clock.now }).get(token)).toBeNull();
+    expect(
+      await new JwtSessionStore({ secret, issuer: 'https://other.example', clock: clock.now }).get(token),
+    ).toBeNull();
     expect(await new JwtSessionStore({ secret, audience: 'app-z', clock: clock.now }).get(token)).toBeNull();
     // a store that checks neither accepts them (iss/aud are only checked when configured)
     expect(await new JwtSessionStore({ secret, clock: clock.now }).get(token)).not.toBeNull();
@@ -281,8 +304,12 @@ describe('hostile JWE tokens against an encrypting store', () => {
   });
 
   it('rejects a JWE whose content is not signed with the store key (encryption alone is not enough)', async () => {
-    expect(await store.get(jwe({ alg: 'dir', enc: 'A256GCM' }, hmacToken({ alg: 'HS256' }, payloadFor(), randomBytes(32))))).toBeNull();
-    expect(await store.get(jwe({ alg: 'dir', enc: 'A256GCM' }, `${b64({ alg: 'none' })}.${b64(payloadFor())}.`))).toBeNull();
+    expect(
+      await store.get(jwe({ alg: 'dir', enc: 'A256GCM' }, hmacToken({ alg: 'HS256' }, payloadFor(), randomBytes(32)))),
+    ).toBeNull();
+    expect(
+      await store.get(jwe({ alg: 'dir', enc: 'A256GCM' }, `${b64({ alg: 'none' })}.${b64(payloadFor())}.`)),
+    ).toBeNull();
     expect(await store.get(jwe({ alg: 'dir', enc: 'A256GCM' }, JSON.stringify(payloadFor())))).toBeNull();
   });
 

@@ -2,7 +2,12 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { SessionError, type SessionRecord, tenantId } from '@sessionkit/core';
 import * as jose from 'jose';
 import { describe, expect, it } from 'vitest';
-import { JwtSessionStore, type JwtSessionStoreOptions, MemoryRevocationStore, type RevocationStore } from '../src/index.js';
+import {
+  JwtSessionStore,
+  type JwtSessionStoreOptions,
+  MemoryRevocationStore,
+  type RevocationStore,
+} from '../src/index.js';
 import { HOUR, parts, record, TestClock } from './helpers.js';
 
 const secret = randomBytes(32);
@@ -59,7 +64,7 @@ describe('fidelity and interop', () => {
     expect(protectedHeader).toEqual({ alg: 'HS256', typ: 'JWT' });
     expect(payload.sub).toBe(input.userId);
     expect(payload.tid).toBe(input.tenantId);
-    expect(payload.exp).toBe(Math.ceil((input.expiresAt.getTime()) / 1000));
+    expect(payload.exp).toBe(Math.ceil(input.expiresAt.getTime() / 1000));
     expect(payload.exp! * 1000).toBeGreaterThan(input.expiresAt.getTime());
     expect(payload.iat).toBe(Math.floor(clock.now() / 1000));
     expect(payload.eat).toBe(input.expiresAt.getTime());
@@ -71,7 +76,17 @@ describe('fidelity and interop', () => {
     const clock = new TestClock();
     const store = new JwtSessionStore({ secret, clock: clock.now });
     const now = clock.now();
-    const token = await new jose.SignJWT({ tid: 'acme', sat: now, cat: now, eat: now + HOUR, lat: now, txn: 't', amr: [], aal: 1, md: null })
+    const token = await new jose.SignJWT({
+      tid: 'acme',
+      sat: now,
+      cat: now,
+      eat: now + HOUR,
+      lat: now,
+      txn: 't',
+      amr: [],
+      aal: 1,
+      md: null,
+    })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject('u1')
       .setJti('jti-1')
@@ -88,12 +103,25 @@ describe('fidelity and interop', () => {
       const clock = new TestClock();
       const store = new JwtSessionStore({ keys: [{ privateKey: pair.privateKey }], clock: clock.now });
       const token = await store.create(record(clock));
-      const { protectedHeader } = await jose.jwtVerify(token, pair.publicKey, { algorithms: [alg], currentDate: new Date(clock.now()) });
+      const { protectedHeader } = await jose.jwtVerify(token, pair.publicKey, {
+        algorithms: [alg],
+        currentDate: new Date(clock.now()),
+      });
       expect(protectedHeader.alg).toBe(alg);
       expect(protectedHeader.kid).toBe(await jose.calculateJwkThumbprint(await jose.exportJWK(pair.publicKey)));
       // and jose-signed tokens with that kid are accepted by the store
       const now = clock.now();
-      const theirs = await new jose.SignJWT({ tid: 't', sat: now, cat: now, eat: now + HOUR, lat: now, txn: '', amr: [], aal: 0, md: {} })
+      const theirs = await new jose.SignJWT({
+        tid: 't',
+        sat: now,
+        cat: now,
+        eat: now + HOUR,
+        lat: now,
+        txn: '',
+        amr: [],
+        aal: 0,
+        md: {},
+      })
         .setProtectedHeader({ alg, kid: protectedHeader.kid })
         .setSubject('s')
         .setJti('j')
@@ -110,9 +138,16 @@ describe('fidelity and interop', () => {
       [{ privateKey: ec.privateKey }],
       [{ privateKey: ec.privateKey.export({ format: 'jwk' }) }],
       [{ privateKey: ec.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string }],
-      [{ privateKey: await jose.importPKCS8(ec.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, 'ES256') }],
+      [
+        {
+          privateKey: await jose.importPKCS8(ec.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, 'ES256'),
+        },
+      ],
     ];
-    const verifier = new JwtSessionStore({ keys: [{ privateKey: ec.privateKey, kid: 'k' }, { publicKey: ec.publicKey }], clock: clock.now });
+    const verifier = new JwtSessionStore({
+      keys: [{ privateKey: ec.privateKey, kid: 'k' }, { publicKey: ec.publicKey }],
+      clock: clock.now,
+    });
     for (const keys of forms) {
       const store = new JwtSessionStore({ keys, clock: clock.now });
       const token = await store.create(record(clock));
@@ -131,7 +166,9 @@ describe('fidelity and interop', () => {
     const { plaintext, protectedHeader } = await jose.compactDecrypt(token, new Uint8Array(encKey));
     expect(protectedHeader).toEqual({ alg: 'dir', enc: 'A256GCM', cty: 'JWT', kid: 'enc-1' });
     const innerToken = new TextDecoder().decode(plaintext);
-    const { payload } = await jose.jwtVerify(innerToken, new Uint8Array(secret), { currentDate: new Date(clock.now()) });
+    const { payload } = await jose.jwtVerify(innerToken, new Uint8Array(secret), {
+      currentDate: new Date(clock.now()),
+    });
     expect(payload.sub).toBe(input.userId);
     expectSame(await store.get(token), input, token);
     // and a JWE made by jose around our inner token is accepted
@@ -143,9 +180,21 @@ describe('fidelity and interop', () => {
 
   it('a string encryption secret is stretched with HKDF; two stores with it interoperate', async () => {
     const clock = new TestClock();
-    const a = new JwtSessionStore({ secret, encrypt: { secret: 'an encryption passphrase of 32+ bytes!!' }, clock: clock.now });
-    const b = new JwtSessionStore({ secret, encrypt: { secret: 'an encryption passphrase of 32+ bytes!!' }, clock: clock.now });
-    const c = new JwtSessionStore({ secret, encrypt: { secret: 'another encryption passphrase of 32+ bytes' }, clock: clock.now });
+    const a = new JwtSessionStore({
+      secret,
+      encrypt: { secret: 'an encryption passphrase of 32+ bytes!!' },
+      clock: clock.now,
+    });
+    const b = new JwtSessionStore({
+      secret,
+      encrypt: { secret: 'an encryption passphrase of 32+ bytes!!' },
+      clock: clock.now,
+    });
+    const c = new JwtSessionStore({
+      secret,
+      encrypt: { secret: 'another encryption passphrase of 32+ bytes' },
+      clock: clock.now,
+    });
     const token = await a.create(record(clock));
     expect(await b.get(token)).not.toBeNull();
     expect(await c.get(token)).toBeNull();
@@ -156,7 +205,13 @@ describe('key rotation and JWKS', () => {
   it('signs with the first key (its kid in the header) and verifies with every key', async () => {
     const clock = new TestClock();
     const old = new JwtSessionStore({ keys: [{ kid: 'k1', secret: 'k1'.repeat(16) }], clock: clock.now });
-    const rotated = new JwtSessionStore({ keys: [{ kid: 'k2', secret: 'k2'.repeat(16) }, { kid: 'k1', secret: 'k1'.repeat(16) }], clock: clock.now });
+    const rotated = new JwtSessionStore({
+      keys: [
+        { kid: 'k2', secret: 'k2'.repeat(16) },
+        { kid: 'k1', secret: 'k1'.repeat(16) },
+      ],
+      clock: clock.now,
+    });
     const retired = new JwtSessionStore({ keys: [{ kid: 'k2', secret: 'k2'.repeat(16) }], clock: clock.now });
     const oldToken = await old.create(record(clock));
     const newToken = await rotated.create(record(clock));
@@ -184,7 +239,13 @@ describe('key rotation and JWKS', () => {
     const clock = new TestClock();
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const old = new JwtSessionStore({ keys: [{ kid: 'h', secret }], clock: clock.now });
-    const rotated = new JwtSessionStore({ keys: [{ kid: 'e', privateKey: ec.privateKey }, { kid: 'h', secret }], clock: clock.now });
+    const rotated = new JwtSessionStore({
+      keys: [
+        { kid: 'e', privateKey: ec.privateKey },
+        { kid: 'h', secret },
+      ],
+      clock: clock.now,
+    });
     const hs = await old.create(record(clock));
     expect(await rotated.get(hs)).not.toBeNull();
     const es = await rotated.create(record(clock));
@@ -195,17 +256,28 @@ describe('key rotation and JWKS', () => {
   it('verifies tokens whose kid is in a caller-provided JWKS, and only those', async () => {
     const clock = new TestClock();
     const issuerPair = generateKeyPairSync('ed25519');
-    const issuer = new JwtSessionStore({ keys: [{ kid: 'auth-2025', privateKey: issuerPair.privateKey }], clock: clock.now });
-    const jwks = { keys: [{ ...issuerPair.publicKey.export({ format: 'jwk' }), kid: 'auth-2025', alg: 'EdDSA', use: 'sig' }] };
+    const issuer = new JwtSessionStore({
+      keys: [{ kid: 'auth-2025', privateKey: issuerPair.privateKey }],
+      clock: clock.now,
+    });
+    const jwks = {
+      keys: [{ ...issuerPair.publicKey.export({ format: 'jwk' }), kid: 'auth-2025', alg: 'EdDSA', use: 'sig' }],
+    };
     const verifier = new JwtSessionStore({ secret, jwks, clock: clock.now });
     const token = await issuer.create(record(clock));
     expect((await verifier.get(token))?.userId).toBe(parts(token).payload.sub);
     expect(await verifier.get(token)).not.toBeNull(); // cached key path
     // a kid the JWKS does not hold, and the right kid with a foreign key
     const stranger = generateKeyPairSync('ed25519');
-    const other = new JwtSessionStore({ keys: [{ kid: 'auth-2024', privateKey: stranger.privateKey }], clock: clock.now });
+    const other = new JwtSessionStore({
+      keys: [{ kid: 'auth-2024', privateKey: stranger.privateKey }],
+      clock: clock.now,
+    });
     expect(await verifier.get(await other.create(record(clock)))).toBeNull();
-    const impostor = new JwtSessionStore({ keys: [{ kid: 'auth-2025', privateKey: stranger.privateKey }], clock: clock.now });
+    const impostor = new JwtSessionStore({
+      keys: [{ kid: 'auth-2025', privateKey: stranger.privateKey }],
+      clock: clock.now,
+    });
     expect(await verifier.get(await impostor.create(record(clock)))).toBeNull();
     // without the JWKS the issuer's token is foreign
     expect(await new JwtSessionStore({ secret, clock: clock.now }).get(token)).toBeNull();
@@ -259,12 +331,28 @@ describe('options', () => {
     invalid({ keys: [{ secret, alg: 'ES256' }] }, 'keys[0].alg');
     invalid({ keys: [{ privateKey: 'not a pem' }] }, 'keys[0].privateKey');
     invalid({ keys: [{ privateKey: ec.publicKey }] }, 'keys[0].privateKey');
-    invalid({ keys: [{ privateKey: ec.privateKey, publicKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey }] }, 'keys[0].publicKey');
-    invalid({ keys: [{ kid: 'a', secret }, { kid: 'a', secret }] }, 'keys[1].kid');
+    invalid(
+      {
+        keys: [{ privateKey: ec.privateKey, publicKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey }],
+      },
+      'keys[0].publicKey',
+    );
+    invalid(
+      {
+        keys: [
+          { kid: 'a', secret },
+          { kid: 'a', secret },
+        ],
+      },
+      'keys[1].kid',
+    );
     invalid({ keys: [{ kid: '', secret }] }, 'keys[0].kid');
     invalid({ keys: [{ secret, privateKey: ec.privateKey }] }, 'keys[0]');
     invalid({ keys: [{ privateKey: generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey }] }, 'keys[0]');
-    invalid({ keys: [{ privateKey: { kty: 'EC', crv: 'P-256', x: 'bad', y: 'bad', d: 'bad' } }] }, 'keys[0].privateKey');
+    invalid(
+      { keys: [{ privateKey: { kty: 'EC', crv: 'P-256', x: 'bad', y: 'bad', d: 'bad' } }] },
+      'keys[0].privateKey',
+    );
   });
 
   it('rejects bad algorithm, issuer, audience, encrypt, jwks, revocations and limits', () => {
@@ -313,7 +401,9 @@ describe('maxTokenBytes', () => {
     for (const extra of [{}, { encrypt: { secret: randomBytes(32) } }]) {
       const clock = new TestClock();
       const input = record(clock, { metadata: { blob: 'x'.repeat(1500) } });
-      const probe = await new JwtSessionStore({ secret, clock: clock.now, ...extra, maxTokenBytes: 100_000 }).create(input);
+      const probe = await new JwtSessionStore({ secret, clock: clock.now, ...extra, maxTokenBytes: 100_000 }).create(
+        input,
+      );
       const exact = new JwtSessionStore({ secret, clock: clock.now, ...extra, maxTokenBytes: probe.length });
       expect((await exact.create(input)).length).toBe(probe.length);
       const under = new JwtSessionStore({ secret, clock: clock.now, ...extra, maxTokenBytes: probe.length - 1 });
@@ -441,7 +531,9 @@ describe('revocation', () => {
     const later = t0 + 10 * HOUR;
     for (let i = 0; i < 5000; i++) await revocations.revokeToken(`new-${i}`, later + HOUR, later);
     expect(revocations.size).toBeLessThanOrEqual(5000 + 4096);
-    expect(await revocations.isRevoked({ jti: 'new-1', tenantId: 't', userId: 'u', signedAt: 0, expiresAt: 0 }, later)).toBe(true);
+    expect(
+      await revocations.isRevoked({ jti: 'new-1', tenantId: 't', userId: 'u', signedAt: 0, expiresAt: 0 }, later),
+    ).toBe(true);
     expect(await revocations.cleanupExpired(later + 2 * HOUR)).toBe(5000);
     expect(revocations.size).toBe(0);
   });
@@ -475,12 +567,22 @@ describe('revocation', () => {
     it('rejects STORAGE with the cause, within operationTimeoutMs, and works again afterwards', async () => {
       const clock = new TestClock();
       const mode = { fail: false, hang: false };
-      const store = new JwtSessionStore({ secret, clock: clock.now, revocations: faulty(mode), operationTimeoutMs: 200 });
+      const store = new JwtSessionStore({
+        secret,
+        clock: clock.now,
+        revocations: faulty(mode),
+        operationTimeoutMs: 200,
+      });
       const token = await store.create(record(clock));
       expect(await store.get(token)).not.toBeNull();
 
       mode.fail = true;
-      for (const run of [() => store.get(token), () => store.delete(token), () => store.deleteByUser('u', tenantId('t')), () => store.cleanupExpired()]) {
+      for (const run of [
+        () => store.get(token),
+        () => store.delete(token),
+        () => store.deleteByUser('u', tenantId('t')),
+        () => store.cleanupExpired(),
+      ]) {
         const error = await run().catch((e: unknown) => e);
         expect(SessionError.hasCode(error, 'STORAGE')).toBe(true);
         expect(((error as SessionError).cause as Error).message).toBe('ECONNREFUSED');
@@ -500,7 +602,13 @@ describe('revocation', () => {
     });
 
     it('a revocation store resolving nonsense from cleanupExpired is STORAGE, not a bogus count', async () => {
-      const bad: RevocationStore = { ...new MemoryRevocationStore(), revokeToken: async () => {}, revokeUser: async () => {}, isRevoked: async () => false, cleanupExpired: async () => -1 };
+      const bad: RevocationStore = {
+        ...new MemoryRevocationStore(),
+        revokeToken: async () => {},
+        revokeUser: async () => {},
+        isRevoked: async () => false,
+        cleanupExpired: async () => -1,
+      };
       const store = new JwtSessionStore({ secret, revocations: bad });
       await expect(store.cleanupExpired()).rejects.toSatisfy(isCode('STORAGE'));
     });
@@ -512,14 +620,20 @@ describe('concurrency', () => {
     const clock = new TestClock();
     const stores = [
       new JwtSessionStore({ secret, clock: clock.now }),
-      new JwtSessionStore({ keys: [{ privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey }], clock: clock.now }),
+      new JwtSessionStore({
+        keys: [{ privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey }],
+        clock: clock.now,
+      }),
       new JwtSessionStore({ keys: [{ privateKey: generateKeyPairSync('ed25519').privateKey }], clock: clock.now }),
     ];
     for (const store of stores) {
       const inputs = Array.from({ length: 64 }, () => record(clock));
       const tokens = await Promise.all(inputs.map((r) => store.create(r)));
       const forged = tokens.map((t) => `${t.slice(0, -2)}${t.endsWith('AA') ? 'BA' : 'AA'}`);
-      const [good, bad] = await Promise.all([Promise.all(tokens.map((t) => store.get(t))), Promise.all(forged.map((t) => store.get(t)))]);
+      const [good, bad] = await Promise.all([
+        Promise.all(tokens.map((t) => store.get(t))),
+        Promise.all(forged.map((t) => store.get(t))),
+      ]);
       good.forEach((got, i) => expectSame(got, inputs[i] as SessionRecord, tokens[i] as string));
       expect(bad.every((b) => b === null)).toBe(true);
     }
