@@ -30,7 +30,8 @@ export async function startPostgres() {
   const bin = binDir();
   const dir = tempDir('pg');
   const data = path.join(dir, 'data');
-  const port = await freePort();
+  // Below Linux's ephemeral range (32768+), so client sockets cannot take it meanwhile.
+  let port = await freePort({ min: 15000, max: 30000 });
   const asPostgres = isRoot();
   const exec = (cmd, args) => (asPostgres ? run('runuser', ['-u', 'postgres', '--', path.join(bin, cmd), ...args]) : run(path.join(bin, cmd), args));
   if (asPostgres) chownSync(dir, uidOf('postgres'), gidOf('postgres'));
@@ -41,7 +42,26 @@ export async function startPostgres() {
     pid = Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
     trackPid(pid);
   };
-  await launch();
+  // Another process may still grab the port between freePort() and the bind: retry then.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await launch();
+      break;
+    } catch (error) {
+      const log = (() => {
+        try {
+          return readFileSync(path.join(dir, 'log'), 'utf8');
+        } catch {
+          return '';
+        }
+      })();
+      if (attempt >= 5 || !/could not bind|Address already in use/.test(log)) {
+        removeDir(dir);
+        throw new Error(`${error.message}\nserver log:\n${log.split('\n').slice(-12).join('\n')}`);
+      }
+      port = await freePort({ min: 15000, max: 30000 });
+    }
+  }
   return {
     host: '127.0.0.1',
     port,

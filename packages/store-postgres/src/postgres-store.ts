@@ -373,6 +373,7 @@ export class PostgresSessionStore implements SessionStore {
         if (settled) return;
         settled = true;
         const cause = new Error(`timed out after ${this.timeoutMs} ms`);
+        // Released with an error, pg-pool destroys the connection instead of reusing it.
         if (client !== undefined) client.release(cause);
         reject(
           new SessionError('STORAGE', `backend did not answer within operationTimeoutMs (${this.timeoutMs} ms)`, {
@@ -387,58 +388,50 @@ export class PostgresSessionStore implements SessionStore {
         clearTimeout(timer);
         reject(toStorageError(error, STORE, operation));
       };
-      let checkout: Promise<PoolClient>;
+      const onConnect = (error: Error | undefined, c: PoolClient | undefined) => {
+        if (error !== undefined || c === undefined) {
+          if (!settled) fail(error ?? new Error('pool.connect returned no client'));
+          return;
+        }
+        if (settled) {
+          c.release(); // the deadline passed while waiting: the statement is never sent
+          return;
+        }
+        client = c;
+        const onError = (e: Error) => {
+          if (settled) return;
+          c.release(e);
+          fail(e);
+        };
+        c.once('error', onError);
+        const onResult = (e: Error | undefined, result: QueryResult<R>) => {
+          c.removeListener('error', onError);
+          if (settled) return;
+          if (e) {
+            // A server-side error leaves the connection usable; pg-pool drops one whose
+            // socket failed (it checks that the client is still queryable).
+            c.release();
+            fail(e);
+            return;
+          }
+          settled = true;
+          clearTimeout(timer);
+          c.release();
+          resolve(result);
+        };
+        try {
+          c.query<R>({ name: statement.name, text: statement.text, values }, onResult as never);
+        } catch (e) {
+          c.removeListener('error', onError);
+          c.release(e as Error);
+          fail(e);
+        }
+      };
       try {
-        checkout = this.pool.connect();
+        this.pool.connect(onConnect as never);
       } catch (error) {
         fail(error);
-        return;
       }
-      checkout.then(
-        (c) => {
-          if (settled) {
-            c.release();
-            return;
-          }
-          client = c;
-          const onError = (error: Error) => {
-            if (settled) return;
-            c.release(error);
-            fail(error);
-          };
-          c.once('error', onError);
-          let pending: Promise<QueryResult<R>>;
-          try {
-            pending = c.query<R>({ name: statement.name, text: statement.text, values });
-          } catch (error) {
-            c.removeListener('error', onError);
-            c.release(error as Error);
-            fail(error);
-            return;
-          }
-          pending.then(
-            (result) => {
-              c.removeListener('error', onError);
-              if (settled) return;
-              settled = true;
-              clearTimeout(timer);
-              c.release();
-              resolve(result);
-            },
-            (error: unknown) => {
-              c.removeListener('error', onError);
-              if (settled) return;
-              // A server-side error leaves the connection usable; pg-pool drops one whose
-              // socket failed (it checks that the client is still queryable).
-              c.release();
-              fail(error);
-            },
-          );
-        },
-        (error: unknown) => {
-          if (!settled) fail(error);
-        },
-      );
     });
   }
 

@@ -50,20 +50,25 @@ async function rowCount(store: PostgresSessionStore): Promise<number> {
 function spyPool(real: pg.Pool): { pool: pg.Pool; log: pg.QueryConfig[] } {
   const log: pg.QueryConfig[] = [];
   const patched = new WeakSet<object>();
+  const patch = (client: pg.PoolClient) => {
+    if (patched.has(client)) return client;
+    patched.add(client);
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: unknown }).query = (config: unknown, ...rest: unknown[]) => {
+      log.push(typeof config === 'string' ? { text: config } : (config as pg.QueryConfig));
+      return query(config, ...rest);
+    };
+    return client;
+  };
   const proxy = new Proxy(real, {
     get(target, prop, receiver) {
       if (prop === 'connect') {
-        return async () => {
-          const client = await target.connect();
-          if (!patched.has(client)) {
-            patched.add(client);
-            const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-            (client as unknown as { query: unknown }).query = (config: unknown, ...rest: unknown[]) => {
-              log.push(typeof config === 'string' ? { text: config } : (config as pg.QueryConfig));
-              return query(config, ...rest);
-            };
+        return (callback?: (err: Error | undefined, client?: pg.PoolClient, done?: unknown) => void) => {
+          if (callback) {
+            target.connect((err, client, done) => callback(err, client && patch(client), done));
+            return undefined;
           }
-          return client;
+          return target.connect().then(patch);
         };
       }
       const value = Reflect.get(target, prop, receiver);

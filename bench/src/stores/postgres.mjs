@@ -1,0 +1,305 @@
+// store-postgres next to raw pg running the same named statements (plus core's codec, the
+// same work without the store around it) and connect-pg-simple 10.0.0 through its own
+// express-session store API (get/set/touch, promisified). Each contender has its own
+// pool of 10. Plus: listByUser at 10k vs 1M total rows, and cleanupExpired of 100k
+// expired rows with the longest single statement measured.
+import { decodeRecord, encodeRecord, generateSessionId, tenantId } from '@sessionkit/core';
+import { PostgresSessionStore } from '@sessionkit/store-postgres';
+import connectPgSimple from 'connect-pg-simple';
+import session from 'express-session';
+import pg from 'pg';
+import { startPostgres } from '../../../scripts/test-servers/index.mjs';
+import { compare, opsPerSec, rows, sampleMetadata, scaling, settings } from '../harness.mjs';
+
+const STORE = 'postgres';
+const HOUR = 3_600_000;
+const POPULATION = 10_000; // sessions read by get/touch
+const USERS = 2_000; // 5 sessions each
+const POOL = 10;
+const BIG = Number(process.env.BENCH_PG_BIG ?? 1_000_000); // total rows for the listByUser scaling row
+const EXPIRED = 100_000; // rows for the cleanup row
+const tenant = tenantId('acme');
+
+function record(id, userId, now, metadata) {
+  return {
+    id,
+    userId,
+    tenantId: tenant,
+    transactionId: 'tx-1',
+    factorsUsed: ['password', 'totp'],
+    assuranceLevel: 2,
+    metadata,
+    createdAt: new Date(now),
+    expiresAt: new Date(now + HOUR),
+    lastActivityAt: new Date(now),
+  };
+}
+
+// The session object an express-session store is handed: the same ~1 KB plus a cookie.
+function expressSession(metadata, userId) {
+  return {
+    cookie: { originalMaxAge: HOUR, expires: new Date(Date.now() + HOUR).toISOString(), httpOnly: true, path: '/', secure: true, sameSite: 'lax' },
+    userId,
+    tenantId: 'acme',
+    transactionId: 'tx-1',
+    factorsUsed: ['password', 'totp'],
+    assuranceLevel: 2,
+    metadata,
+  };
+}
+
+const cb = (fn) =>
+  new Promise((resolve, reject) => {
+    fn((err, value) => (err ? reject(err) : resolve(value)));
+  });
+
+function makePool(url) {
+  const pool = new pg.Pool({ connectionString: url, max: POOL });
+  pool.on('error', () => {});
+  return pool;
+}
+
+/** Raw pg: the store's own statements (same names and text), core's codec, nothing else. */
+function rawClient(pool, q) {
+  const decode = (row) => {
+    const r = decodeRecord(row.record);
+    r.expiresAt = new Date(Number(row.expires_at));
+    r.lastActivityAt = new Date(Number(row.last_activity_at));
+    return r;
+  };
+  return {
+    async get(id) {
+      const { rows } = await pool.query({ name: q.get.name, text: q.get.text, values: [id] });
+      if (!rows[0]) return null;
+      if (Number(rows[0].expires_at) <= Date.now()) throw new Error('expired');
+      return decode(rows[0]);
+    },
+    async create(rec) {
+      const r = { ...rec, id: generateSessionId() };
+      const values = [r.id, r.tenantId, r.userId, r.createdAt.getTime(), r.expiresAt.getTime(), r.lastActivityAt.getTime(), encodeRecord(r)];
+      const res = await pool.query({ name: q.insert.name, text: q.insert.text, values });
+      if (res.rowCount !== 1) throw new Error('conflict');
+      return r.id;
+    },
+    async touch(id) {
+      const res = await pool.query({ name: q.touch.name, text: q.touch.text, values: [id, Date.now()] });
+      if (res.rowCount !== 1) throw new Error('missing');
+    },
+    async listByUser(userId, t) {
+      const { rows } = await pool.query({ name: q.listByUser.name, text: q.listByUser.text, values: [t, userId, Date.now()] });
+      return rows.map(decode).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    },
+  };
+}
+
+/** Adds filler rows (other users, realistic ~1.3 KB records) with one INSERT ... SELECT per chunk. */
+export async function fill(pool, store, count, { expired = false, prefix }) {
+  const now = Date.now();
+  const template = encodeRecord(record('__ID__', '__USER__', now, sampleMetadata()));
+  const qualified = `"${store.schema}"."${store.table}"`;
+  const chunk = 50_000;
+  for (let from = 0; from < count; from += chunk) {
+    const to = Math.min(count, from + chunk);
+    await pool.query(
+      `INSERT INTO ${qualified} (id, tenant_id, user_id, created_at, expires_at, last_activity_at, record)
+       SELECT $1 || g, 'acme', $1 || 'u' || (g / 5), $2::bigint, $3::bigint + (g % 1000), $2::bigint,
+              replace(replace($4, '__ID__', $1 || g), '__USER__', $1 || 'u' || (g / 5))
+         FROM generate_series($5::int, $6::int - 1) AS g`,
+      [prefix, now - 2 * HOUR, expired ? now - HOUR : now + HOUR, template, from, to],
+    );
+  }
+  await pool.query(`VACUUM ANALYZE ${qualified}`);
+}
+
+/** A pool whose clients time every statement (for the cleanup row). */
+function timedPool(pool, samples) {
+  const patched = new WeakSet();
+  return new Proxy(pool, {
+    get(target, prop) {
+      if (prop === 'connect') {
+        return async () => {
+          const client = await target.connect();
+          if (!patched.has(client)) {
+            patched.add(client);
+            const query = client.query.bind(client);
+            client.query = (config, ...rest) => {
+              const started = performance.now();
+              const result = query(config, ...rest);
+              result?.then?.(() => samples.push(performance.now() - started), () => {});
+              return result;
+            };
+          }
+          return client;
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+export async function run() {
+  const server = await startPostgres();
+  const pools = [];
+  const pool = () => {
+    const p = makePool(server.url);
+    pools.push(p);
+    return p;
+  };
+  try {
+    await runAll(server, pool);
+  } finally {
+    for (const p of pools) await p.end().catch(() => {});
+    await server.stop();
+  }
+}
+
+async function runAll(server, pool) {
+  const metadata = sampleMetadata();
+  const now = Date.now();
+  const store = new PostgresSessionStore({ pool: pool(), table: 'bench_sessions' });
+  await store.migrate();
+  const raw = rawClient(pool(), store.q);
+  const PGStore = connectPgSimple(session);
+  const peerPool = pool();
+  const peer = new PGStore({ pool: peerPool, createTableIfMissing: true, pruneSessionInterval: false });
+
+  // Populations: the store's sessions (read by the store and raw pg alike) and the peer's.
+  const ids = [];
+  const peerIds = [];
+  for (let i = 0; i < POPULATION; i += 100) {
+    const batch = [];
+    for (let k = i; k < i + 100; k++) {
+      const userId = `user-${k % USERS}`;
+      batch.push(store.create(record('', userId, now, metadata)).then((id) => ids.push(id)));
+      const sid = generateSessionId();
+      peerIds.push(sid);
+      batch.push(cb((done) => peer.set(sid, expressSession(metadata, userId), done)));
+    }
+    await Promise.all(batch);
+  }
+  await peerPool.query('VACUUM ANALYZE "public"."bench_sessions"');
+  await peerPool.query('VACUUM ANALYZE "session"');
+
+  const createRecord = record('', 'user-new', now, metadata);
+  const createSession = expressSession(metadata, 'user-new');
+  const touchSession = expressSession(metadata, 'user-0');
+  const pgSimple = 'connect-pg-simple 10.0.0';
+  const rawName = 'raw pg (same named statement + codec)';
+
+  for (const concurrency of [1, 64]) {
+    await compare({
+      store: STORE,
+      op: 'get',
+      concurrency,
+      subject: (i) => store.get(ids[i % POPULATION]),
+      references: [
+        { name: rawName, fn: (i) => raw.get(ids[i % POPULATION]) },
+        { name: pgSimple, fn: (i) => cb((done) => peer.get(peerIds[i % POPULATION], done)) },
+      ],
+    });
+  }
+  for (const concurrency of [1, 64]) {
+    await compare({
+      store: STORE,
+      op: 'touch',
+      concurrency,
+      subject: (i) => store.touch(ids[i % POPULATION]),
+      references: [
+        { name: rawName, fn: (i) => raw.touch(ids[i % POPULATION]) },
+        { name: pgSimple, fn: (i) => cb((done) => peer.touch(peerIds[i % POPULATION], touchSession, done)) },
+      ],
+    });
+  }
+  for (const concurrency of [1, 64]) {
+    await compare({
+      store: STORE,
+      op: 'create',
+      concurrency,
+      subject: () => store.create(createRecord),
+      references: [
+        { name: rawName, fn: () => raw.create(createRecord) },
+        { name: `${pgSimple} (set)`, fn: () => cb((done) => peer.set(generateSessionId(), createSession, done)) },
+      ],
+    });
+  }
+  // connect-pg-simple cannot list a user's sessions.
+  for (const concurrency of [1, 64]) {
+    await compare({
+      store: STORE,
+      op: 'listByUser (5 sessions)',
+      concurrency,
+      subject: (i) => store.listByUser(`user-${i % USERS}`, tenant),
+      references: [{ name: rawName, fn: (i) => raw.listByUser(`user-${i % USERS}`, tenant) }],
+    });
+  }
+
+  await scalingRow(pool, metadata);
+  await cleanupRow(pool);
+}
+
+/** listByUser of users with 5 sessions each, in a table of 10k rows and then of BIG rows. */
+async function scalingRow(pool, metadata) {
+  const p = pool();
+  const store = new PostgresSessionStore({ pool: p, table: 'bench_scaling' });
+  await store.migrate();
+  const now = Date.now();
+  const measured = 200;
+  for (let u = 0; u < measured; u++) {
+    await Promise.all(Array.from({ length: 5 }, () => store.create(record('', `measured-${u}`, now, metadata))));
+  }
+  await fill(p, store, 10_000 - measured * 5, { prefix: 'small-' });
+  const list = (i) => store.listByUser(`measured-${i % measured}`, tenant);
+  const measure = async (concurrency) => {
+    await opsPerSec(list, { concurrency, durationMs: settings.warmupMs });
+    const samples = [];
+    for (let r = 0; r < settings.rounds; r++) samples.push(await opsPerSec(list, { concurrency }));
+    return samples.sort((a, b) => a - b)[Math.floor(samples.length / 2)];
+  };
+  const small = { 1: await measure(1), 64: await measure(64) };
+  const started = performance.now();
+  await fill(p, store, BIG - 10_000, { prefix: 'big-' });
+  process.stderr.write(`  (filled ${BIG - 10_000} rows in ${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
+  const label = (n) => (n >= 1_000_000 ? `${n / 1_000_000}M` : `${n / 1000}k`);
+  for (const concurrency of [1, 64]) {
+    scaling({
+      store: STORE,
+      op: 'listByUser (5 sessions)',
+      concurrency,
+      small: small[concurrency],
+      large: await measure(concurrency),
+      smallLabel: '10k rows',
+      largeLabel: `${label(BIG)} rows`,
+    });
+  }
+  await p.query('DROP TABLE "public"."bench_scaling"');
+}
+
+/** cleanupExpired of 100k expired rows (among 100k live ones), timing every statement. */
+export async function _cleanupRow(pool) { return cleanupRow(pool); }
+async function cleanupRow(pool) {
+  const p = pool();
+  const samples = [];
+  const store = new PostgresSessionStore({ pool: timedPool(p, samples), table: 'bench_cleanup' });
+  await store.migrate();
+  await fill(p, store, EXPIRED, { expired: true, prefix: 'dead-' });
+  await fill(p, store, EXPIRED, { prefix: 'live-' });
+  samples.length = 0;
+  const started = performance.now();
+  const removed = await store.cleanupExpired().catch((e) => { console.error("CLEANUP FAILED", e.message, e.cause?.message); throw e; });
+  const seconds = (performance.now() - started) / 1000;
+  if (removed !== EXPIRED) throw new Error(`cleanupExpired removed ${removed}, expected ${EXPIRED}`);
+  const max = Math.max(...samples);
+  const row = {
+    store: STORE,
+    op: `cleanupExpired ${EXPIRED / 1000}k expired rows: ${samples.length} statements, max ${max.toFixed(0)} ms, total ${seconds.toFixed(2)} s (rows/s)`,
+    concurrency: 1,
+    opsPerSec: Math.round(removed / seconds),
+    reference: null,
+    referenceOpsPerSec: null,
+    ratio: null,
+  };
+  rows().push(row);
+  process.stderr.write(`  ${row.op}: ${row.opsPerSec} rows/s\n`);
+  await p.query('DROP TABLE "public"."bench_cleanup"');
+}
