@@ -24,12 +24,11 @@ import {
   type SessionStore,
   type StoreCapabilities,
   type TenantId,
-  toStorageError,
-  withTimeout,
 } from '@sessionkit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { KeyLayout, TAG_LENGTH, userTag } from './keys.js';
 import type { RedisSessionStoreOptions } from './options.js';
+import { Deadlines } from './timeouts.js';
 import {
   CLAIM,
   CLEANUP,
@@ -92,6 +91,7 @@ export class RedisSessionStore implements SessionStore {
   private offset: number | undefined;
   private syncedAt = 0;
   private syncing: Promise<void> | undefined;
+  private readonly deadlines: Deadlines;
 
   constructor(options: RedisSessionStoreOptions) {
     assertOptionsObject(STORE, options);
@@ -124,50 +124,41 @@ export class RedisSessionStore implements SessionStore {
     this.client = client as Client;
     this.cluster = (client as Redis).isCluster === true;
     this.keys = new KeyLayout(prefix);
+    this.deadlines = new Deadlines(this.timeout, STORE);
   }
 
   // ---- plumbing ----------------------------------------------------------------------
 
-  /** Throws STORAGE unless the client can send now (so nothing waits in an offline queue). */
-  private ready(operation: string, client: Client | Redis = this.client): void {
-    if (client.status !== 'ready') {
-      throw storage(
-        operation,
-        `Redis client is not connected (status '${client.status}'); nothing was sent. ` +
-          'The store never queues commands; create the client with enableOfflineQueue: false.',
-      );
-    }
+  private notReady(operation: string, client: Client | Redis = this.client): SessionError {
+    return storage(
+      operation,
+      `Redis client is not connected (status '${client.status}'); nothing was sent. ` +
+        'The store never queues commands; create the client with enableOfflineQueue: false.',
+    );
   }
 
-  /** Runs one script by SHA, loading it when Redis answers NOSCRIPT (after a restart). */
-  private async script(operation: string, s: Script, keys: string[], args: (string | number)[]): Promise<Reply> {
-    this.ready(operation);
-    try {
-      return await this.client.evalsha(s.sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
-        this.ready(operation);
-        return this.client.eval(s.source, keys.length, ...keys, ...args);
-      }
-      throw error;
-    }
+  /**
+   * Runs one script by SHA, loading it when Redis answers NOSCRIPT (after a restart).
+   * Sends nothing unless the client is connected, so no offline queue ever holds it.
+   */
+  private script(operation: string, s: Script, keys: string[], args: (string | number)[]): Promise<Reply> {
+    if (this.client.status !== 'ready') return Promise.reject(this.notReady(operation));
+    return this.client.evalsha(s.sha, keys.length, ...keys, ...args).catch((error: unknown) => {
+      if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
+      if (this.client.status !== 'ready') throw this.notReady(operation);
+      return this.client.eval(s.source, keys.length, ...keys, ...args);
+    });
   }
 
-  /** Runs an operation's backend work with the operation timeout; wraps every failure. */
-  private timed<T>(operation: string, work: () => Promise<T>): Promise<T> {
-    let promise: Promise<T>;
-    try {
-      promise = work();
-    } catch (error) {
-      return Promise.reject(toStorageError(error, STORE, operation));
-    }
-    return withTimeout(promise, this.timeout, STORE, operation);
+  /** Bounds `work` by operationTimeoutMs; every failure becomes a SessionError. */
+  private timed<T>(operation: string, work: Promise<T>): Promise<T> {
+    return this.deadlines.wrap(operation, work);
   }
 
   /** Measures the Redis clock against ours (TIME), once and then every minute. */
   private syncClock(operation: string): Promise<void> {
     if (!this.syncing) {
-      this.ready(operation);
+      if (this.client.status !== 'ready') return Promise.reject(this.notReady(operation));
       const t0 = Date.now();
       this.syncing = (this.client.time() as Promise<[string | number, string | number]>)
         .then(([s, us]) => {
@@ -183,15 +174,18 @@ export class RedisSessionStore implements SessionStore {
   }
 
   /**
-   * The deadline (Redis time, ms) after which a write of an operation started at `start`
-   * must not run: the operation has rejected by then.
+   * Calls `send` with the deadline (Redis time, ms) after which the writes of an
+   * operation started at `start` must not run: by then the operation has rejected.
    */
-  private async deadline(operation: string, start: number): Promise<number> {
-    if (this.offset === undefined) await this.syncClock(operation);
-    else if (start - this.syncedAt > CLOCK_RESYNC_MS && this.client.status === 'ready') {
+  private withDeadline(operation: string, start: number, send: (deadline: number) => Promise<Reply>): Promise<Reply> {
+    const offset = this.offset;
+    if (offset === undefined) {
+      return this.syncClock(operation).then(() => send(start + (this.offset as number) + this.timeout));
+    }
+    if (start - this.syncedAt > CLOCK_RESYNC_MS && this.client.status === 'ready') {
       this.syncClock(operation).catch(() => {});
     }
-    return start + (this.offset as number) + this.timeout;
+    return send(start + offset + this.timeout);
   }
 
   private now(): number {
@@ -202,19 +196,14 @@ export class RedisSessionStore implements SessionStore {
    * Runs a by-id script on the id's record key; on Cluster, when the id is a
    * caller-chosen one, follows its pointer to the record in the user's slot.
    */
-  private async byId(
-    operation: string,
-    s: Script,
-    id: string,
-    args: (string | number)[],
-  ): Promise<{ reply: Reply; pointerKey: string | undefined }> {
+  private byId(operation: string, s: Script, id: string, args: (string | number)[]): Promise<Reply> {
     const rk = this.keys.record(id);
-    if (!this.cluster) return { reply: await this.script(operation, s, [rk, rk], args), pointerKey: undefined };
-    const pk = this.keys.pointer(id);
-    const reply = await this.script(operation, s, [rk, pk], args);
-    if (!isPointerReply(reply)) return { reply, pointerKey: undefined };
-    const target = pointerTarget(reply[1]);
-    return { reply: await this.script(operation, s, [target, target], args), pointerKey: pk };
+    if (!this.cluster) return this.script(operation, s, [rk], args);
+    return this.script(operation, s, [rk, this.keys.pointer(id)], args).then((reply) => {
+      if (!isPointerReply(reply)) return reply;
+      const target = pointerTarget(reply[1]);
+      return this.script(operation, s, [target], args);
+    });
   }
 
   private deadlineMissed(operation: string): SessionError {
@@ -265,65 +254,71 @@ export class RedisSessionStore implements SessionStore {
     const e = record.expiresAt.getTime();
     const pxat = e + this.retention;
     const json = encodeRecord(record);
+    const args = (deadline: number, pointer: string, pointerKey: string) => [
+      deadline,
+      json,
+      e,
+      record.lastActivityAt.getTime(),
+      record.createdAt.getTime(),
+      pxat,
+      now,
+      this.retention,
+      pointer,
+      pointerKey,
+    ];
     const start = Date.now();
-    return this.timed('create', async () => {
-      const deadline = await this.deadline('create', start);
-      const args = (pointer: string, pointerKey: string) => [
-        deadline,
-        json,
-        e,
-        record.lastActivityAt.getTime(),
-        record.createdAt.getTime(),
-        pxat,
-        now,
-        this.retention,
-        pointer,
-        pointerKey,
-      ];
-      let reply: Reply;
-      if (generated || !this.cluster) {
-        reply = await this.script('create', CREATE, [this.keys.record(id), ik], args('', ''));
-      } else {
-        // Cluster, caller-chosen id: claim the id with a pointer in the id's slot, then
-        // write record and index in the user's slot.
-        const target = this.keys.customRecord(tag, id);
-        const pk = this.keys.pointer(id);
-        const lease = this.timeout + CLAIM_LEASE_MARGIN_MS;
-        let expected = '';
-        let claimed: string | undefined;
-        for (let attempt = 0; attempt < 3 && claimed === undefined; attempt++) {
-          const r = await this.script('create', CLAIM, [this.keys.record(id), pk], [deadline, target, pxat, lease, expected]);
-          if (r === 'C') throw conflict(STORE);
-          if (r === 'D') throw this.deadlineMissed('create');
-          if (!Array.isArray(r) || r.length !== 2) throw this.unexpected('create', r);
-          if (r[0] === 'OK') claimed = String(r[1]);
-          else {
-            // An old claim: taken unless its record still exists.
-            const old = String(r[1]);
-            this.ready('create');
-            if ((await this.client.exists(pointerTarget(old))) === 1) throw conflict(STORE);
-            expected = old;
-          }
+    const reply = await this.timed(
+      'create',
+      this.withDeadline('create', start, (deadline) => {
+        if (generated || !this.cluster) {
+          return this.script('create', CREATE, [this.keys.record(id), ik], args(deadline, '', ''));
         }
-        if (claimed === undefined) throw conflict(STORE);
-        reply = await this.script('create', CREATE, [target, ik], args(claimed, pk));
-      }
-      if (reply === 'OK') return id;
-      if (reply === 'C') throw conflict(STORE);
-      if (reply === 'D') throw this.deadlineMissed('create');
-      throw this.unexpected('create', reply);
-    });
+        return this.createCustomOnCluster(id, tag, ik, pxat, deadline, args);
+      }),
+    );
+    if (reply === 'OK') return id;
+    if (reply === 'C') throw conflict(STORE);
+    if (reply === 'D') throw this.deadlineMissed('create');
+    throw this.unexpected('create', reply);
+  }
+
+  /**
+   * Cluster, caller-chosen id: claim the id with a pointer in the id's slot, then write
+   * record and index in the user's slot.
+   */
+  private async createCustomOnCluster(
+    id: string,
+    tag: string,
+    ik: string,
+    pxat: number,
+    deadline: number,
+    args: (deadline: number, pointer: string, pointerKey: string) => (string | number)[],
+  ): Promise<Reply> {
+    const target = this.keys.customRecord(tag, id);
+    const pk = this.keys.pointer(id);
+    const lease = this.timeout + CLAIM_LEASE_MARGIN_MS;
+    let expected = '';
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const r = await this.script('create', CLAIM, [this.keys.record(id), pk], [deadline, target, pxat, lease, expected]);
+      if (r === 'C' || r === 'D') return r;
+      if (!Array.isArray(r) || r.length !== 2) throw this.unexpected('create', r);
+      if (r[0] === 'OK') return this.script('create', CREATE, [target, ik], args(deadline, String(r[1]), pk));
+      // An old claim (older than any create that could still run): taken unless its record exists.
+      const old = String(r[1]);
+      if (this.client.status !== 'ready') throw this.notReady('create');
+      if ((await this.client.exists(pointerTarget(old))) === 1) return 'C';
+      expected = old;
+    }
+    return 'C';
   }
 
   async get(id: string): Promise<SessionRecord | null> {
     if (!checkId(this.rules, 'get', id)) return null;
-    const values = await this.timed('get', async (): Promise<Reply> => {
-      if (!this.cluster) {
-        this.ready('get');
-        return this.client.hmget(this.keys.record(id), 'r', 'e', 'a');
-      }
-      return (await this.byId('get', GET, id, [])).reply;
-    });
+    let work: Promise<Reply>;
+    if (this.cluster) work = this.byId('get', GET, id, []);
+    else if (this.client.status !== 'ready') throw this.notReady('get');
+    else work = this.client.hmget(this.keys.record(id), 'r', 'e', 'a');
+    const values = await this.timed('get', work);
     if (!Array.isArray(values) || values[0] === null || values[0] === undefined) return null;
     const record = this.decode('get', values[0], values[1], values[2]);
     if (record.id !== id) throw this.unexpected('get', `record of id ${JSON.stringify(record.id)}`);
@@ -339,28 +334,29 @@ export class RedisSessionStore implements SessionStore {
     const e = record.expiresAt.getTime();
     const json = encodeRecord(record);
     const start = Date.now();
-    const { reply } = await this.timed('update', async () => {
-      const deadline = await this.deadline('update', start);
-      return this.byId('update', UPDATE, record.id, [
-        deadline,
-        now,
-        json,
-        e,
-        record.lastActivityAt.getTime(),
-        record.createdAt.getTime(),
-        ik,
-        this.retention,
-        e + this.retention,
-      ]);
-    });
+    const reply = await this.timed(
+      'update',
+      this.withDeadline('update', start, (deadline) =>
+        this.byId('update', UPDATE, record.id, [
+          deadline,
+          now,
+          json,
+          e,
+          record.lastActivityAt.getTime(),
+          record.createdAt.getTime(),
+          ik,
+          this.retention,
+          e + this.retention,
+        ]),
+      ),
+    );
     if (reply === 'OK') return;
     if (reply === 'N') throw notFound(STORE, 'update');
     if (reply === 'X') throw expired(STORE, 'update');
     if (reply === 'D') throw this.deadlineMissed('update');
     if (Array.isArray(reply) && reply[0] === 'I') {
-      const stored = decodeRecord(String(reply[1]), STORE);
-      checkImmutableFields(this.rules, stored, record);
-      // The index key differs only when the tenant or user does: checked above.
+      // userId, tenantId (both in the index key) or createdAt differ: name the field.
+      checkImmutableFields(this.rules, decodeRecord(String(reply[1]), STORE), record);
     }
     throw this.unexpected('update', reply);
   }
@@ -368,14 +364,21 @@ export class RedisSessionStore implements SessionStore {
   async delete(id: string): Promise<void> {
     if (!checkId(this.rules, 'delete', id)) return;
     const start = Date.now();
-    await this.timed('delete', async () => {
-      const deadline = await this.deadline('delete', start);
-      const { reply, pointerKey } = await this.byId('delete', DELETE, id, [deadline, this.retention]);
-      if (reply === 'N') return;
-      if (reply === 'D') throw this.deadlineMissed('delete');
-      if (!Array.isArray(reply) || reply[0] !== 'OK') throw this.unexpected('delete', reply);
-      if (reply[1] !== '') await this.script('delete', DROP_POINTER, [pointerKey ?? String(reply[2])], [String(reply[1])]);
-    });
+    const reply = await this.timed(
+      'delete',
+      this.withDeadline('delete', start, (deadline) =>
+        this.byId('delete', DELETE, id, [deadline, this.retention]).then((r) => {
+          // On Cluster, a caller-chosen id's pointer goes once its record is gone.
+          if (Array.isArray(r) && r[0] === 'OK' && r[1] !== '') {
+            return this.script('delete', DROP_POINTER, [String(r[2])], [String(r[1])]).then(() => r);
+          }
+          return r;
+        }),
+      ),
+    );
+    if (reply === 'N' || (Array.isArray(reply) && reply[0] === 'OK')) return;
+    if (reply === 'D') throw this.deadlineMissed('delete');
+    throw this.unexpected('delete', reply);
   }
 
   async deleteByUser(userId: string, tenantId: TenantId): Promise<number> {
@@ -383,14 +386,17 @@ export class RedisSessionStore implements SessionStore {
     const now = this.now();
     const ik = this.keys.index(userTag(tenantId, userId), tenantId, userId);
     const start = Date.now();
-    return this.timed('deleteByUser', async () => {
-      const deadline = await this.deadline('deleteByUser', start);
-      const reply = await this.script('deleteByUser', DELETE_USER, [ik], [deadline, now]);
-      if (reply === 'D') throw this.deadlineMissed('deleteByUser');
-      if (!Array.isArray(reply) || typeof reply[0] !== 'number') throw this.unexpected('deleteByUser', reply);
-      if (reply.length > 1) await this.dropPointers('deleteByUser', reply, 1);
-      return reply[0];
-    });
+    const reply = await this.timed(
+      'deleteByUser',
+      this.withDeadline('deleteByUser', start, (deadline) =>
+        this.script('deleteByUser', DELETE_USER, [ik], [deadline, now]).then((r) =>
+          Array.isArray(r) && r.length > 1 ? this.dropPointers('deleteByUser', r, 1).then(() => r) : r,
+        ),
+      ),
+    );
+    if (reply === 'D') throw this.deadlineMissed('deleteByUser');
+    if (!Array.isArray(reply) || typeof reply[0] !== 'number') throw this.unexpected('deleteByUser', reply);
+    return reply[0];
   }
 
   async extend(id: string, durationMs: number): Promise<void> {
@@ -400,10 +406,12 @@ export class RedisSessionStore implements SessionStore {
     const now = this.now();
     const life = this.rules.maxLifetimeMs ?? -1;
     const start = Date.now();
-    const { reply } = await this.timed('extend', async () => {
-      const deadline = await this.deadline('extend', start);
-      return this.byId('extend', EXTEND, id, [deadline, now, duration, life, this.retention, now + duration + this.retention]);
-    });
+    const reply = await this.timed(
+      'extend',
+      this.withDeadline('extend', start, (deadline) =>
+        this.byId('extend', EXTEND, id, [deadline, now, duration, life, this.retention, now + duration + this.retention]),
+      ),
+    );
     if (reply === 'OK') return;
     if (reply === 'N') throw notFound(STORE, 'extend');
     if (reply === 'X') throw expired(STORE, 'extend');
@@ -415,10 +423,10 @@ export class RedisSessionStore implements SessionStore {
     if (!checkId(this.rules, 'touch', id)) throw notFound(STORE, 'touch');
     const now = this.now();
     const start = Date.now();
-    const { reply } = await this.timed('touch', async () => {
-      const deadline = await this.deadline('touch', start);
-      return this.byId('touch', TOUCH, id, [deadline, now]);
-    });
+    const reply = await this.timed(
+      'touch',
+      this.withDeadline('touch', start, (deadline) => this.byId('touch', TOUCH, id, [deadline, now])),
+    );
     if (reply === 'OK') return;
     if (reply === 'N') throw notFound(STORE, 'touch');
     if (reply === 'X') throw expired(STORE, 'touch');
@@ -430,7 +438,7 @@ export class RedisSessionStore implements SessionStore {
     checkUserArgs(this.rules, 'listByUser', userId, tenantId);
     const now = this.now();
     const ik = this.keys.index(userTag(tenantId, userId), tenantId, userId);
-    const reply = await this.timed('listByUser', () => this.script('listByUser', LIST, [ik], [now, this.retention]));
+    const reply = await this.timed('listByUser', this.script('listByUser', LIST, [ik], [now, this.retention]));
     if (!Array.isArray(reply)) throw this.unexpected('listByUser', reply);
     const out: SessionRecord[] = [];
     for (let i = 0; i + 2 < reply.length; i += 3) {
@@ -452,14 +460,13 @@ export class RedisSessionStore implements SessionStore {
     const cleanKey = async (ik: string): Promise<void> => {
       let offset = 0;
       for (;;) {
-        const reply = await this.timed('cleanupExpired', () =>
+        const reply = await this.timed(
+          'cleanupExpired',
           this.script('cleanupExpired', CLEANUP, [ik], [now, this.retention, CLEANUP_BATCH, offset]),
         );
         if (!Array.isArray(reply) || reply.length < 3) throw this.unexpected('cleanupExpired', reply);
         removed += Number(reply[0]);
-        if (reply.length > 3) {
-          await this.timed('cleanupExpired', () => this.dropPointers('cleanupExpired', reply, 3));
-        }
+        if (reply.length > 3) await this.timed('cleanupExpired', this.dropPointers('cleanupExpired', reply, 3));
         if (Number(reply[1]) >= CLEANUP_BATCH) continue;
         if (Number(reply[2]) < 0) return;
         offset = Number(reply[2]);
@@ -468,10 +475,8 @@ export class RedisSessionStore implements SessionStore {
     for (const node of nodes) {
       let cursor = '0';
       do {
-        const page = await this.timed('cleanupExpired', async () => {
-          this.ready('cleanupExpired', node);
-          return node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
-        });
+        if (node.status !== 'ready') throw this.notReady('cleanupExpired', node);
+        const page = await this.timed('cleanupExpired', node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT));
         cursor = page[0];
         await Promise.all(page[1].map(cleanKey));
       } while (cursor !== '0');
@@ -479,6 +484,8 @@ export class RedisSessionStore implements SessionStore {
     return removed;
   }
 
-  /** The store has no timers or connections of its own: resolves at once, leaves the client open. */
-  async close(): Promise<void> {}
+  /** Stops the store's timeout timer. Never closes or quits the caller's client. */
+  async close(): Promise<void> {
+    this.deadlines.stop();
+  }
 }

@@ -15,21 +15,41 @@ import { createHash } from 'node:crypto';
  * passed, so a write whose operation already rejected (timed out) never takes effect later.
  */
 
-const PRELUDE = `
-local function server_now()
+// Helpers, each included only in the scripts that use it (a script defines them on every call).
+const HELPERS: [name: string, source: string][] = [
+  [
+    'server_now',
+    `local function server_now()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local function num(n) return string.format('%.0f', n) end
-local function fix_index(ik, ret)
+end`,
+  ],
+  ['num', `local function num(n) return string.format('%.0f', n) end`],
+  [
+    'fix_index',
+    `local function fix_index(ik, ret)
   local top = redis.call('ZRANGE', ik, -1, -1, 'WITHSCORES')
   if top[2] then
     redis.call('PEXPIREAT', ik, num(tonumber(top[2]) + ret))
   else
     redis.call('DEL', ik)
   end
-end
-`;
+end`,
+  ],
+  // By-id scripts get KEYS[1] = record key and, on Cluster, KEYS[2] = the id's pointer key.
+  // When the record is missing and a pointer exists they return {'P', pointer}, and the
+  // caller repeats the call on the pointer's target (with that key only).
+  [
+    'pointer_or',
+    `local function pointer_or(missing, bump)
+  if not KEYS[2] then return missing end
+  local p = redis.call('GET', KEYS[2])
+  if not p then return missing end
+  if bump and bump ~= '' then redis.call('PEXPIREAT', KEYS[2], bump, 'GT') end
+  return {'P', p}
+end`,
+  ],
+];
 
 /** A script: its source and SHA1 (for EVALSHA). */
 export interface Script {
@@ -39,24 +59,10 @@ export interface Script {
 }
 
 function script(name: string, body: string): Script {
-  const source = `${PRELUDE}${body}`;
+  const used = HELPERS.filter(([helper]) => body.includes(`${helper}(`) || (helper === 'num' && body.includes('fix_index(')));
+  const source = `${used.map(([, code]) => code).join('\n')}\n${body.trim()}\n`;
   return { name, source, sha: createHash('sha1').update(source).digest('hex') };
 }
-
-/**
- * By-id scripts take KEYS[1] = record key, KEYS[2] = pointer key of the id (same slot).
- * When the record is missing and a pointer exists, they return {'P', pointer} and the
- * caller repeats the call on the pointer's target (with KEYS[2] = KEYS[1]).
- */
-const FOLLOW = `
-local function pointer_or(missing, bump)
-  if KEYS[2] == KEYS[1] then return missing end
-  local p = redis.call('GET', KEYS[2])
-  if not p then return missing end
-  if bump and bump ~= '' then redis.call('PEXPIREAT', KEYS[2], bump, 'GT') end
-  return {'P', p}
-end
-`;
 
 /**
  * CREATE. KEYS: record, index. ARGV: deadline, json, expiresAt, lastActivityAt,
@@ -89,7 +95,7 @@ return 'OK'
 /** GET through a pointer (Cluster). KEYS: record, pointer. Returns {r, e, a}, {'P', p} or nil. */
 export const GET = script(
   'get',
-  `${FOLLOW}
+  `
 local v = redis.call('HMGET', KEYS[1], 'r', 'e', 'a')
 if v[1] then return v end
 return pointer_or(false, nil)
@@ -99,7 +105,7 @@ return pointer_or(false, nil)
 /** TOUCH. KEYS: record, pointer. ARGV: deadline, now. Returns 'OK', 'N', 'X', 'D' or {'P', p}. */
 export const TOUCH = script(
   'touch',
-  `${FOLLOW}
+  `
 if server_now() > tonumber(ARGV[1]) then return 'D' end
 local e = redis.call('HGET', KEYS[1], 'e')
 if not e then return pointer_or('N', nil) end
@@ -115,7 +121,7 @@ return 'OK'
  */
 export const EXTEND = script(
   'extend',
-  `${FOLLOW}
+  `
 if server_now() > tonumber(ARGV[1]) then return 'D' end
 local v = redis.call('HMGET', KEYS[1], 'e', 'c', 'u')
 if not v[1] then return pointer_or('N', ARGV[6]) end
@@ -140,7 +146,7 @@ return 'OK'
  */
 export const UPDATE = script(
   'update',
-  `${FOLLOW}
+  `
 if server_now() > tonumber(ARGV[1]) then return 'D' end
 local v = redis.call('HMGET', KEYS[1], 'e', 'c', 'u', 'r')
 if not v[1] then return pointer_or('N', ARGV[9]) end
@@ -160,7 +166,7 @@ return 'OK'
  */
 export const DELETE = script(
   'delete',
-  `${FOLLOW}
+  `
 if server_now() > tonumber(ARGV[1]) then return 'D' end
 local v = redis.call('HMGET', KEYS[1], 'u', 'p', 'q')
 if not v[1] then return pointer_or('N', nil) end

@@ -143,7 +143,7 @@ describe('faults on Redis Cluster', () => {
     const live = (await store.get(id)) as SessionRecord;
     // The master that holds this user's slot.
     const slot = Number(await client.cluster('KEYSLOT', `cpause:s:{${id.slice(0, 4)}}${id}`));
-    const slots = (await client.cluster('SLOTS')) as [number, number, [string, number]][];
+    const slots = (await client.cluster("SLOTS")) as unknown as [number, number, [string, number]][];
     const port = (slots.find(([from, to]) => slot >= from && slot <= to) as [number, number, [string, number]])[2][1];
     const server = cluster.servers.find((s) => s.port === port) as RedisServer;
     server.pause();

@@ -246,7 +246,7 @@ describe('caller-chosen ids on Cluster', () => {
     const layout = new KeyLayout(prefix);
     const id = 'left-behind';
     const missingTarget = layout.customRecord(userTag('acme', 'ghost'), id);
-    const [sec] = (await cluster.client.time()) as [string, string];
+    const [sec] = (await cluster.client.time()) as unknown as [string, string];
     const serverNow = Number(sec) * 1000;
     await cluster.client.set(layout.pointer(id), `${serverNow} ${missingTarget}`, 'PX', 60_000);
     await expect(store.create(record(clock, { id })), 'a fresh claim may still be in flight').rejects.toMatchObject({
