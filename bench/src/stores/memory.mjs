@@ -33,7 +33,14 @@ function record(id, userId, now, metadata) {
 // The session object an express-session store is handed: the same ~1 KB plus a cookie.
 function expressSession(metadata, userId) {
   return {
-    cookie: { originalMaxAge: HOUR, expires: new Date(Date.now() + HOUR).toISOString(), httpOnly: true, path: '/', secure: true, sameSite: 'lax' },
+    cookie: {
+      originalMaxAge: HOUR,
+      expires: new Date(Date.now() + HOUR).toISOString(),
+      httpOnly: true,
+      path: '/',
+      secure: true,
+      sameSite: 'lax',
+    },
     userId,
     tenantId: 'acme',
     transactionId: 'tx-1',
@@ -48,44 +55,60 @@ const cb = (fn) =>
     fn((err, value) => (err ? reject(err) : resolve(value)));
   });
 
-/** The floor: a Map of encoded records plus a per-user Map of id Sets, no abstraction. */
+/**
+ * The floor: a Map of encoded records plus a per-user Map of id Sets, no abstraction and
+ * no validation. Bounded like the others: past BOUND it drops the oldest record (FIFO,
+ * remembering each record's user key so that no decode is needed).
+ */
 class MapBaseline {
-  records = new Map();
+  records = new Map(); // id -> [encoded record, user key]
   users = new Map();
+  fifo = undefined;
   create(rec) {
     const id = generateSessionId();
-    const text = encodeRecord({ ...rec, id });
-    this.records.set(id, text);
     const key = `${rec.tenantId.length}:${rec.tenantId}${rec.userId}`;
+    this.records.set(id, [encodeRecord({ ...rec, id }), key]);
     let set = this.users.get(key);
-    if (!set) this.users.set(key, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.users.set(key, set);
+    }
     set.add(id);
     if (this.records.size > BOUND) {
-      const oldest = this.records.keys().next().value;
-      const old = decodeRecord(this.records.get(oldest));
+      // One persistent iterator: a fresh keys().next() would skip every deleted slot.
+      this.fifo ??= this.records.keys();
+      let next = this.fifo.next();
+      if (next.done) {
+        this.fifo = this.records.keys();
+        next = this.fifo.next();
+      }
+      const oldest = next.value;
+      const oldKey = this.records.get(oldest)[1];
       this.records.delete(oldest);
-      this.users.get(`${old.tenantId.length}:${old.tenantId}${old.userId}`)?.delete(oldest);
+      const owner = this.users.get(oldKey);
+      owner.delete(oldest);
+      if (owner.size === 0) this.users.delete(oldKey);
     }
     return id;
   }
   get(id, now) {
-    const text = this.records.get(id);
-    if (text === undefined) return null;
-    const rec = decodeRecord(text);
+    const entry = this.records.get(id);
+    if (entry === undefined) return null;
+    const rec = decodeRecord(entry[0]);
     if (rec.expiresAt.getTime() <= now) throw new Error('expired');
     return rec;
   }
   touch(id, now) {
     const rec = this.get(id, now);
     rec.lastActivityAt = new Date(now);
-    this.records.set(id, encodeRecord(rec));
+    this.records.get(id)[0] = encodeRecord(rec);
   }
   listByUser(userId, tenant, now) {
     const set = this.users.get(`${tenant.length}:${tenant}${userId}`);
     if (!set) return [];
     const out = [];
     for (const id of set) {
-      const rec = decodeRecord(this.records.get(id));
+      const rec = decodeRecord(this.records.get(id)[0]);
       if (rec.expiresAt.getTime() > now) out.push(rec);
     }
     return out.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -118,7 +141,7 @@ async function setup() {
 
 export async function run() {
   const s = await setup();
-  const { metadata, store, base, express, memorystore, storeIds, baseIds, peerIds } = s;
+  const { metadata, store, base, express, memorystore } = s;
   const createRecord = record('', 'user-new', Date.now(), metadata);
   const createSession = expressSession(metadata, 'user-new');
   const touchSession = expressSession(metadata, 'user-0');
@@ -140,7 +163,10 @@ export async function run() {
             return cb((done) => express.set(generateSessionId(), createSession, done));
           },
         },
-        { name: 'memorystore 1.6.8', fn: () => cb((done) => memorystore.set(generateSessionId(), createSession, done)) },
+        {
+          name: 'memorystore 1.6.8',
+          fn: () => cb((done) => memorystore.set(generateSessionId(), createSession, done)),
+        },
       ],
     });
   }
@@ -157,7 +183,10 @@ export async function run() {
       subject: (i) => r.store.get(r.storeIds[i % POPULATION]),
       references: [
         { name: 'Map + codec', fn: async (i) => r.base.get(r.baseIds[i % POPULATION], Date.now()) },
-        { name: 'express-session MemoryStore', fn: (i) => cb((done) => r.express.get(r.peerIds[i % POPULATION], done)) },
+        {
+          name: 'express-session MemoryStore',
+          fn: (i) => cb((done) => r.express.get(r.peerIds[i % POPULATION], done)),
+        },
         { name: 'memorystore 1.6.8', fn: (i) => cb((done) => r.memorystore.get(r.peerIds[i % POPULATION], done)) },
       ],
     });
@@ -188,7 +217,9 @@ export async function run() {
       op: 'listByUser (5 sessions)',
       concurrency,
       subject: (i) => r.store.listByUser(`user-${i % USERS}`, tenant),
-      references: [{ name: 'Map + codec', fn: async (i) => r.base.listByUser(`user-${i % USERS}`, tenant, Date.now()) }],
+      references: [
+        { name: 'Map + codec', fn: async (i) => r.base.listByUser(`user-${i % USERS}`, tenant, Date.now()) },
+      ],
     });
   }
   await r.store.close();

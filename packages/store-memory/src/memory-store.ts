@@ -220,7 +220,11 @@ export class MemorySessionStore implements SessionStore {
 
   async create(record: SessionRecord): Promise<string> {
     try {
-      const v = checkRecord(this.#rules, record, { operation: 'create', generateId: generateSessionId, customIds: true });
+      const v = checkRecord(this.#rules, record, {
+        operation: 'create',
+        generateId: generateSessionId,
+        customIds: true,
+      });
       const r = v.record;
       if (this.#sessions.has(r.id)) throw conflict(STORE);
       if (this.#sessions.size >= this.#maxSessions) this.#makeRoom(v.now);
@@ -267,7 +271,11 @@ export class MemorySessionStore implements SessionStore {
       const e = this.#sessions.get(r.id);
       if (e === undefined) throw notFound(STORE, 'update');
       if (e.expiresAt <= v.now) throw expired(STORE, 'update');
-      checkImmutableFields(this.#rules, { userId: e.userId, tenantId: e.tenantId, createdAt: new Date(e.createdAt) }, r);
+      checkImmutableFields(
+        this.#rules,
+        { userId: e.userId, tenantId: e.tenantId, createdAt: new Date(e.createdAt) },
+        r,
+      );
       const metadata = cloneJson(r.metadata);
       e.transactionId = r.transactionId;
       e.factorsUsed = r.factorsUsed;

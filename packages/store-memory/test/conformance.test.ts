@@ -4,8 +4,8 @@ import { MemorySessionStore } from '../src/index.js';
 
 describeSessionStore({
   name: 'MemorySessionStore',
-  create: ({ clock, maxLifetimeMs, maxRecordBytes }) => new MemorySessionStore({ clock, maxLifetimeMs, maxRecordBytes }),
+  create: ({ clock, maxLifetimeMs, maxRecordBytes }) =>
+    new MemorySessionStore({ clock, maxLifetimeMs, maxRecordBytes }),
   destroy: (store) => store.close(),
   runner: { describe, it },
 });
-

@@ -30,7 +30,11 @@ export function makeRecord(
 }
 
 /** Asserts that `promise` rejects with a SessionError of `code` (and field, when given). */
-export async function rejectsWith(promise: Promise<unknown>, code: SessionErrorCode, field?: string): Promise<SessionError> {
+export async function rejectsWith(
+  promise: Promise<unknown>,
+  code: SessionErrorCode,
+  field?: string,
+): Promise<SessionError> {
   let caught: unknown;
   try {
     await promise;

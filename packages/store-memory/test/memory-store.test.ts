@@ -287,7 +287,8 @@ describe('maxSessions', () => {
     // Every stored session is in exactly one user's list once expired ones are cleaned up.
     await store.cleanupExpired();
     let total = 0;
-    for (const user of users) for (const tenant of tenants) total += (await store.listByUser(user, tenantId(tenant))).length;
+    for (const user of users)
+      for (const tenant of tenants) total += (await store.listByUser(user, tenantId(tenant))).length;
     expect(total).toBe(store.stats().sessions);
     let deleted = 0;
     for (const user of users) for (const tenant of tenants) deleted += await store.deleteByUser(user, tenantId(tenant));
@@ -352,7 +353,8 @@ describe('expiry index cost', () => {
     const clock = testClock();
     const store = new MemorySessionStore({ clock: clock.read, maxSessions: Number.POSITIVE_INFINITY });
     const n = 25_000;
-    for (let i = 0; i < n; i++) await store.create(makeRecord(clock.now, { userId: `u${i % 97}`, ttl: 1 + (i % 5000) }));
+    for (let i = 0; i < n; i++)
+      await store.create(makeRecord(clock.now, { userId: `u${i % 97}`, ttl: 1 + (i % 5000) }));
     const keep = await store.create(makeRecord(clock.now, { ttl: 60_000 }));
     clock.advance(10_000);
     const results = await Promise.all([store.cleanupExpired(), store.cleanupExpired(), store.cleanupExpired()]);
@@ -433,7 +435,8 @@ describe('isolation', () => {
       ['a', 'b'],
     ];
     const ids = new Map<string, string>();
-    for (const [t, u] of pairs) ids.set(`${t}\u0000${u}`, await store.create(makeRecord(clock.now, { tenantId: t, userId: u })));
+    for (const [t, u] of pairs)
+      ids.set(`${t}\u0000${u}`, await store.create(makeRecord(clock.now, { tenantId: t, userId: u })));
     for (const [t, u] of pairs) {
       const rows = await store.listByUser(u, tenantId(t));
       expect(rows.map((r) => r.id)).toEqual([ids.get(`${t}\u0000${u}`)]);

@@ -43,7 +43,9 @@ class Model {
       this.sessions = this.sessions.filter((x) => x.expiresAt > now);
       while (this.sessions.length >= this.maxSessions) {
         const bucket = (x: ModelSession) => Math.floor(x.expiresAt / 1000);
-        const victim = this.sessions.reduce((a, b) => (bucket(b) < bucket(a) || (bucket(b) === bucket(a) && b.seq < a.seq) ? b : a));
+        const victim = this.sessions.reduce((a, b) =>
+          bucket(b) < bucket(a) || (bucket(b) === bucket(a) && b.seq < a.seq) ? b : a,
+        );
         this.remove(victim.id);
       }
     }
@@ -87,16 +89,41 @@ const ref = fc.nat(12); // picks one of the ids created so far (or a missing one
 const metadata = fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<JsonValue>;
 
 const op = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('create' as const), user: fc.nat(3), tenant: fc.nat(2), ttl, custom: fc.boolean(), metadata }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('create' as const),
+      user: fc.nat(3),
+      tenant: fc.nat(2),
+      ttl,
+      custom: fc.boolean(),
+      metadata,
+    }),
+  },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('get' as const), ref }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('update' as const), ref, ttl, metadata, level: fc.integer({ min: -5, max: 5 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('update' as const),
+      ref,
+      ttl,
+      metadata,
+      level: fc.integer({ min: -5, max: 5 }),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), ref }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('deleteByUser' as const), user: fc.nat(3), tenant: fc.nat(2) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('deleteByUser' as const), user: fc.nat(3), tenant: fc.nat(2) }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('extend' as const), ref, ttl }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('touch' as const), ref }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('cleanup' as const) }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('list' as const), user: fc.nat(3), tenant: fc.nat(2) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.constantFrom(1, 250, 999, 1000, 1500, 3000) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.constantFrom(1, 250, 999, 1000, 1500, 3000) }),
+  },
 );
 
 type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
@@ -142,7 +169,17 @@ async function runSequence(ops: Op[], maxSessions: number): Promise<void> {
         };
         const got = await outcome(() => store.create(rec));
         const want = await outcome(() =>
-          model.create({ ...rec, id: 'ok' in got ? got.ok : id, tenantId: tenant, createdAt: now - 10, expiresAt: now + o.ttl, lastActivityAt: now }, now),
+          model.create(
+            {
+              ...rec,
+              id: 'ok' in got ? got.ok : id,
+              tenantId: tenant,
+              createdAt: now - 10,
+              expiresAt: now + o.ttl,
+              lastActivityAt: now,
+            },
+            now,
+          ),
         );
         expect(got).toEqual(want);
         if ('ok' in got) ids.push(got.ok);
@@ -246,7 +283,8 @@ async function runSequence(ops: Op[], maxSessions: number): Promise<void> {
   // At the end every (tenant, user) list is exact, expired sessions included once cleaned.
   const total = model.sessions.length;
   let listed = 0;
-  for (const u of USERS) for (const t of TENANTS) listed += model.sessions.filter((s) => s.userId === u && s.tenantId === t).length;
+  for (const u of USERS)
+    for (const t of TENANTS) listed += model.sessions.filter((s) => s.userId === u && s.tenantId === t).length;
   expect(listed).toBe(total);
   await store.close();
 }
@@ -254,7 +292,9 @@ async function runSequence(ops: Op[], maxSessions: number): Promise<void> {
 describe('MemorySessionStore against a reference model', () => {
   it('matches the model over random operation sequences (unbounded)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(op, { minLength: 10, maxLength: 80, size: 'max' }), (ops) => runSequence(ops, Number.POSITIVE_INFINITY)),
+      fc.asyncProperty(fc.array(op, { minLength: 10, maxLength: 80, size: 'max' }), (ops) =>
+        runSequence(ops, Number.POSITIVE_INFINITY),
+      ),
       { numRuns: 300 },
     );
   });
