@@ -364,6 +364,67 @@ describe('expiry index cost', () => {
   });
 });
 
+describe('races with a multi-batch cleanup', () => {
+  it('creates, deletes, extends and deleteByUser between cleanup batches leave every index exact', async () => {
+    const clock = testClock();
+    const store = new MemorySessionStore({ clock: clock.read, maxSessions: Number.POSITIVE_INFINITY });
+    const users = Array.from({ length: 40 }, (_, i) => `user-${i}`);
+    const live = new Map<string, string>(); // id -> user
+    const dead = new Map<string, string>();
+    for (let i = 0; i < 32_000; i++) {
+      const user = users[i % users.length] as string;
+      const expiring = i % 3 !== 0;
+      const id = await store.create(makeRecord(clock.now, { userId: user, ttl: expiring ? 1 + (i % 3000) : 600_000 }));
+      (expiring ? dead : live).set(id, user);
+    }
+    clock.advance(5_000);
+    const cleanup = store.cleanupExpired();
+    let removedByOthers = 0;
+    const deadIds = [...dead.keys()];
+    const liveIds = [...live.keys()];
+    for (let round = 0; round < 6; round++) {
+      await new Promise((resolve) => setImmediate(resolve)); // let a batch run
+      // Every method runs synchronously when called, so stats() right after a call shows its effect.
+      for (const id of deadIds.splice(0, 500)) {
+        const before = store.stats().sessions;
+        void store.delete(id);
+        removedByOthers += before - store.stats().sessions;
+      }
+      // Extend and delete some live sessions, create new ones.
+      for (const id of liveIds.splice(0, 50)) if (live.has(id)) await store.extend(id, 900_000);
+      for (const id of liveIds.splice(0, 50)) {
+        await store.delete(id);
+        live.delete(id);
+      }
+      for (let i = 0; i < 50; i++) {
+        const user = users[(round * 50 + i) % users.length] as string;
+        live.set(await store.create(makeRecord(clock.now, { userId: user, ttl: 300_000 })), user);
+      }
+      // Log one user out everywhere: it counts only their live sessions.
+      const victim = users[round] as string;
+      const before = store.stats().sessions;
+      const pending = store.deleteByUser(victim, acme);
+      const after = store.stats().sessions;
+      const count = await pending;
+      const liveTheirs = [...live].filter(([, u]) => u === victim).map(([id]) => id);
+      expect(count).toBe(liveTheirs.length);
+      for (const id of liveTheirs) live.delete(id);
+      removedByOthers += before - after - count; // the expired ones it removed
+    }
+    const removedByCleanup = await cleanup;
+    expect(removedByCleanup + removedByOthers).toBe(dead.size);
+    expect(await store.cleanupExpired()).toBe(0);
+    expect(store.stats().sessions).toBe(live.size);
+    let listed = 0;
+    for (const user of users) {
+      const rows = await store.listByUser(user, acme);
+      for (const row of rows) expect(live.get(row.id)).toBe(user);
+      listed += rows.length;
+    }
+    expect(listed).toBe(live.size);
+  });
+});
+
 describe('background sweep', () => {
   it('runs cleanupExpired every cleanupIntervalMs on an unref-ed timer until close()', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
