@@ -356,7 +356,10 @@ export class MemcachedSessionStore implements SessionStore {
   async #backoff(attempt: number, op: Op): Promise<void> {
     if (op.aborted) throw new AbortedError();
     if (attempt >= MAX_ATTEMPTS) {
-      throw new SessionError('STORAGE', `gave up after ${MAX_ATTEMPTS} conflicting concurrent writes`, { store: STORE });
+      throw new SessionError('STORAGE', `gave up after ${MAX_ATTEMPTS} conflicting concurrent writes`, {
+        store: STORE,
+        cause: new Error(`CAS conflict ${MAX_ATTEMPTS} times in a row`),
+      });
     }
     if (attempt > 0) await sleep(Math.random() * Math.min(20, 2 ** attempt));
   }

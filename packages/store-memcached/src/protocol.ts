@@ -116,6 +116,7 @@ export class MemcachedStatusError extends Error {
 }
 
 const ZERO_CAS = Buffer.alloc(8);
+const MAX_SEQ = 0x7fffffff;
 
 /** Builds one binary-protocol request (key ASCII, value UTF-8). */
 export function encodeRequest(
@@ -189,9 +190,20 @@ export class Connection {
     return servers.length > 1 ? this.client.getServer(key) : 0;
   }
 
+  /**
+   * The next opaque from the client's own counter (shared with memjs's own requests, so
+   * callbacks never collide). memjs 1.3.2 wraps it with `seq &= 0xffffffff`, which turns
+   * negative after 2^31 requests (and then breaks memjs's header writer): restart at 1.
+   */
   private nextSeq(): number {
     this.client.incrSeq();
-    return this.client.seq;
+    let seq = this.client.seq;
+    if (!(seq > 0 && seq <= MAX_SEQ)) {
+      this.client.seq = 0;
+      this.client.incrSeq();
+      seq = this.client.seq;
+    }
+    return seq;
   }
 
   /**

@@ -399,6 +399,17 @@ describe('options and ownership', () => {
     expect(await store.get(id)).not.toBeNull();
   });
 
+  it("keeps working when memjs's request counter wraps past 2^31", async () => {
+    const { store, clock } = open();
+    const internals = client as unknown as { seq: number };
+    internals.seq = 2 ** 31 - 3;
+    const id = await store.create(record(clock));
+    for (let i = 0; i < 5; i++) expect((await store.get(id))?.id).toBe(id);
+    expect(internals.seq).toBeGreaterThan(0);
+    expect(internals.seq).toBeLessThan(100);
+    expect((await client.get('anything')).value).toBeNull(); // and memjs's own requests too
+  });
+
   it('a corrupt record reads as STORAGE, never as a half-valid record', async () => {
     const { store, prefix } = open();
     await client.set(sessionKey(prefix, 'corrupt'), '{"v":1,"id":"corrupt"', { expires: 60 });
