@@ -8,4 +8,7 @@ describeSessionStore({
     new MemorySessionStore({ clock, maxLifetimeMs, maxRecordBytes }),
   destroy: (store) => store.close(),
   runner: { describe, it },
+  // An in-memory store is cheap to exercise: run the property and race tests harder.
+  propertyRuns: 100,
+  raceRounds: 50,
 });
