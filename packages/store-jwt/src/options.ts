@@ -12,7 +12,7 @@ export interface JsonWebKeySet {
 export interface JwtEncryptionOptions {
   /**
    * The content-encryption key. A `Uint8Array` of exactly 32 bytes is used as the
-   * A256GCM key itself (so `jose.jwtDecrypt(token, key)` reads the token elsewhere); any
+   * A256GCM key itself (so `jose.compactDecrypt(token, key)` opens it elsewhere); any
    * other secret (a string, or more than 32 bytes) of at least 32 bytes is stretched to
    * one with HKDF-SHA256 (info `sessionkit/store-jwt A256GCM`).
    */
