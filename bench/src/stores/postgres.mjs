@@ -93,7 +93,7 @@ function rawClient(pool, q) {
 }
 
 /** Adds filler rows (other users, realistic ~1.3 KB records) with one INSERT ... SELECT per chunk. */
-export async function fill(pool, store, count, { expired = false, prefix }) {
+async function fill(pool, store, count, { expired = false, prefix }) {
   const now = Date.now();
   const template = encodeRecord(record('__ID__', '__USER__', now, sampleMetadata()));
   const qualified = `"${store.schema}"."${store.table}"`;
@@ -114,22 +114,32 @@ export async function fill(pool, store, count, { expired = false, prefix }) {
 /** A pool whose clients time every statement (for the cleanup row). */
 function timedPool(pool, samples) {
   const patched = new WeakSet();
+  const patch = (client) => {
+    if (patched.has(client)) return client;
+    patched.add(client);
+    const query = client.query.bind(client);
+    client.query = (config, values, callback) => {
+      const started = performance.now();
+      if (typeof values === 'function' || typeof callback === 'function') {
+        const done = typeof values === 'function' ? values : callback;
+        const wrapped = (err, res) => {
+          if (!err) samples.push(performance.now() - started);
+          done(err, res);
+        };
+        return typeof values === 'function' ? query(config, wrapped) : query(config, values, wrapped);
+      }
+      const result = query(config, values);
+      result.then(() => samples.push(performance.now() - started), () => {});
+      return result;
+    };
+    return client;
+  };
   return new Proxy(pool, {
     get(target, prop) {
       if (prop === 'connect') {
-        return async () => {
-          const client = await target.connect();
-          if (!patched.has(client)) {
-            patched.add(client);
-            const query = client.query.bind(client);
-            client.query = (config, ...rest) => {
-              const started = performance.now();
-              const result = query(config, ...rest);
-              result?.then?.(() => samples.push(performance.now() - started), () => {});
-              return result;
-            };
-          }
-          return client;
+        return (callback) => {
+          if (callback) return target.connect((err, client, done) => callback(err, client && patch(client), done));
+          return target.connect().then(patch);
         };
       }
       const value = Reflect.get(target, prop);
@@ -276,7 +286,6 @@ async function scalingRow(pool, metadata) {
 }
 
 /** cleanupExpired of 100k expired rows (among 100k live ones), timing every statement. */
-export async function _cleanupRow(pool) { return cleanupRow(pool); }
 async function cleanupRow(pool) {
   const p = pool();
   const samples = [];
@@ -286,7 +295,7 @@ async function cleanupRow(pool) {
   await fill(p, store, EXPIRED, { prefix: 'live-' });
   samples.length = 0;
   const started = performance.now();
-  const removed = await store.cleanupExpired().catch((e) => { console.error("CLEANUP FAILED", e.message, e.cause?.message); throw e; });
+  const removed = await store.cleanupExpired();
   const seconds = (performance.now() - started) / 1000;
   if (removed !== EXPIRED) throw new Error(`cleanupExpired removed ${removed}, expected ${EXPIRED}`);
   const max = Math.max(...samples);

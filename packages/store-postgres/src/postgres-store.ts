@@ -388,8 +388,11 @@ export class PostgresSessionStore implements SessionStore {
         clearTimeout(timer);
         reject(toStorageError(error, STORE, operation));
       };
-      const onConnect = (error: Error | undefined, c: PoolClient | undefined) => {
-        if (error !== undefined || c === undefined) {
+      let answered = false;
+      const onConnect = (error: Error | undefined | null, c: PoolClient | undefined) => {
+        if (answered) return; // a pool that both calls back and returns a promise
+        answered = true;
+        if (error || c === undefined) {
           if (!settled) fail(error ?? new Error('pool.connect returned no client'));
           return;
         }
@@ -428,9 +431,17 @@ export class PostgresSessionStore implements SessionStore {
         }
       };
       try {
-        this.pool.connect(onConnect as never);
+        // pg.Pool calls back; a pool-like wrapper whose connect() only returns a promise
+        // is served too.
+        const returned = (this.pool.connect as (cb: unknown) => unknown)(onConnect) as Promise<PoolClient> | undefined;
+        if (returned !== undefined && typeof returned.then === 'function') {
+          returned.then(
+            (c) => onConnect(undefined, c),
+            (error: Error) => onConnect(error, undefined),
+          );
+        }
       } catch (error) {
-        fail(error);
+        if (!settled) fail(error);
       }
     });
   }

@@ -228,6 +228,19 @@ describe('statements', () => {
     await pool.query(`DROP TABLE "${schema}"."${table}"`);
   });
 
+  it('works with a pool-like object whose connect() only returns a promise', async () => {
+    const promiseOnly = {
+      connect: () => pool.connect(),
+      query: (...args: unknown[]) => (pool.query as (...a: unknown[]) => unknown)(...args),
+    } as unknown as pg.Pool;
+    const store = new PostgresSessionStore({ pool: promiseOnly, schema, table: `s${n++}` });
+    await store.migrate();
+    const id = await store.create(record(Date.now()));
+    await store.touch(id);
+    expect((await store.get(id))?.id).toBe(id);
+    expect(await store.cleanupExpired()).toBe(0);
+  });
+
   it('two stores on one pool with different tables never mix up their prepared statements', async () => {
     const a = await open();
     const b = await open({ cleanupBatchSize: 7 });
