@@ -58,10 +58,33 @@ const CAPABILITIES: StoreCapabilities = Object.freeze({
 /** What a session's index entry should say, read from its record: its expiresAt, or null for "drop it". */
 type EntryStates = Map<string, number | null>;
 
+type Owner = { userId: string; tenantId: string };
+
+interface SyncBatch {
+  owner: Owner;
+  ids: Set<string>;
+  /** Entries of sessions just created, by id: their expiresAt (merged by max). */
+  known: Map<string, number>;
+  waiters: { op: Op; resolve(): void; reject(error: unknown): void }[];
+}
+
 interface Live {
   record: SessionRecord;
   cas: Buffer;
   now: number;
+}
+
+/**
+ * Sets each known entry to max(known, present): a record just created is in the index
+ * with at least its own expiresAt. Ids whose record was read after the snapshot
+ * (`states`) are left to that read.
+ */
+function mergeKnown(entries: Map<string, number>, known: ReadonlyMap<string, number>, states: EntryStates | undefined): void {
+  for (const [id, exp] of known) {
+    if (states?.has(id)) continue;
+    const present = entries.get(id);
+    entries.set(id, present === undefined ? exp : Math.max(present, exp));
+  }
 }
 
 function sleep(ms: number): Promise<void> {
@@ -81,6 +104,11 @@ export class MemcachedSessionStore implements SessionStore {
   readonly #retention: number;
   readonly #timeout: number;
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** Index syncs waiting to start, and index keys with a sync running (see #sync). */
+  readonly #queued = new Map<string, SyncBatch>();
+  readonly #syncing = new Set<string>();
+  /** Index keys with a create's own (uncoalesced) write in flight, and how many. */
+  readonly #ownWrites = new Map<string, number>();
   #closed = false;
 
   constructor(options: MemcachedSessionStoreOptions) {
@@ -179,7 +207,7 @@ export class MemcachedSessionStore implements SessionStore {
         if (outcome === 'missing') throw notFound(STORE, 'update');
         await this.#backoff(attempt, op);
       }
-      if (before !== exp) await this.#syncIndex(indexKey(this.#prefix, next.tenantId, next.userId), next, [next.id], op);
+      if (before !== exp) await this.#sync(indexKey(this.#prefix, next.tenantId, next.userId), next, [next.id], op);
     });
   }
 
@@ -200,7 +228,7 @@ export class MemcachedSessionStore implements SessionStore {
         const outcome = await this.#conn.delete(key, item.cas, op);
         if (outcome === 'missing') return;
         if (outcome === 'ok') {
-          if (record !== null) await this.#syncIndex(indexKey(this.#prefix, record.tenantId, record.userId), record, [id], op);
+          if (record !== null) await this.#sync(indexKey(this.#prefix, record.tenantId, record.userId), record, [id], op);
           return;
         }
         await this.#backoff(attempt, op);
@@ -242,7 +270,7 @@ export class MemcachedSessionStore implements SessionStore {
           states.set(id, null);
         }),
       );
-      await this.#syncIndex(ikey, owner, ids, op, { snapshot, states });
+      if (!(await this.#syncIndex(ikey, owner, ids, op, { snapshot, states }, true))) await this.#sync(ikey, owner, ids, op);
       return count;
     });
   }
@@ -268,7 +296,7 @@ export class MemcachedSessionStore implements SessionStore {
         await this.#backoff(attempt, op);
       }
       if (before !== record.expiresAt.getTime()) {
-        await this.#syncIndex(indexKey(this.#prefix, record.tenantId, record.userId), record, [id], op);
+        await this.#sync(indexKey(this.#prefix, record.tenantId, record.userId), record, [id], op);
       }
     });
   }
@@ -416,18 +444,82 @@ export class MemcachedSessionStore implements SessionStore {
   }
 
   /**
-   * Puts a newly created session into its user's index. First attempt: the snapshot read
-   * alongside the record's add, entry = max(ours, any stale entry with that id). On a CAS
-   * conflict it falls back to {@link #syncIndex}, which re-reads the record.
+   * Puts a newly created session into its user's index, entry = max(its expiresAt, any
+   * stale entry with that id). Alone, it writes the snapshot read alongside the record's
+   * add (two round trips for the whole create). When another write of that index is in
+   * flight in this process, or on a CAS conflict, it joins the coalesced sync instead.
+   * Either way the snapshot it writes against was read after the add (see README).
    */
   async #indexAdd(ikey: string, record: SessionRecord, exp: number, snapshot: Item | null, op: Op): Promise<void> {
-    const now = readClock(this.#rules);
-    const entries = snapshot === null ? new Map<string, number>() : parseIndex(snapshot.value.toString('utf8'), STORE);
-    const previous = entries.get(record.id);
-    entries.set(record.id, previous === undefined ? exp : Math.max(previous, exp));
-    this.#dropRetired(entries, now);
-    if (await this.#writeIndex(ikey, snapshot, entries, now, op)) return;
-    await this.#syncIndex(ikey, record, [record.id], op);
+    const known = new Map([[record.id, exp]]);
+    if (this.#busy(ikey)) return this.#sync(ikey, record, [], op, known);
+    this.#ownWrites.set(ikey, (this.#ownWrites.get(ikey) ?? 0) + 1);
+    let written: boolean;
+    try {
+      const now = readClock(this.#rules);
+      const entries = snapshot === null ? new Map<string, number>() : parseIndex(snapshot.value.toString('utf8'), STORE);
+      mergeKnown(entries, known, undefined);
+      this.#dropRetired(entries, now);
+      written = await this.#writeIndex(ikey, snapshot, entries, now, op);
+    } finally {
+      const left = (this.#ownWrites.get(ikey) ?? 1) - 1;
+      if (left === 0) this.#ownWrites.delete(ikey);
+      else this.#ownWrites.set(ikey, left);
+    }
+    if (!written) await this.#sync(ikey, record, [], op, known);
+  }
+
+  /** Whether this process is writing index `ikey` right now. */
+  #busy(ikey: string): boolean {
+    return this.#ownWrites.has(ikey) || this.#syncing.has(ikey) || this.#queued.has(ikey);
+  }
+
+  /**
+   * {@link #syncIndex} for `ids`, coalesced per index key within this process: callers
+   * that arrive while a sync of the same index is running wait for the next one, which
+   * serves all of them with one snapshot, one batched record read and one CAS. Concurrent
+   * writers of one user's index in one process thus cost one cycle each round instead of
+   * one CAS conflict each (CAS still arbitrates between processes). The shared cycle
+   * stops sending once every caller waiting for it has rejected.
+   */
+  #sync(ikey: string, owner: Owner, ids: readonly string[], op: Op, known?: ReadonlyMap<string, number>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let batch = this.#queued.get(ikey);
+      if (batch === undefined) {
+        batch = { owner, ids: new Set(), known: new Map(), waiters: [] };
+        this.#queued.set(ikey, batch);
+      }
+      for (const id of ids) batch.ids.add(id);
+      if (known !== undefined) mergeKnown(batch.known, known, undefined);
+      batch.waiters.push({ op, resolve, reject });
+      if (!this.#syncing.has(ikey)) this.#startSync(ikey);
+    });
+  }
+
+  #startSync(ikey: string): void {
+    const batch = this.#queued.get(ikey);
+    if (batch === undefined) return;
+    this.#queued.delete(ikey);
+    this.#syncing.add(ikey);
+    const op: Op = {
+      get aborted() {
+        return batch.waiters.every((w) => w.op.aborted);
+      },
+      set aborted(_value: boolean) {},
+    };
+    this.#syncIndex(ikey, batch.owner, [...batch.ids], op, undefined, false, batch.known)
+      .then(
+        () => {
+          for (const w of batch.waiters) w.resolve();
+        },
+        (error: unknown) => {
+          for (const w of batch.waiters) w.reject(error);
+        },
+      )
+      .finally(() => {
+        this.#syncing.delete(ikey);
+        this.#startSync(ikey);
+      });
   }
 
   /**
@@ -444,7 +536,8 @@ export class MemcachedSessionStore implements SessionStore {
     op: Op,
     first?: { snapshot: Item | null; states: EntryStates },
     once = false,
-  ): Promise<void> {
+    known?: ReadonlyMap<string, number>,
+  ): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       let snapshot: Item | null;
       let states: EntryStates;
@@ -462,9 +555,10 @@ export class MemcachedSessionStore implements SessionStore {
         if (state === null || state === undefined) entries.delete(id);
         else entries.set(id, state);
       }
+      if (known !== undefined) mergeKnown(entries, known, states);
       this.#dropRetired(entries, now);
-      if (await this.#writeIndex(ikey, snapshot, entries, now, op)) return;
-      if (once) return;
+      if (await this.#writeIndex(ikey, snapshot, entries, now, op)) return true;
+      if (once) return false;
       await this.#backoff(attempt, op);
     }
   }
@@ -525,7 +619,7 @@ export class MemcachedSessionStore implements SessionStore {
           target = item.cas;
         }
         const outcome = await this.#conn.delete(key, target, op);
-        if (outcome === 'ok') await this.#syncIndex(index, record, [record.id], op);
+        if (outcome === 'ok') await this.#sync(index, record, [record.id], op);
         return outcome === 'ok';
       }).then(
         (deleted) => {
