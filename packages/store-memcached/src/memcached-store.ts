@@ -157,7 +157,9 @@ export class MemcachedSessionStore implements SessionStore {
       ]);
       if (added.status === 'rejected') {
         // No answer: the add may still land later (a hung server); undo it if it does.
-        if (!(added.reason instanceof MemcachedStatusError)) this.#undoCreate(key, null, ikey, record, text);
+        if (!(added.reason instanceof MemcachedStatusError || added.reason instanceof AbortedError || SessionError.isInstance(added.reason))) {
+          this.#undoCreate(key, null, ikey, record, text);
+        }
         throw added.reason;
       }
       const cas = added.value;
@@ -350,8 +352,9 @@ export class MemcachedSessionStore implements SessionStore {
         states.set(id, state);
         if (state !== entries.get(id)) stale = true;
       }
-      if (stale) {
-        // Prune as we go: one CAS attempt; a concurrent writer simply wins.
+      if (stale && !this.#busy(ikey)) {
+        // Prune as we go: one CAS attempt, and only when this process is not writing that
+        // index already; a concurrent writer simply wins.
         await this.#syncIndex(ikey, owner, ids, op, { snapshot, states }, true).catch(() => {});
       }
       return live.sort(compareSessions);
