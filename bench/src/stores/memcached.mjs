@@ -48,7 +48,13 @@ function record(id, userId, now, metadata) {
 
 function expressSession(metadata, userId) {
   return {
-    cookie: { originalMaxAge: HOUR, maxAge: HOUR, expires: new Date(Date.now() + HOUR).toISOString(), httpOnly: true, path: '/' },
+    cookie: {
+      originalMaxAge: HOUR,
+      maxAge: HOUR,
+      expires: new Date(Date.now() + HOUR).toISOString(),
+      httpOnly: true,
+      path: '/',
+    },
     userId,
     tenantId: 'acme',
     transactionId: 'tx-1',
@@ -94,7 +100,11 @@ function rawClient(client, prefix) {
     async listByUser(user) {
       const { value } = await client.get(indexKey(user));
       if (value === null) return [];
-      const ids = value.toString('utf8').split('\n').slice(1).map((line) => line.slice(line.indexOf('\t') + 1));
+      const ids = value
+        .toString('utf8')
+        .split('\n')
+        .slice(1)
+        .map((line) => line.slice(line.indexOf('\t') + 1));
       const records = await Promise.all(ids.map(read));
       return records.filter((r) => r !== null && r.userId === user).sort(compareSessions);
     },

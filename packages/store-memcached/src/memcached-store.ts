@@ -19,9 +19,9 @@ import {
   type RecordRules,
   readClock,
   resolveRecordRules,
+  SessionError,
   type SessionRecord,
   type SessionStore,
-  SessionError,
   type StoreCapabilities,
   type TenantId,
   toStorageError,
@@ -31,8 +31,8 @@ import { expirationField, indexKey, PREFIX_PATTERN, sessionKey } from './keys.js
 import type { MemcachedSessionStoreOptions } from './options.js';
 import {
   AbortedError,
-  clientProblem,
   Connection,
+  clientProblem,
   type Item,
   MemcachedStatusError,
   type MemjsClientInternals,
@@ -79,7 +79,11 @@ interface Live {
  * with at least its own expiresAt. Ids whose record was read after the snapshot
  * (`states`) are left to that read.
  */
-function mergeKnown(entries: Map<string, number>, known: ReadonlyMap<string, number>, states: EntryStates | undefined): void {
+function mergeKnown(
+  entries: Map<string, number>,
+  known: ReadonlyMap<string, number>,
+  states: EntryStates | undefined,
+): void {
   for (const [id, exp] of known) {
     if (states?.has(id)) continue;
     const present = entries.get(id);
@@ -115,7 +119,11 @@ export class MemcachedSessionStore implements SessionStore {
     assertOptionsObject(STORE, options);
     const problem = clientProblem(options.client);
     if (problem !== undefined) {
-      throw new SessionError('INVALID', `option client ${problem}`, { store: STORE, operation: 'constructor', field: 'client' });
+      throw new SessionError('INVALID', `option client ${problem}`, {
+        store: STORE,
+        operation: 'constructor',
+        field: 'client',
+      });
     }
     const prefix = options.prefix === undefined ? DEFAULT_PREFIX : options.prefix;
     if (typeof prefix !== 'string' || !PREFIX_PATTERN.test(prefix)) {
@@ -126,13 +134,25 @@ export class MemcachedSessionStore implements SessionStore {
       );
     }
     this.#rules = resolveRecordRules(STORE, options);
-    this.#retention = durationOption(STORE, 'expiredRetentionMs', options.expiredRetentionMs, DEFAULT_EXPIRED_RETENTION_MS, {
-      min: 0,
-    });
-    this.#timeout = durationOption(STORE, 'operationTimeoutMs', options.operationTimeoutMs, DEFAULT_OPERATION_TIMEOUT_MS, {
-      min: 1,
-      max: 2 ** 31 - 1,
-    });
+    this.#retention = durationOption(
+      STORE,
+      'expiredRetentionMs',
+      options.expiredRetentionMs,
+      DEFAULT_EXPIRED_RETENTION_MS,
+      {
+        min: 0,
+      },
+    );
+    this.#timeout = durationOption(
+      STORE,
+      'operationTimeoutMs',
+      options.operationTimeoutMs,
+      DEFAULT_OPERATION_TIMEOUT_MS,
+      {
+        min: 1,
+        max: 2 ** 31 - 1,
+      },
+    );
     this.#prefix = prefix;
     this.#conn = new Connection(options.client as unknown as MemjsClientInternals);
   }
@@ -157,7 +177,13 @@ export class MemcachedSessionStore implements SessionStore {
       ]);
       if (added.status === 'rejected') {
         // No answer: the add may still land later (a hung server); undo it if it does.
-        if (!(added.reason instanceof MemcachedStatusError || added.reason instanceof AbortedError || SessionError.isInstance(added.reason))) {
+        if (
+          !(
+            added.reason instanceof MemcachedStatusError ||
+            added.reason instanceof AbortedError ||
+            SessionError.isInstance(added.reason)
+          )
+        ) {
           this.#undoCreate(key, null, ikey, record, text);
         }
         throw added.reason;
@@ -230,7 +256,8 @@ export class MemcachedSessionStore implements SessionStore {
         const outcome = await this.#conn.delete(key, item.cas, op);
         if (outcome === 'missing') return;
         if (outcome === 'ok') {
-          if (record !== null) await this.#sync(indexKey(this.#prefix, record.tenantId, record.userId), record, [id], op);
+          if (record !== null)
+            await this.#sync(indexKey(this.#prefix, record.tenantId, record.userId), record, [id], op);
           return;
         }
         await this.#backoff(attempt, op);
@@ -272,7 +299,8 @@ export class MemcachedSessionStore implements SessionStore {
           states.set(id, null);
         }),
       );
-      if (!(await this.#syncIndex(ikey, owner, ids, op, { snapshot, states }, true))) await this.#sync(ikey, owner, ids, op);
+      if (!(await this.#syncIndex(ikey, owner, ids, op, { snapshot, states }, true)))
+        await this.#sync(ikey, owner, ids, op);
       return count;
     });
   }
@@ -292,7 +320,13 @@ export class MemcachedSessionStore implements SessionStore {
         const exp = extendedExpiry(this.#rules, record.createdAt.getTime(), live.now, duration);
         record.expiresAt = new Date(exp);
         record.lastActivityAt = new Date(live.now);
-        const outcome = await this.#conn.casSet(key, encodeRecord(record), this.#expiration(exp, live.now), live.cas, op);
+        const outcome = await this.#conn.casSet(
+          key,
+          encodeRecord(record),
+          this.#expiration(exp, live.now),
+          live.cas,
+          op,
+        );
         if (outcome === 'ok') break;
         if (outcome === 'missing') throw notFound(STORE, 'extend');
         await this.#backoff(attempt, op);
@@ -460,7 +494,8 @@ export class MemcachedSessionStore implements SessionStore {
     let written: boolean;
     try {
       const now = readClock(this.#rules);
-      const entries = snapshot === null ? new Map<string, number>() : parseIndex(snapshot.value.toString('utf8'), STORE);
+      const entries =
+        snapshot === null ? new Map<string, number>() : parseIndex(snapshot.value.toString('utf8'), STORE);
       mergeKnown(entries, known, undefined);
       this.#dropRetired(entries, now);
       written = await this.#writeIndex(ikey, snapshot, entries, now, op);
@@ -485,7 +520,13 @@ export class MemcachedSessionStore implements SessionStore {
    * one CAS conflict each (CAS still arbitrates between processes). The shared cycle
    * stops sending once every caller waiting for it has rejected.
    */
-  #sync(ikey: string, owner: Owner, ids: readonly string[], op: Op, known?: ReadonlyMap<string, number>): Promise<void> {
+  #sync(
+    ikey: string,
+    owner: Owner,
+    ids: readonly string[],
+    op: Op,
+    known?: ReadonlyMap<string, number>,
+  ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let batch = this.#queued.get(ikey);
       if (batch === undefined) {
@@ -552,7 +593,8 @@ export class MemcachedSessionStore implements SessionStore {
         states = await this.#readStates(ids, owner, op);
       }
       const now = readClock(this.#rules);
-      const entries = snapshot === null ? new Map<string, number>() : parseIndex(snapshot.value.toString('utf8'), STORE);
+      const entries =
+        snapshot === null ? new Map<string, number>() : parseIndex(snapshot.value.toString('utf8'), STORE);
       for (const id of ids) {
         const state = states.get(id);
         if (state === null || state === undefined) entries.delete(id);
@@ -626,7 +668,8 @@ export class MemcachedSessionStore implements SessionStore {
         return outcome === 'ok';
       }).then(
         (deleted) => {
-          if (cas === null && !deleted && clean + 1 < 2 && tries + 1 < 5) this.#later(() => attempt(tries + 1, clean + 1));
+          if (cas === null && !deleted && clean + 1 < 2 && tries + 1 < 5)
+            this.#later(() => attempt(tries + 1, clean + 1));
         },
         () => {
           if (tries + 1 < 5) this.#later(() => attempt(tries + 1, clean));

@@ -92,18 +92,18 @@ export const STATUS = {
 } as const;
 
 const STATUS_TEXT: Record<number, string> = {
-  0x01: 'key not found',
-  0x02: 'key exists',
-  0x03: 'value too large for the server (item size limit)',
-  0x04: 'invalid arguments',
-  0x05: 'item not stored',
-  0x06: 'incr/decr on non-numeric value',
-  0x81: 'unknown command',
-  0x82: 'out of memory',
-  0x83: 'not supported',
-  0x84: 'internal error',
-  0x85: 'busy',
-  0x86: 'temporary failure',
+  1: 'key not found',
+  2: 'key exists',
+  3: 'value too large for the server (item size limit)',
+  4: 'invalid arguments',
+  5: 'item not stored',
+  6: 'incr/decr on non-numeric value',
+  129: 'unknown command',
+  130: 'out of memory',
+  131: 'not supported',
+  132: 'internal error',
+  133: 'busy',
+  134: 'temporary failure',
 };
 
 export class MemcachedStatusError extends Error {
@@ -210,7 +210,14 @@ export class Connection {
    * Sends `blob` to `server` with `handler` for its response(s). A request that is still
    * waiting for its connection when its operation aborts is dropped, never sent.
    */
-  private send(server: MemjsServer, seq: number, blob: Buffer, op: Op, handler: ResponseHandler, fail: (e: Error) => void) {
+  private send(
+    server: MemjsServer,
+    seq: number,
+    blob: Buffer,
+    op: Op,
+    handler: ResponseHandler,
+    fail: (e: Error) => void,
+  ) {
     if (op.aborted) {
       fail(new AbortedError());
       return;
@@ -311,7 +318,11 @@ export class Connection {
 
   /** SET with a CAS value: the new item's CAS when stored, null when it changed or vanished. */
   async casSetWithCas(key: string, value: string, expiration: number, cas: Buffer, op: Op): Promise<Buffer | null> {
-    const r = await this.request(key, (seq) => encodeRequest(OP.SET, seq, key, storeExtras(expiration), value, cas), op);
+    const r = await this.request(
+      key,
+      (seq) => encodeRequest(OP.SET, seq, key, storeExtras(expiration), value, cas),
+      op,
+    );
     if (this.casOutcome('SET', key, r.header.status) !== 'ok') return null;
     return Buffer.from(r.header.cas);
   }
@@ -320,8 +331,18 @@ export class Connection {
    * SET with a CAS value: 'ok', 'missing' (the key is gone) or 'changed' (someone wrote
    * it since it was read).
    */
-  async casSet(key: string, value: string, expiration: number, cas: Buffer, op: Op): Promise<'ok' | 'missing' | 'changed'> {
-    const r = await this.request(key, (seq) => encodeRequest(OP.SET, seq, key, storeExtras(expiration), value, cas), op);
+  async casSet(
+    key: string,
+    value: string,
+    expiration: number,
+    cas: Buffer,
+    op: Op,
+  ): Promise<'ok' | 'missing' | 'changed'> {
+    const r = await this.request(
+      key,
+      (seq) => encodeRequest(OP.SET, seq, key, storeExtras(expiration), value, cas),
+      op,
+    );
     return this.casOutcome('SET', key, r.header.status);
   }
 

@@ -23,7 +23,13 @@ for (const count of [1, 3]) {
     describeSessionStore({
       name: `MemcachedSessionStore (${count === 1 ? 'one server' : `pool of ${count}`})`,
       create: ({ clock, maxLifetimeMs, maxRecordBytes }) =>
-        new MemcachedSessionStore({ client, prefix: `c${count}t${n++}:${process.pid}:`, clock, maxLifetimeMs, maxRecordBytes }),
+        new MemcachedSessionStore({
+          client,
+          prefix: `c${count}t${n++}:${process.pid}:`,
+          clock,
+          maxLifetimeMs,
+          maxRecordBytes,
+        }),
       capabilities,
       runner: { describe, it },
     });

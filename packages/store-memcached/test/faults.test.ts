@@ -1,7 +1,7 @@
 // One server of three killed, or hung: its keys fail STORAGE within operationTimeoutMs,
 // the others keep working, and the same store works again once it is back.
 import { readdirSync, readFileSync } from 'node:fs';
-import { type SessionRecord, SessionError, tenantId } from '@sessionkit/core';
+import { SessionError, type SessionRecord, tenantId } from '@sessionkit/core';
 import memjs from 'memjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemcachedSessionStore } from '../src/index.js';
@@ -95,7 +95,9 @@ describe('one of three servers fails', () => {
     try {
       const [down, up] = [0, 1];
       const userUp = userOn(client, prefix, up, 'alive');
-      const onDown = await store.create(record({ id: idOn(client, prefix, down, 'd'), userId: userOn(client, prefix, down, 'x') }));
+      const onDown = await store.create(
+        record({ id: idOn(client, prefix, down, 'd'), userId: userOn(client, prefix, down, 'x') }),
+      );
       const onUp = await store.create(record({ id: idOn(client, prefix, up, 'u'), userId: userUp }));
 
       await servers.started[down]?.kill();
@@ -121,7 +123,9 @@ describe('one of three servers fails', () => {
       expect(await store.get(onDown)).toBeNull();
       const back = await store.create(record({ id: idOn(client, prefix, down, 'back'), userId: userUp }));
       expect((await store.get(back))?.id).toBe(back);
-      expect((await store.listByUser(userUp, tenantId('t'))).map((r) => r.id).sort()).toEqual([back, more, onUp].sort());
+      expect((await store.listByUser(userUp, tenantId('t'))).map((r) => r.id).sort()).toEqual(
+        [back, more, onUp].sort(),
+      );
       // the create that failed while it was down did not happen
       expect(await store.get(idOn(client, prefix, down, 'new'))).toBeNull();
     } finally {

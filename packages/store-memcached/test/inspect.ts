@@ -27,7 +27,9 @@ export interface DumpedKey {
 
 /** Every key on the server (memcached's `lru_crawler metadump all`). */
 export async function dumpKeys(server: string): Promise<DumpedKey[]> {
-  const text = await command(server, 'lru_crawler metadump all', (t) => /(^|\n)(END|ERROR[^\n]*|BUSY[^\n]*)\r\n$/.test(t));
+  const text = await command(server, 'lru_crawler metadump all', (t) =>
+    /(^|\n)(END|ERROR[^\n]*|BUSY[^\n]*)\r\n$/.test(t),
+  );
   if (!/(^|\n)END\r\n$/.test(text)) throw new Error(`metadump failed: ${text.slice(-200)}`);
   const keys: DumpedKey[] = [];
   for (const line of text.split(/\r?\n/)) {

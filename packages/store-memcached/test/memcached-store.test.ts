@@ -1,4 +1,4 @@
-import { type SessionRecord, SessionError, tenantId } from '@sessionkit/core';
+import { SessionError, type SessionRecord, tenantId } from '@sessionkit/core';
 import fc from 'fast-check';
 import type memjs from 'memjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -165,7 +165,11 @@ describe('expiry and retention', () => {
 describe('keys', () => {
   const identifier = fc
     .string({ unit: 'binary', minLength: 1, maxLength: 256 })
-    .filter((s) => !/[\u0000-\u001f\u007f-\u009f]/.test(s) && !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s));
+    .filter(
+      (s) =>
+        !/[\u0000-\u001f\u007f-\u009f]/.test(s) &&
+        !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s),
+    );
 
   it('property: keys are printable ASCII without whitespace, within 250 bytes, and never collide', () => {
     const prefix = 'p'.repeat(100);
@@ -279,7 +283,10 @@ describe('the user index', () => {
     const expected = [...first.filter((_, i) => i % 2 === 1), ...more].sort();
     expect((await store.listByUser(base.userId, base.tenantId)).map((r) => r.id).sort()).toEqual(expected);
     const { value } = await client.get(indexKey(prefix, base.tenantId, base.userId));
-    const indexed = (value?.toString() ?? '').split('\n').slice(1).map((line) => line.split('\t')[1]);
+    const indexed = (value?.toString() ?? '')
+      .split('\n')
+      .slice(1)
+      .map((line) => line.split('\t')[1]);
     expect(indexed.sort()).toEqual(expected);
   });
 
@@ -294,42 +301,46 @@ describe('the user index', () => {
       fc.constant({ kind: 'deleteByUser' as const }),
     );
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.array(action, { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 5 }), async (batches) => {
-        await store.deleteByUser(user, tenant);
-        let model = new Set<string>();
-        for (const batch of batches) {
-          const known = [...model];
-          const deleted = new Set<string>();
-          let wiped = false;
-          const results = await Promise.allSettled(
-            batch.map((a) => {
-              if (a.kind === 'create') return store.create(record(clock, { userId: user, tenantId: tenant }));
-              if (a.kind === 'deleteByUser') {
-                wiped = true;
-                return store.deleteByUser(user, tenant);
-              }
-              const id = known[a.i % Math.max(1, known.length)];
-              if (id === undefined) return Promise.resolve();
-              if (a.kind === 'delete') {
-                deleted.add(id);
-                return store.delete(id);
-              }
-              return store.extend(id, HOUR);
-            }),
-          );
-          const createdIds = results.flatMap((r, i) =>
-            batch[i]?.kind === 'create' && r.status === 'fulfilled' ? [r.value as string] : [],
-          );
-          for (const r of results) if (r.status === 'rejected') expect((r.reason as SessionError).code).toBe('NOT_FOUND');
-          const listed = new Set((await store.listByUser(user, tenant)).map((r) => r.id));
-          // sessions that existed before the batch: gone if deleted (or wiped), else still there
-          for (const id of known) expect(listed.has(id)).toBe(!deleted.has(id) && !wiped);
-          // new ones: present unless a concurrent deleteByUser took them
-          for (const id of createdIds) if (!wiped) expect(listed.has(id)).toBe(true);
-          expect(listed.size).toBe([...listed].filter((id) => known.includes(id) || createdIds.includes(id)).length);
-          model = listed;
-        }
-      }),
+      fc.asyncProperty(
+        fc.array(fc.array(action, { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 5 }),
+        async (batches) => {
+          await store.deleteByUser(user, tenant);
+          let model = new Set<string>();
+          for (const batch of batches) {
+            const known = [...model];
+            const deleted = new Set<string>();
+            let wiped = false;
+            const results = await Promise.allSettled(
+              batch.map((a) => {
+                if (a.kind === 'create') return store.create(record(clock, { userId: user, tenantId: tenant }));
+                if (a.kind === 'deleteByUser') {
+                  wiped = true;
+                  return store.deleteByUser(user, tenant);
+                }
+                const id = known[a.i % Math.max(1, known.length)];
+                if (id === undefined) return Promise.resolve();
+                if (a.kind === 'delete') {
+                  deleted.add(id);
+                  return store.delete(id);
+                }
+                return store.extend(id, HOUR);
+              }),
+            );
+            const createdIds = results.flatMap((r, i) =>
+              batch[i]?.kind === 'create' && r.status === 'fulfilled' ? [r.value as string] : [],
+            );
+            for (const r of results)
+              if (r.status === 'rejected') expect((r.reason as SessionError).code).toBe('NOT_FOUND');
+            const listed = new Set((await store.listByUser(user, tenant)).map((r) => r.id));
+            // sessions that existed before the batch: gone if deleted (or wiped), else still there
+            for (const id of known) expect(listed.has(id)).toBe(!deleted.has(id) && !wiped);
+            // new ones: present unless a concurrent deleteByUser took them
+            for (const id of createdIds) if (!wiped) expect(listed.has(id)).toBe(true);
+            expect(listed.size).toBe([...listed].filter((id) => known.includes(id) || createdIds.includes(id)).length);
+            model = listed;
+          }
+        },
+      ),
       { numRuns: 15 },
     );
   });
