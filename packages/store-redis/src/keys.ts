@@ -15,8 +15,19 @@ function hashTag(text: string): string {
  * character of either (`{`, `}`, `:`, ...) can choose the slot or make two pairs meet.
  */
 export function userTag(tenant: string, user: string): string {
-  return hashTag(`u${tenant.length}:${tenant}${user}`);
+  const text = `u${tenant.length}:${tenant}${user}`;
+  let tag = recentTags.get(text);
+  if (tag === undefined) {
+    tag = hashTag(text);
+    if (recentTags.size >= TAG_CACHE_SIZE) recentTags.clear();
+    recentTags.set(text, tag);
+  }
+  return tag;
 }
+
+// Hashing costs about a microsecond; a small cache of recent users saves it on hot paths.
+const TAG_CACHE_SIZE = 4096;
+const recentTags = new Map<string, string>();
 
 /**
  * The hash-slot tag of an id: the tag a generated id carries, or a hash of any other id.

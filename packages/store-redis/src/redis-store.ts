@@ -47,6 +47,10 @@ import {
 const STORE = 'redis';
 /** Re-measure the offset between this process's clock and Redis's clock this often. */
 const CLOCK_RESYNC_MS = 60_000;
+/** A measurement of the Redis clock stays usable this long (clocks drift apart slowly). */
+const CLOCK_BOUND_MAX_AGE_MS = 10 * 60_000;
+/** A TIME round trip slower than this is measured again a second later. */
+const CLOCK_SLOW_SYNC_MS = 20;
 /** Extra margin, past operationTimeoutMs, before an unfinished claim of an id may be taken over. */
 const CLAIM_LEASE_MARGIN_MS = 1000;
 const CLEANUP_BATCH = 256;
@@ -87,8 +91,9 @@ export class RedisSessionStore implements SessionStore {
   private readonly retention: number;
   private readonly timeout: number;
   private readonly cluster: boolean;
-  /** Redis clock minus this process's clock, in ms (measured with TIME). */
+  /** A lower bound of (Redis clock - this process's clock), in ms, measured with TIME. */
   private offset: number | undefined;
+  private offsetAt = 0;
   private syncedAt = 0;
   private syncing: Promise<void> | undefined;
   private readonly deadlines: Deadlines;
@@ -163,8 +168,17 @@ export class RedisSessionStore implements SessionStore {
       this.syncing = (this.client.time() as Promise<[string | number, string | number]>)
         .then(([s, us]) => {
           const t1 = Date.now();
-          this.offset = Number(s) * 1000 + Math.floor(Number(us) / 1000) - Math.round((t0 + t1) / 2);
-          this.syncedAt = t1;
+          // Redis read its clock somewhere between t0 and t1: `server - t1` is the lowest
+          // the offset can be. Deadlines built on it fall due early, never late (2 ms for
+          // rounding). Each measurement is such a bound, so keep the highest recent one.
+          const lowest = Number(s) * 1000 + Math.floor(Number(us) / 1000) - t1 - 2;
+          const fresh = this.offset === undefined || t1 - this.offsetAt > CLOCK_BOUND_MAX_AGE_MS;
+          if (fresh || lowest > (this.offset as number)) {
+            this.offset = lowest;
+            this.offsetAt = t1;
+          }
+          // A slow answer gives a loose bound: measure again soon.
+          this.syncedAt = t1 - t0 > CLOCK_SLOW_SYNC_MS ? t1 - CLOCK_RESYNC_MS + 1000 : t1;
         })
         .finally(() => {
           this.syncing = undefined;
@@ -457,9 +471,10 @@ export class RedisSessionStore implements SessionStore {
     const nodes: Redis[] = this.cluster ? (this.client as Cluster).nodes('master') : [this.client as Redis];
     const pattern = this.keys.indexPattern();
     let removed = 0;
+    let failed = false;
     const cleanKey = async (ik: string): Promise<void> => {
       let offset = 0;
-      for (;;) {
+      while (!failed) {
         const reply = await this.timed(
           'cleanupExpired',
           this.script('cleanupExpired', CLEANUP, [ik], [now, this.retention, CLEANUP_BATCH, offset]),
@@ -478,7 +493,12 @@ export class RedisSessionStore implements SessionStore {
         if (node.status !== 'ready') throw this.notReady('cleanupExpired', node);
         const page = await this.timed('cleanupExpired', node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT));
         cursor = page[0];
-        await Promise.all(page[1].map(cleanKey));
+        try {
+          await Promise.all(page[1].map(cleanKey));
+        } catch (error) {
+          failed = true; // the other keys of this page stop after their current batch
+          throw error;
+        }
       } while (cursor !== '0');
     }
     return removed;

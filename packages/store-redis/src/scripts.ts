@@ -72,7 +72,7 @@ function script(name: string, body: string): Script {
 export const CREATE = script(
   'create',
   `
-if server_now() > tonumber(ARGV[1]) then return 'D' end
+if server_now() >= tonumber(ARGV[1]) then return 'D' end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'C' end
 if ARGV[9] ~= '' then
   redis.call('HSET', KEYS[1], 'r', ARGV[2], 'e', ARGV[3], 'a', ARGV[4], 'c', ARGV[5], 'u', KEYS[2], 'p', ARGV[9], 'q', ARGV[10])
@@ -87,7 +87,9 @@ for i = 1, #old do
   redis.call('DEL', old[i])
   redis.call('ZREM', KEYS[2], old[i])
 end
-fix_index(KEYS[2], ret)
+-- The index expires with its latest session: only ever later here (what was pruned was
+-- older than the new session). GT leaves a key without expiry alone, so NX covers a new key.
+if redis.call('PEXPIREAT', KEYS[2], ARGV[6], 'GT') == 0 then redis.call('PEXPIREAT', KEYS[2], ARGV[6], 'NX') end
 return 'OK'
 `,
 );
@@ -106,7 +108,7 @@ return pointer_or(false, nil)
 export const TOUCH = script(
   'touch',
   `
-if server_now() > tonumber(ARGV[1]) then return 'D' end
+if server_now() >= tonumber(ARGV[1]) then return 'D' end
 local e = redis.call('HGET', KEYS[1], 'e')
 if not e then return pointer_or('N', nil) end
 if tonumber(e) <= tonumber(ARGV[2]) then return 'X' end
@@ -122,7 +124,7 @@ return 'OK'
 export const EXTEND = script(
   'extend',
   `
-if server_now() > tonumber(ARGV[1]) then return 'D' end
+if server_now() >= tonumber(ARGV[1]) then return 'D' end
 local v = redis.call('HMGET', KEYS[1], 'e', 'c', 'u')
 if not v[1] then return pointer_or('N', ARGV[6]) end
 local now = tonumber(ARGV[2])
@@ -147,7 +149,7 @@ return 'OK'
 export const UPDATE = script(
   'update',
   `
-if server_now() > tonumber(ARGV[1]) then return 'D' end
+if server_now() >= tonumber(ARGV[1]) then return 'D' end
 local v = redis.call('HMGET', KEYS[1], 'e', 'c', 'u', 'r')
 if not v[1] then return pointer_or('N', ARGV[9]) end
 if tonumber(v[1]) <= tonumber(ARGV[2]) then return 'X' end
@@ -167,7 +169,7 @@ return 'OK'
 export const DELETE = script(
   'delete',
   `
-if server_now() > tonumber(ARGV[1]) then return 'D' end
+if server_now() >= tonumber(ARGV[1]) then return 'D' end
 local v = redis.call('HMGET', KEYS[1], 'u', 'p', 'q')
 if not v[1] then return pointer_or('N', nil) end
 redis.call('DEL', KEYS[1])
@@ -184,7 +186,7 @@ return {'OK', v[2] or '', v[3] or ''}
 export const DELETE_USER = script(
   'deleteByUser',
   `
-if server_now() > tonumber(ARGV[1]) then return 'D' end
+if server_now() >= tonumber(ARGV[1]) then return 'D' end
 local now = tonumber(ARGV[2])
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
 local out = {0}
@@ -303,7 +305,7 @@ export const CLAIM = script(
   'claim',
   `
 local now = server_now()
-if now > tonumber(ARGV[1]) then return 'D' end
+if now >= tonumber(ARGV[1]) then return 'D' end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'C' end
 local p = redis.call('GET', KEYS[2])
 if p and p ~= ARGV[5] then
