@@ -295,15 +295,15 @@ export class JwtSessionStore implements SessionStore {
         { store: STORE, operation: 'create', field: 'record' },
       );
     }
-    const input2 = this.#signingPrefix + payloadBytes.toString('base64url');
+    const signingInput = this.#signingPrefix + payloadBytes.toString('base64url');
     let signature: string;
     try {
-      const s = signInput(this.#signing, input2);
+      const s = signInput(this.#signing, signingInput);
       signature = typeof s === 'string' ? s : await s;
     } catch (error) {
       throw toStorageError(error, STORE, 'create');
     }
-    const jws = `${input2}.${signature}`;
+    const jws = `${signingInput}.${signature}`;
     return enc ? this.#encrypt(enc, jws) : jws;
   }
 
