@@ -31,14 +31,14 @@ export function indexKey(prefix: string, tenant: string, user: string): string {
 
 /** memcached reads an expiration over 30 days as an absolute Unix time. */
 export const MAX_RELATIVE_SECONDS = 60 * 60 * 24 * 30;
-/** memcached 1.6 parses the expiration as a signed 32-bit number: later is "already expired". */
-export const MAX_ABSOLUTE_SECONDS = 2 ** 31 - 1;
+/** The binary protocol's expiration is an unsigned 32-bit field (memcached 1.6 reads it so): February 2106. */
+export const MAX_ABSOLUTE_SECONDS = 2 ** 32 - 1;
 
 /**
  * The expiration field for an item that should live until `untilMs` on the store's
  * clock, now being `nowMs` on that clock. Up to 30 days it is relative seconds (never 0,
  * which would mean "never expires"); beyond, it is an absolute Unix time computed from
- * the real time (the server's clock), capped at 2^31 - 1 (January 2038).
+ * the real time (the server's clock), capped at 2^32 - 1 (February 2106).
  */
 export function expirationField(untilMs: number, nowMs: number, realNowMs: number = Date.now()): number {
   const seconds = Math.max(1, Math.ceil((untilMs - nowMs) / 1000));
