@@ -28,6 +28,7 @@ import {
 import type { Cluster, Redis } from 'ioredis';
 import { KeyLayout, TAG_LENGTH, userTag } from './keys.js';
 import type { RedisSessionStoreOptions } from './options.js';
+import { decodeValue, pad, recordHead, recordValue, storedJson } from './record.js';
 import { Deadlines } from './timeouts.js';
 import {
   CLAIM,
@@ -236,17 +237,6 @@ export class RedisSessionStore implements SessionStore {
     return Promise.all(drops);
   }
 
-  private decode(operation: string, json: unknown, expiresAt: unknown, lastActivityAt: unknown): SessionRecord {
-    if (typeof json !== 'string') throw this.unexpected(operation, json);
-    const record = decodeRecord(json, STORE);
-    const e = Number(expiresAt);
-    const a = Number(lastActivityAt);
-    if (!Number.isFinite(e) || !Number.isFinite(a)) throw this.unexpected(operation, [expiresAt, lastActivityAt]);
-    record.expiresAt = new Date(e);
-    record.lastActivityAt = new Date(a);
-    return record;
-  }
-
   // ---- SessionStore ------------------------------------------------------------------
 
   async create(input: SessionRecord): Promise<string> {
@@ -267,18 +257,14 @@ export class RedisSessionStore implements SessionStore {
     const ik = this.keys.index(tag, record.tenantId, record.userId);
     const e = record.expiresAt.getTime();
     const pxat = e + this.retention;
-    const json = encodeRecord(record);
+    const head = recordHead(record, encodeRecord(record));
     const args = (deadline: number, pointer: string, pointerKey: string) => [
       deadline,
-      json,
+      recordValue(head, ik, pointer, pointerKey),
       e,
-      record.lastActivityAt.getTime(),
-      record.createdAt.getTime(),
       pxat,
       now,
       this.retention,
-      pointer,
-      pointerKey,
     ];
     const start = Date.now();
     const reply = await this.timed(
@@ -331,10 +317,10 @@ export class RedisSessionStore implements SessionStore {
     let work: Promise<Reply>;
     if (this.cluster) work = this.byId('get', GET, id, []);
     else if (this.client.status !== 'ready') throw this.notReady('get');
-    else work = this.client.hmget(this.keys.record(id), 'r', 'e', 'a');
-    const values = await this.timed('get', work);
-    if (!Array.isArray(values) || values[0] === null || values[0] === undefined) return null;
-    const record = this.decode('get', values[0], values[1], values[2]);
+    else work = this.client.get(this.keys.record(id));
+    const value = await this.timed('get', work);
+    if (value === null || value === undefined) return null;
+    const record = decodeValue(value, 'get');
     if (record.id !== id) throw this.unexpected('get', `record of id ${JSON.stringify(record.id)}`);
     if (record.expiresAt.getTime() <= this.now()) throw expired(STORE, 'get');
     return record;
@@ -346,7 +332,7 @@ export class RedisSessionStore implements SessionStore {
     const tag = userTag(record.tenantId, record.userId);
     const ik = this.keys.index(tag, record.tenantId, record.userId);
     const e = record.expiresAt.getTime();
-    const json = encodeRecord(record);
+    const head = recordHead(record, encodeRecord(record));
     const start = Date.now();
     const reply = await this.timed(
       'update',
@@ -354,9 +340,8 @@ export class RedisSessionStore implements SessionStore {
         this.byId('update', UPDATE, record.id, [
           deadline,
           now,
-          json,
+          head,
           e,
-          record.lastActivityAt.getTime(),
           record.createdAt.getTime(),
           ik,
           this.retention,
@@ -370,7 +355,7 @@ export class RedisSessionStore implements SessionStore {
     if (reply === 'D') throw this.deadlineMissed('update');
     if (Array.isArray(reply) && reply[0] === 'I') {
       // userId, tenantId (both in the index key) or createdAt differ: name the field.
-      checkImmutableFields(this.rules, decodeRecord(String(reply[1]), STORE), record);
+      checkImmutableFields(this.rules, decodeRecord(storedJson(String(reply[1]), 'update'), STORE), record);
     }
     throw this.unexpected('update', reply);
   }
@@ -439,7 +424,7 @@ export class RedisSessionStore implements SessionStore {
     const start = Date.now();
     const reply = await this.timed(
       'touch',
-      this.withDeadline('touch', start, (deadline) => this.byId('touch', TOUCH, id, [deadline, now])),
+      this.withDeadline('touch', start, (deadline) => this.byId('touch', TOUCH, id, [deadline, now, pad(now)])),
     );
     if (reply === 'OK') return;
     if (reply === 'N') throw notFound(STORE, 'touch');
@@ -455,8 +440,8 @@ export class RedisSessionStore implements SessionStore {
     const reply = await this.timed('listByUser', this.script('listByUser', LIST, [ik], [now, this.retention]));
     if (!Array.isArray(reply)) throw this.unexpected('listByUser', reply);
     const out: SessionRecord[] = [];
-    for (let i = 0; i + 2 < reply.length; i += 3) {
-      const record = this.decode('listByUser', reply[i], reply[i + 1], reply[i + 2]);
+    for (const value of reply) {
+      const record = decodeValue(value, 'listByUser');
       if (record.expiresAt.getTime() > now) out.push(record);
     }
     return out.sort(compareSessions);

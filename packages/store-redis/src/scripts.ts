@@ -6,13 +6,14 @@ import { createHash } from 'node:crypto';
  * (tenant, user); a pointer key shares the tag of its id), so they run on Redis Cluster
  * without CROSSSLOT errors.
  *
- * Record hash fields: r = core's JSON encoding as created or last updated, e = expiresAt
- * (ms, authoritative), a = lastActivityAt (ms, authoritative), c = createdAt (ms),
- * u = the user index key, p/q = pointer value/key (Cluster, caller-chosen ids only).
- * Index: a sorted set of record keys scored by expiresAt.
+ * A record is one string (see ./record.ts): a fixed header of expiresAt,
+ * lastActivityAt and createdAt (17 characters each, at offsets 0, 18 and 36), core's JSON
+ * of the record from offset 54, then `\n` and the meta fields (index key, pointer value,
+ * pointer key) separated by `\t`. touch and extend patch the header in place (SETRANGE);
+ * get is one GET. The index is a sorted set of record keys scored by expiresAt.
  *
- * Write scripts take a deadline (server time, ms) as ARGV[1] and do nothing when it has
- * passed, so a write whose operation already rejected (timed out) never takes effect later.
+ * Write scripts take a deadline (Redis time, ms) as ARGV[1] and do nothing once it has
+ * come, so a write whose operation already rejected (timed out) never takes effect later.
  */
 
 // Helpers, each included only in the scripts that use it (a script defines them on every call).
@@ -25,6 +26,17 @@ const HELPERS: [name: string, source: string][] = [
 end`,
   ],
   ['num', `local function num(n) return string.format('%.0f', n) end`],
+  ['pad', `local function pad(n) return string.format('%-17s', string.format('%.0f', n)) end`],
+  [
+    'meta',
+    `local function meta(v)
+  local nl = string.find(v, '\\n', 55, true)
+  local m = string.sub(v, nl + 1)
+  local t1 = string.find(m, '\\t', 1, true)
+  local t2 = string.find(m, '\\t', t1 + 1, true)
+  return string.sub(m, 1, t1 - 1), string.sub(m, t1 + 1, t2 - 1), string.sub(m, t2 + 1), string.sub(v, 1, nl), m
+end`,
+  ],
   [
     'fix_index',
     `local function fix_index(ik, ret)
@@ -59,60 +71,57 @@ export interface Script {
 }
 
 function script(name: string, body: string): Script {
-  const used = HELPERS.filter(([helper]) => body.includes(`${helper}(`) || (helper === 'num' && body.includes('fix_index(')));
+  const used = HELPERS.filter(
+    ([helper]) => body.includes(`${helper}(`) || (helper === 'num' && body.includes('fix_index(')),
+  );
   const source = `${used.map(([, code]) => code).join('\n')}\n${body.trim()}\n`;
   return { name, source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
 /**
- * CREATE. KEYS: record, index. ARGV: deadline, json, expiresAt, lastActivityAt,
- * createdAt, record PXAT, now, retention, pointer value ('' = none), pointer key.
- * Returns 'OK', 'C' (exists) or 'D' (deadline passed).
+ * CREATE. KEYS: record, index. ARGV: deadline, record value, expiresAt, record PXAT,
+ * now, retention. Returns 'OK', 'C' (exists) or 'D' (deadline passed).
  */
 export const CREATE = script(
   'create',
   `
 if server_now() >= tonumber(ARGV[1]) then return 'D' end
-if redis.call('EXISTS', KEYS[1]) == 1 then return 'C' end
-if ARGV[9] ~= '' then
-  redis.call('HSET', KEYS[1], 'r', ARGV[2], 'e', ARGV[3], 'a', ARGV[4], 'c', ARGV[5], 'u', KEYS[2], 'p', ARGV[9], 'q', ARGV[10])
-else
-  redis.call('HSET', KEYS[1], 'r', ARGV[2], 'e', ARGV[3], 'a', ARGV[4], 'c', ARGV[5], 'u', KEYS[2])
-end
-redis.call('PEXPIREAT', KEYS[1], ARGV[6])
+if not redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[4], 'NX') then return 'C' end
 redis.call('ZADD', KEYS[2], ARGV[3], KEYS[1])
-local ret = tonumber(ARGV[8])
-local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', num(tonumber(ARGV[7]) - ret), 'LIMIT', 0, 64)
+local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', num(tonumber(ARGV[5]) - tonumber(ARGV[6])), 'LIMIT', 0, 64)
 for i = 1, #old do
   redis.call('DEL', old[i])
   redis.call('ZREM', KEYS[2], old[i])
 end
 -- The index expires with its latest session: only ever later here (what was pruned was
 -- older than the new session). GT leaves a key without expiry alone, so NX covers a new key.
-if redis.call('PEXPIREAT', KEYS[2], ARGV[6], 'GT') == 0 then redis.call('PEXPIREAT', KEYS[2], ARGV[6], 'NX') end
+if redis.call('PEXPIREAT', KEYS[2], ARGV[4], 'GT') == 0 then redis.call('PEXPIREAT', KEYS[2], ARGV[4], 'NX') end
 return 'OK'
 `,
 );
 
-/** GET through a pointer (Cluster). KEYS: record, pointer. Returns {r, e, a}, {'P', p} or nil. */
+/** GET through a pointer (Cluster). KEYS: record, pointer. Returns the value, {'P', p} or nil. */
 export const GET = script(
   'get',
   `
-local v = redis.call('HMGET', KEYS[1], 'r', 'e', 'a')
-if v[1] then return v end
+local v = redis.call('GET', KEYS[1])
+if v then return v end
 return pointer_or(false, nil)
 `,
 );
 
-/** TOUCH. KEYS: record, pointer. ARGV: deadline, now. Returns 'OK', 'N', 'X', 'D' or {'P', p}. */
+/**
+ * TOUCH. KEYS: record, pointer. ARGV: deadline, now, now padded to 17 characters.
+ * Returns 'OK', 'N', 'X', 'D' or {'P', p}.
+ */
 export const TOUCH = script(
   'touch',
   `
 if server_now() >= tonumber(ARGV[1]) then return 'D' end
-local e = redis.call('HGET', KEYS[1], 'e')
-if not e then return pointer_or('N', nil) end
+local e = redis.call('GETRANGE', KEYS[1], 0, 16)
+if e == '' then return pointer_or('N', nil) end
 if tonumber(e) <= tonumber(ARGV[2]) then return 'X' end
-redis.call('HSET', KEYS[1], 'a', ARGV[2])
+redis.call('SETRANGE', KEYS[1], 18, ARGV[3])
 return 'OK'
 `,
 );
@@ -125,39 +134,40 @@ export const EXTEND = script(
   'extend',
   `
 if server_now() >= tonumber(ARGV[1]) then return 'D' end
-local v = redis.call('HMGET', KEYS[1], 'e', 'c', 'u')
-if not v[1] then return pointer_or('N', ARGV[6]) end
+local v = redis.call('GET', KEYS[1])
+if not v then return pointer_or('N', ARGV[6]) end
 local now = tonumber(ARGV[2])
-if tonumber(v[1]) <= now then return 'X' end
+if tonumber(string.sub(v, 1, 17)) <= now then return 'X' end
 local e = now + tonumber(ARGV[3])
 local life = tonumber(ARGV[4])
-if life >= 0 then e = math.min(e, tonumber(v[2]) + life) end
+if life >= 0 then e = math.min(e, tonumber(string.sub(v, 37, 53)) + life) end
 local ret = tonumber(ARGV[5])
-redis.call('HSET', KEYS[1], 'e', num(e), 'a', ARGV[2])
+local ik = meta(v)
+redis.call('SETRANGE', KEYS[1], 0, pad(e) .. ' ' .. pad(now))
 redis.call('PEXPIREAT', KEYS[1], num(e + ret))
-redis.call('ZADD', v[3], num(e), KEYS[1])
-fix_index(v[3], ret)
+redis.call('ZADD', ik, num(e), KEYS[1])
+fix_index(ik, ret)
 return 'OK'
 `,
 );
 
 /**
- * UPDATE. KEYS: record, pointer. ARGV: deadline, now, json, expiresAt, lastActivityAt,
+ * UPDATE. KEYS: record, pointer. ARGV: deadline, now, new value without meta, expiresAt,
  * createdAt, index key of the new record, retention, record PXAT.
- * Returns 'OK', 'N', 'X', 'D', {'P', p} or {'I', stored json} (immutable field changed).
+ * Returns 'OK', 'N', 'X', 'D', {'P', p} or {'I', stored value} (immutable field changed).
  */
 export const UPDATE = script(
   'update',
   `
 if server_now() >= tonumber(ARGV[1]) then return 'D' end
-local v = redis.call('HMGET', KEYS[1], 'e', 'c', 'u', 'r')
-if not v[1] then return pointer_or('N', ARGV[9]) end
-if tonumber(v[1]) <= tonumber(ARGV[2]) then return 'X' end
-if v[3] ~= ARGV[7] or v[2] ~= ARGV[6] then return {'I', v[4]} end
-redis.call('HSET', KEYS[1], 'r', ARGV[3], 'e', ARGV[4], 'a', ARGV[5])
-redis.call('PEXPIREAT', KEYS[1], ARGV[9])
-redis.call('ZADD', v[3], ARGV[4], KEYS[1])
-fix_index(v[3], tonumber(ARGV[8]))
+local v = redis.call('GET', KEYS[1])
+if not v then return pointer_or('N', ARGV[8]) end
+if tonumber(string.sub(v, 1, 17)) <= tonumber(ARGV[2]) then return 'X' end
+local ik, p, q, head, m = meta(v)
+if ik ~= ARGV[6] or tonumber(string.sub(v, 37, 53)) ~= tonumber(ARGV[5]) then return {'I', v} end
+redis.call('SET', KEYS[1], ARGV[3] .. '\\n' .. m, 'PXAT', ARGV[8])
+redis.call('ZADD', ik, ARGV[4], KEYS[1])
+fix_index(ik, tonumber(ARGV[7]))
 return 'OK'
 `,
 );
@@ -170,12 +180,13 @@ export const DELETE = script(
   'delete',
   `
 if server_now() >= tonumber(ARGV[1]) then return 'D' end
-local v = redis.call('HMGET', KEYS[1], 'u', 'p', 'q')
-if not v[1] then return pointer_or('N', nil) end
+local v = redis.call('GET', KEYS[1])
+if not v then return pointer_or('N', nil) end
+local ik, p, q = meta(v)
 redis.call('DEL', KEYS[1])
-redis.call('ZREM', v[1], KEYS[1])
-fix_index(v[1], tonumber(ARGV[2]))
-return {'OK', v[2] or '', v[3] or ''}
+redis.call('ZREM', ik, KEYS[1])
+fix_index(ik, tonumber(ARGV[2]))
+return {'OK', p, q}
 `,
 );
 
@@ -191,13 +202,14 @@ local now = tonumber(ARGV[2])
 local members = redis.call('ZRANGE', KEYS[1], 0, -1)
 local out = {0}
 for i = 1, #members do
-  local v = redis.call('HMGET', members[i], 'e', 'p', 'q')
-  if v[1] then
+  local v = redis.call('GET', members[i])
+  if v then
     redis.call('DEL', members[i])
-    if tonumber(v[1]) > now then out[1] = out[1] + 1 end
-    if v[2] then
-      out[#out + 1] = v[2]
-      out[#out + 1] = v[3]
+    if tonumber(string.sub(v, 1, 17)) > now then out[1] = out[1] + 1 end
+    local ik, p, q = meta(v)
+    if p ~= '' then
+      out[#out + 1] = p
+      out[#out + 1] = q
     end
   end
 end
@@ -207,9 +219,9 @@ return out
 );
 
 /**
- * LIST. KEYS: index. ARGV: now, retention. Returns {json, expiresAt, lastActivityAt, ...}
- * for every unexpired session; prunes entries past the retention window (with their
- * records) and entries whose record is gone.
+ * LIST. KEYS: index. ARGV: now, retention. Returns the value of every unexpired session;
+ * prunes entries past the retention window (with their records) and entries whose
+ * record is gone.
  */
 export const LIST = script(
   'listByUser',
@@ -226,11 +238,9 @@ end
 local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. num(now), '+inf')
 local out = {}
 for i = 1, #live do
-  local v = redis.call('HMGET', live[i], 'r', 'e', 'a')
-  if v[1] then
-    out[#out + 1] = v[1]
-    out[#out + 1] = v[2]
-    out[#out + 1] = v[3]
+  local v = redis.call('GET', live[i])
+  if v then
+    out[#out + 1] = v
   else
     redis.call('ZREM', KEYS[1], live[i])
     changed = true
@@ -258,16 +268,18 @@ local changed = false
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', num(now), 'LIMIT', 0, batch)
 out[2] = #expired
 for i = 1, #expired do
-  local v = redis.call('HMGET', expired[i], 'e', 'p', 'q')
-  if v[1] and tonumber(v[1]) > now then
-    redis.call('ZADD', KEYS[1], v[1], expired[i])
+  local v = redis.call('GET', expired[i])
+  local e = v and tonumber(string.sub(v, 1, 17))
+  if e and e > now then
+    redis.call('ZADD', KEYS[1], num(e), expired[i])
   else
-    if v[1] then
+    if v then
       redis.call('DEL', expired[i])
       out[1] = out[1] + 1
-      if v[2] then
-        out[#out + 1] = v[2]
-        out[#out + 1] = v[3]
+      local ik, p, q = meta(v)
+      if p ~= '' then
+        out[#out + 1] = p
+        out[#out + 1] = q
       end
     end
     redis.call('ZREM', KEYS[1], expired[i])

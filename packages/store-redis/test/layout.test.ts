@@ -121,17 +121,26 @@ for (const mode of ['single', 'cluster'] as const) {
       expect(await store.get(id)).toBeNull();
     });
 
-    it('touch changes lastActivityAt only, never the stored JSON', async () => {
+    it('touch and extend patch the header in place; the stored JSON is rewritten only by update', async () => {
       const clock = new Clock();
       const { prefix, store } = open(client(), clock);
       const id = await store.create(record(clock));
       const key = new KeyLayout(prefix).record(id);
       const node = client();
-      const before = await node.hget(key, 'r');
+      const before = (await node.get(key)) as string;
       clock.t += 5000;
       await store.touch(id);
-      expect(await node.hget(key, 'r')).toBe(before);
+      const touched = (await node.get(key)) as string;
+      expect(touched.length).toBe(before.length);
+      expect(touched.slice(0, 18), 'expiresAt untouched').toBe(before.slice(0, 18));
+      expect(touched.slice(18, 35).trim()).toBe(String(clock.t));
+      expect(touched.slice(35), 'JSON and meta untouched').toBe(before.slice(35));
       expect((await store.get(id))?.lastActivityAt.getTime()).toBe(clock.t);
+      await store.extend(id, 10_000);
+      const extended = (await node.get(key)) as string;
+      expect(extended.slice(0, 17).trim()).toBe(String(clock.t + 10_000));
+      expect(extended.slice(35)).toBe(before.slice(35));
+      expect(await node.pexpiretime(key)).toBe(clock.t + 10_000 + 3_600_000);
     });
 
     it('cleanupExpired removes expired sessions of many users, drops dangling entries, and counts each once under concurrent callers', async () => {

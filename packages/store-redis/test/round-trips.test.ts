@@ -93,7 +93,7 @@ for (const mode of ['single', 'cluster'] as const) {
       expect(id).toMatch(/^[A-Za-z0-9_-]{43,}$/);
       expectOneCommand(
         await delta(client, () => store.get(id)),
-        mode === 'single' ? 'hmget' : 'evalsha',
+        mode === 'single' ? 'get' : 'evalsha',
         mode === 'single' ? undefined : scripts.GET,
       );
       expectOneCommand(await delta(client, () => store.touch(id)), 'evalsha', scripts.TOUCH);
@@ -105,7 +105,7 @@ for (const mode of ['single', 'cluster'] as const) {
       );
       expectOneCommand(await delta(client, () => store.listByUser(record.userId, record.tenantId)), 'evalsha', scripts.LIST);
       expectOneCommand(await delta(client, () => store.delete(id)), 'evalsha', scripts.DELETE);
-      expectOneCommand(await delta(client, () => store.get(id)), mode === 'single' ? 'hmget' : 'evalsha', mode === 'single' ? undefined : scripts.GET);
+      expectOneCommand(await delta(client, () => store.get(id)), mode === 'single' ? 'get' : 'evalsha', mode === 'single' ? undefined : scripts.GET);
       await store.create(record);
       expectOneCommand(
         await delta(client, () => store.deleteByUser(record.userId, record.tenantId)),
@@ -136,7 +136,7 @@ describe('caller-chosen ids', () => {
     };
     await store.touch('warm-up').catch(() => {});
     expectOneCommand(await delta(client, () => store.create(record)), 'evalsha', scripts.CREATE);
-    expectOneCommand(await delta(client, () => store.get(record.id)), 'hmget');
+    expectOneCommand(await delta(client, () => store.get(record.id)), 'get');
     expectOneCommand(await delta(client, () => store.touch(record.id)), 'evalsha', scripts.TOUCH);
     expectOneCommand(await delta(client, () => store.delete(record.id)), 'evalsha', scripts.DELETE);
     await dropKeys(client, 'rt-custom:');
