@@ -1,0 +1,195 @@
+// store-redis next to raw ioredis issuing the same minimal commands (GET for get; the
+// same kind of Lua script for create, touch and listByUser, plus the bare SETRANGE floor)
+// and next to connect-redis 8.1.0 over ioredis (get/set/touch). Plus a scaling row:
+// listByUser of one user at 1k vs 100k total sessions. One real redis-server on loopback;
+// every client is an ioredis client with enableOfflineQueue: false.
+import { tenantId } from '@sessionkit/core';
+import { RedisSessionStore } from '@sessionkit/store-redis';
+import { RedisStore } from 'connect-redis';
+import { Redis } from 'ioredis';
+import { startRedis } from '../../../scripts/test-servers/index.mjs';
+import { compare, opsPerSec, sampleMetadata, scaling, settings } from '../harness.mjs';
+
+const STORE = 'redis';
+const HOUR = 3_600_000;
+const POPULATION = 10_000; // sessions read by get/touch
+const USERS = 2_000; // 5 sessions each
+const tenant = tenantId('acme');
+
+function record(userId, now, metadata) {
+  return {
+    id: '',
+    userId,
+    tenantId: tenant,
+    transactionId: 'tx-1',
+    factorsUsed: ['password', 'totp'],
+    assuranceLevel: 2,
+    metadata,
+    createdAt: new Date(now),
+    expiresAt: new Date(now + HOUR),
+    lastActivityAt: new Date(now),
+  };
+}
+
+function expressSession(metadata, userId) {
+  return {
+    cookie: { originalMaxAge: HOUR, expires: new Date(Date.now() + HOUR).toISOString(), httpOnly: true, path: '/', secure: true, sameSite: 'lax' },
+    userId,
+    tenantId: 'acme',
+    transactionId: 'tx-1',
+    factorsUsed: ['password', 'totp'],
+    assuranceLevel: 2,
+    metadata,
+  };
+}
+
+// What a hand-written raw implementation of the same layout runs: touch checks existence
+// and expiry and patches lastActivityAt; create writes the record (SET NX PXAT) and the
+// user index atomically; list reads the index and each record. (The store's scripts add
+// the deadline check, pruning and exact index-TTL upkeep.)
+const RAW_TOUCH = `
+local e = redis.call('GETRANGE', KEYS[1], 0, 16)
+if e == '' then return 'N' end
+if tonumber(e) <= tonumber(ARGV[1]) then return 'X' end
+redis.call('SETRANGE', KEYS[1], 18, ARGV[2])
+return 'OK'`;
+const RAW_CREATE = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[3], 'NX') then return 'C' end
+redis.call('ZADD', KEYS[2], ARGV[2], KEYS[1])
+if redis.call('PEXPIREAT', KEYS[2], ARGV[3], 'GT') == 0 then redis.call('PEXPIREAT', KEYS[2], ARGV[3], 'NX') end
+return 'OK'`;
+const RAW_LIST = `
+local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')
+local out = {}
+for i = 1, #live do
+  local v = redis.call('GET', live[i])
+  if v then out[#out + 1] = v end
+end
+return out`;
+
+const pad = (ms) => String(ms).padEnd(17, ' ');
+const jsonOf = (value) => value.slice(54, value.lastIndexOf('\n'));
+
+export async function run() {
+  const server = await startRedis();
+  const options = { enableOfflineQueue: false, lazyConnect: true };
+  const storeClient = new Redis(server.url, options);
+  const rawClient = new Redis(server.url, options);
+  const peerClient = new Redis(server.url, options);
+  await Promise.all([storeClient.connect(), rawClient.connect(), peerClient.connect()]);
+  try {
+    const metadata = sampleMetadata();
+    const store = new RedisSessionStore({ client: storeClient, prefix: 'bench:' });
+    const peer = new RedisStore({ client: peerClient, prefix: 'cr:' });
+    rawClient.defineCommand('rawTouch', { numberOfKeys: 1, lua: RAW_TOUCH });
+    rawClient.defineCommand('rawCreate', { numberOfKeys: 2, lua: RAW_CREATE });
+    rawClient.defineCommand('rawList', { numberOfKeys: 1, lua: RAW_LIST });
+
+    // Population: the store's sessions, and the same ids in connect-redis.
+    const now = Date.now();
+    const ids = [];
+    for (let i = 0; i < POPULATION; i += 200) {
+      const batch = await Promise.all(
+        Array.from({ length: 200 }, (_, k) => store.create(record(`user-${(i + k) % USERS}`, now, metadata))),
+      );
+      ids.push(...batch);
+    }
+    const keys = ids.map((id) => `bench:s:{${id.slice(0, 4)}}${id}`);
+    for (let i = 0; i < POPULATION; i += 200) {
+      await Promise.all(ids.slice(i, i + 200).map((id) => peer.set(id, expressSession(metadata, 'u'))));
+    }
+    const pick = (i) => i % POPULATION;
+
+    const ops = {
+      get: {
+        subject: (i) => store.get(ids[pick(i)]),
+        references: [
+          {
+            name: 'raw ioredis GET + JSON.parse',
+            fn: async (i) => JSON.parse(jsonOf(await rawClient.get(keys[pick(i)]))),
+          },
+          { name: 'connect-redis get', fn: (i) => peer.get(ids[pick(i)]) },
+        ],
+      },
+      create: {
+        subject: (i) => store.create(record(`new-${i % USERS}`, Date.now(), metadata)),
+        references: [
+          {
+            name: 'raw ioredis EVALSHA (SET NX + index)',
+            fn: (i) => {
+              const t = Date.now();
+              const id = `raw${i}-${t}`;
+              const r = record(`new-${i % USERS}`, t, metadata);
+              const value = `${pad(t + HOUR)} ${pad(t)} ${pad(t)} ${JSON.stringify({ ...r, id })}\nraw:u:new-${i % USERS}\t\t`;
+              return rawClient.rawCreate(`raw:s:${id}`, `raw:u:new-${i % USERS}`, value, t + HOUR, t + 2 * HOUR);
+            },
+          },
+          { name: 'connect-redis set', fn: (i) => peer.set(`new-${i}`, expressSession(metadata, `new-${i % USERS}`)) },
+        ],
+      },
+      touch: {
+        subject: (i) => store.touch(ids[pick(i)]),
+        references: [
+          {
+            name: 'raw ioredis EVALSHA (check + SETRANGE)',
+            fn: (i) => {
+              const t = Date.now();
+              return rawClient.rawTouch(keys[pick(i)], t, pad(t));
+            },
+          },
+          { name: 'raw ioredis SETRANGE (no checks)', fn: (i) => rawClient.setrange(keys[pick(i)], 18, pad(Date.now())) },
+          { name: 'connect-redis touch', fn: (i) => peer.touch(ids[pick(i)], expressSession(metadata, 'u')) },
+        ],
+      },
+      listByUser: {
+        subject: (i) => store.listByUser(`user-${i % USERS}`, tenant),
+        references: [
+          {
+            name: 'raw ioredis EVALSHA (index + GETs) + JSON.parse',
+            fn: async (i) => {
+              const ik = `bench:u:{${ids[i % USERS].slice(0, 4)}}${tenant.length}:${tenant}user-${i % USERS}`;
+              const out = await rawClient.rawList(ik, Date.now());
+              return out.map((v) => JSON.parse(jsonOf(v)));
+            },
+          },
+        ],
+      },
+    };
+    for (const [op, spec] of Object.entries(ops)) {
+      for (const concurrency of [1, 64]) {
+        await compare({ store: STORE, op, concurrency, subject: spec.subject, references: spec.references });
+      }
+    }
+
+    // Scaling: listByUser of one user (5 sessions) with 1k vs 100k sessions in Redis.
+    const listers = await scalingRun(storeClient, metadata);
+    scaling({ store: STORE, op: 'listByUser', concurrency: 1, ...listers });
+  } finally {
+    storeClient.disconnect();
+    rawClient.disconnect();
+    peerClient.disconnect();
+    await server.stop();
+  }
+}
+
+async function scalingRun(client, metadata) {
+  const measure = async (total) => {
+    await client.flushall();
+    const store = new RedisSessionStore({ client, prefix: 'scale:' });
+    const now = Date.now();
+    for (let i = 0; i < total; i += 500) {
+      await Promise.all(
+        Array.from({ length: Math.min(500, total - i) }, (_, k) => store.create(record(`s-${(i + k) % (total / 5)}`, now, metadata))),
+      );
+    }
+    const users = total / 5;
+    const samples = [];
+    for (let r = 0; r < settings.rounds; r++) {
+      samples.push(await opsPerSec((i) => store.listByUser(`s-${(i * 7919) % users}`, tenant), { concurrency: 1 }));
+    }
+    return samples.sort((a, b) => a - b)[Math.floor(samples.length / 2)];
+  };
+  const small = await measure(1_000);
+  const large = await measure(100_000);
+  return { small, large, smallLabel: '1k sessions', largeLabel: '100k sessions' };
+}
