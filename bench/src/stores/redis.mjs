@@ -33,7 +33,14 @@ function record(userId, now, metadata) {
 
 function expressSession(metadata, userId) {
   return {
-    cookie: { originalMaxAge: HOUR, expires: new Date(Date.now() + HOUR).toISOString(), httpOnly: true, path: '/', secure: true, sameSite: 'lax' },
+    cookie: {
+      originalMaxAge: HOUR,
+      expires: new Date(Date.now() + HOUR).toISOString(),
+      httpOnly: true,
+      path: '/',
+      secure: true,
+      sameSite: 'lax',
+    },
     userId,
     tenantId: 'acme',
     transactionId: 'tx-1',
@@ -137,7 +144,10 @@ export async function run() {
               return rawClient.rawTouch(keys[pick(i)], t, pad(t));
             },
           },
-          { name: 'raw ioredis SETRANGE (no checks)', fn: (i) => rawClient.setrange(keys[pick(i)], 18, pad(Date.now())) },
+          {
+            name: 'raw ioredis SETRANGE (no checks)',
+            fn: (i) => rawClient.setrange(keys[pick(i)], 18, pad(Date.now())),
+          },
           { name: 'connect-redis touch', fn: (i) => peer.touch(ids[pick(i)], expressSession(metadata, 'u')) },
         ],
       },
@@ -179,7 +189,9 @@ async function scalingRun(client, metadata) {
     const now = Date.now();
     for (let i = 0; i < total; i += 500) {
       await Promise.all(
-        Array.from({ length: Math.min(500, total - i) }, (_, k) => store.create(record(`s-${(i + k) % (total / 5)}`, now, metadata))),
+        Array.from({ length: Math.min(500, total - i) }, (_, k) =>
+          store.create(record(`s-${(i + k) % (total / 5)}`, now, metadata)),
+        ),
       );
     }
     const users = total / 5;

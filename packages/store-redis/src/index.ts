@@ -1,2 +1,2 @@
-export { RedisSessionStore } from './redis-store.js';
 export type { RedisSessionStoreOptions } from './options.js';
+export { RedisSessionStore } from './redis-store.js';

@@ -15,6 +15,7 @@ import {
   encodeRecord,
   expired,
   generateSessionId,
+  hasControlCharacters,
   notFound,
   type RecordRules,
   readClock,
@@ -29,7 +30,6 @@ import type { Cluster, Redis } from 'ioredis';
 import { KeyLayout, TAG_LENGTH, userTag } from './keys.js';
 import type { RedisSessionStoreOptions } from './options.js';
 import { decodeValue, pad, recordHead, recordValue, storedJson } from './record.js';
-import { Deadlines } from './timeouts.js';
 import {
   CLAIM,
   CLEANUP,
@@ -44,6 +44,7 @@ import {
   TOUCH,
   UPDATE,
 } from './scripts.js';
+import { Deadlines } from './timeouts.js';
 
 const STORE = 'redis';
 /** Re-measure the offset between this process's clock and Redis's clock this often. */
@@ -115,7 +116,7 @@ export class RedisSessionStore implements SessionStore {
       });
     }
     const prefix = options.prefix ?? 'sessionkit:';
-    if (typeof prefix !== 'string' || /[{}\u0000-\u001f\u007f-\u009f]/.test(prefix) || prefix.length > 256) {
+    if (typeof prefix !== 'string' || /[{}]/.test(prefix) || hasControlCharacters(prefix) || prefix.length > 256) {
       throw new SessionError(
         'INVALID',
         'option prefix must be a string of at most 256 characters without `{`, `}` or control characters',
@@ -123,10 +124,21 @@ export class RedisSessionStore implements SessionStore {
       );
     }
     this.rules = resolveRecordRules(STORE, options);
-    this.retention = durationOption(STORE, 'expiredRetentionMs', options.expiredRetentionMs, DEFAULT_EXPIRED_RETENTION_MS, {
-      min: 0,
-    });
-    this.timeout = durationOption(STORE, 'operationTimeoutMs', options.operationTimeoutMs, DEFAULT_OPERATION_TIMEOUT_MS);
+    this.retention = durationOption(
+      STORE,
+      'expiredRetentionMs',
+      options.expiredRetentionMs,
+      DEFAULT_EXPIRED_RETENTION_MS,
+      {
+        min: 0,
+      },
+    );
+    this.timeout = durationOption(
+      STORE,
+      'operationTimeoutMs',
+      options.operationTimeoutMs,
+      DEFAULT_OPERATION_TIMEOUT_MS,
+    );
     this.client = client as Client;
     this.cluster = (client as Redis).isCluster === true;
     this.keys = new KeyLayout(prefix);
@@ -299,7 +311,12 @@ export class RedisSessionStore implements SessionStore {
     const lease = this.timeout + CLAIM_LEASE_MARGIN_MS;
     let expected = '';
     for (let attempt = 0; attempt < 3; attempt++) {
-      const r = await this.script('create', CLAIM, [this.keys.record(id), pk], [deadline, target, pxat, lease, expected]);
+      const r = await this.script(
+        'create',
+        CLAIM,
+        [this.keys.record(id), pk],
+        [deadline, target, pxat, lease, expected],
+      );
       if (r === 'C' || r === 'D') return r;
       if (!Array.isArray(r) || r.length !== 2) throw this.unexpected('create', r);
       if (r[0] === 'OK') return this.script('create', CREATE, [target, ik], args(deadline, String(r[1]), pk));
@@ -408,7 +425,14 @@ export class RedisSessionStore implements SessionStore {
     const reply = await this.timed(
       'extend',
       this.withDeadline('extend', start, (deadline) =>
-        this.byId('extend', EXTEND, id, [deadline, now, duration, life, this.retention, now + duration + this.retention]),
+        this.byId('extend', EXTEND, id, [
+          deadline,
+          now,
+          duration,
+          life,
+          this.retention,
+          now + duration + this.retention,
+        ]),
       ),
     );
     if (reply === 'OK') return;

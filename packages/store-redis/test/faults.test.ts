@@ -76,7 +76,10 @@ async function expectUnchanged(store: RedisSessionStore, live: SessionRecord, ta
   expect(after?.lastActivityAt.getTime(), 'the touch that rejected did not happen').toBe(live.lastActivityAt.getTime());
   expect(await store.get(`created-while-${tag}`), 'the create that rejected did not happen').toBeNull();
   const listed = await store.listByUser(live.userId, live.tenantId);
-  expect(listed.map((s) => s.id), 'no generated create happened either').toEqual([live.id]);
+  expect(
+    listed.map((s) => s.id),
+    'no generated create happened either',
+  ).toEqual([live.id]);
 }
 
 describe('faults on a single Redis', () => {
@@ -143,7 +146,7 @@ describe('faults on Redis Cluster', () => {
     const live = (await store.get(id)) as SessionRecord;
     // The master that holds this user's slot.
     const slot = Number(await client.cluster('KEYSLOT', `cpause:s:{${id.slice(0, 4)}}${id}`));
-    const slots = (await client.cluster("SLOTS")) as unknown as [number, number, [string, number]][];
+    const slots = (await client.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
     const port = (slots.find(([from, to]) => slot >= from && slot <= to) as [number, number, [string, number]])[2][1];
     const server = cluster.servers.find((s) => s.port === port) as RedisServer;
     server.pause();

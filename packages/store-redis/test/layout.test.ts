@@ -51,7 +51,8 @@ async function allKeys(client: Redis | Cluster, prefix: string): Promise<{ key: 
       const [next, keys] = await node.scan(cursor, 'MATCH', '*', 'COUNT', 1000);
       cursor = next;
       for (const key of keys) {
-        if (key.startsWith(prefix) || !key.startsWith('layout')) out.push({ key, expireAt: Number(await node.pexpiretime(key)) });
+        if (key.startsWith(prefix) || !key.startsWith('layout'))
+          out.push({ key, expireAt: Number(await node.pexpiretime(key)) });
       }
     } while (cursor !== '0');
   }
@@ -74,7 +75,9 @@ for (const mode of ['single', 'cluster'] as const) {
       const user = { userId: 'u:{x}|1', tenantId: tenantId('t}{:') };
       const a = await store.create(record(clock, { ...user, expiresAt: new Date(clock.t + HOUR) }));
       const b = await store.create(record(clock, { ...user, expiresAt: new Date(clock.t + 2 * HOUR) }));
-      const c = await store.create(record(clock, { ...user, id: 'caller chosen {id}', expiresAt: new Date(clock.t + 3 * HOUR) }));
+      const c = await store.create(
+        record(clock, { ...user, id: 'caller chosen {id}', expiresAt: new Date(clock.t + 3 * HOUR) }),
+      );
       const layout = new KeyLayout(prefix);
       const tag = userTag(user.tenantId, user.userId);
       const index = layout.index(tag, user.tenantId, user.userId);
@@ -99,7 +102,9 @@ for (const mode of ['single', 'cluster'] as const) {
       expect(keys.get(index)).toBe(clock.t + 5 * HOUR + retention);
       await store.extend(a, HOUR / 2);
       keys = await expiry();
-      expect(keys.get(index), 'an extend that shortens the latest session shortens the index').toBe(clock.t + 2 * HOUR + retention);
+      expect(keys.get(index), 'an extend that shortens the latest session shortens the index').toBe(
+        clock.t + 2 * HOUR + retention,
+      );
       await store.update({ ...((await store.get(b)) as SessionRecord), expiresAt: new Date(clock.t + 4 * HOUR) });
       keys = await expiry();
       expect(keys.get(layout.record(b))).toBe(clock.t + 4 * HOUR + retention);
@@ -162,7 +167,10 @@ for (const mode of ['single', 'cluster'] as const) {
       for (const id of expiredIds.slice(0, 5)) expect(await store.get(id)).toBeNull();
       expect(await store.listByUser('user-3', tenantId('acme'))).toHaveLength(1);
       const left = (await allKeys(client(), prefix)).map((k) => k.key);
-      expect(left.filter((k) => k.includes('user-gone')), 'the dangling entry and its index are gone').toEqual([]);
+      expect(
+        left.filter((k) => k.includes('user-gone')),
+        'the dangling entry and its index are gone',
+      ).toEqual([]);
       expect(left).toHaveLength(80);
     });
   });
@@ -174,19 +182,23 @@ describe('hash slots and collisions', () => {
     const { prefix, store } = open(cluster.client, clock);
     const layout = new KeyLayout(prefix);
     await fc.assert(
-      fc.asyncProperty(fc.string({ minLength: 1, maxLength: 20, unit: 'grapheme' }), fc.string({ minLength: 1, maxLength: 20, unit: 'grapheme' }), async (t, u) => {
-        fc.pre(!/[\u0000-\u001f\u007f-\u009f]/.test(t + u));
-        const id = await store.create(record(clock, { userId: u, tenantId: tenantId(t) }));
-        expect(id).toMatch(/^[A-Za-z0-9_-]{47}$/);
-        const tag = userTag(t, u);
-        expect(id.slice(0, 4)).toBe(tag);
-        const recordSlot = await cluster.client.cluster('KEYSLOT', layout.record(id));
-        const indexSlot = await cluster.client.cluster('KEYSLOT', layout.index(tag, t, u));
-        const tagSlot = await cluster.client.cluster('KEYSLOT', tag);
-        expect(recordSlot).toBe(indexSlot);
-        expect(indexSlot, 'the slot is chosen by the hash, never by braces in the input').toBe(tagSlot);
-        expect((await store.listByUser(u, tenantId(t))).map((s) => s.id)).toContain(id);
-      }),
+      fc.asyncProperty(
+        fc.string({ minLength: 1, maxLength: 20, unit: 'grapheme' }),
+        fc.string({ minLength: 1, maxLength: 20, unit: 'grapheme' }),
+        async (t, u) => {
+          fc.pre(!/[\u0000-\u001f\u007f-\u009f]/.test(t + u));
+          const id = await store.create(record(clock, { userId: u, tenantId: tenantId(t) }));
+          expect(id).toMatch(/^[A-Za-z0-9_-]{47}$/);
+          const tag = userTag(t, u);
+          expect(id.slice(0, 4)).toBe(tag);
+          const recordSlot = await cluster.client.cluster('KEYSLOT', layout.record(id));
+          const indexSlot = await cluster.client.cluster('KEYSLOT', layout.index(tag, t, u));
+          const tagSlot = await cluster.client.cluster('KEYSLOT', tag);
+          expect(recordSlot).toBe(indexSlot);
+          expect(indexSlot, 'the slot is chosen by the hash, never by braces in the input').toBe(tagSlot);
+          expect((await store.listByUser(u, tenantId(t))).map((s) => s.id)).toContain(id);
+        },
+      ),
       { numRuns: 30 },
     );
     await dropKeys(cluster.client, prefix);
@@ -194,7 +206,11 @@ describe('hash slots and collisions', () => {
 
   it('distinct (tenant, user) pairs never share an index key, including prefixes and separators', () => {
     const layout = new KeyLayout('p:');
-    const part = fc.string({ minLength: 1, maxLength: 8, unit: fc.constantFrom('a', ':', '{', '}', '|', '1', 'é', '%') });
+    const part = fc.string({
+      minLength: 1,
+      maxLength: 8,
+      unit: fc.constantFrom('a', ':', '{', '}', '|', '1', 'é', '%'),
+    });
     fc.assert(
       fc.property(part, part, part, part, (t1, u1, t2, u2) => {
         fc.pre(t1 !== t2 || u1 !== u2);
@@ -299,7 +315,7 @@ describe('constructor', () => {
     expect(() => new RedisSessionStore(null as never)).toThrow(/options/);
   });
 
-  it('close() resolves, twice, and leaves the caller\'s client connected', async () => {
+  it("close() resolves, twice, and leaves the caller's client connected", async () => {
     const store = new RedisSessionStore({ client: single.client });
     await store.close();
     await store.close();

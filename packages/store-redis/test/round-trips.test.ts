@@ -26,7 +26,10 @@ function internals(script: scripts.Script): Set<string> {
 }
 
 async function commandStats(client: Redis | Cluster): Promise<Map<string, number>> {
-  const nodes = 'nodes' in client && typeof client.nodes === 'function' && client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
+  const nodes =
+    'nodes' in client && typeof client.nodes === 'function' && client.isCluster
+      ? (client as Cluster).nodes('master')
+      : [client as Redis];
   const totals = new Map<string, number>();
   for (const node of nodes) {
     const text = await node.info('commandstats');
@@ -103,9 +106,17 @@ for (const mode of ['single', 'cluster'] as const) {
         'evalsha',
         scripts.UPDATE,
       );
-      expectOneCommand(await delta(client, () => store.listByUser(record.userId, record.tenantId)), 'evalsha', scripts.LIST);
+      expectOneCommand(
+        await delta(client, () => store.listByUser(record.userId, record.tenantId)),
+        'evalsha',
+        scripts.LIST,
+      );
       expectOneCommand(await delta(client, () => store.delete(id)), 'evalsha', scripts.DELETE);
-      expectOneCommand(await delta(client, () => store.get(id)), mode === 'single' ? 'get' : 'evalsha', mode === 'single' ? undefined : scripts.GET);
+      expectOneCommand(
+        await delta(client, () => store.get(id)),
+        mode === 'single' ? 'get' : 'evalsha',
+        mode === 'single' ? undefined : scripts.GET,
+      );
       await store.create(record);
       expectOneCommand(
         await delta(client, () => store.deleteByUser(record.userId, record.tenantId)),

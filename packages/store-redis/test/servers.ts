@@ -21,7 +21,10 @@ export const CLIENT_OPTIONS = { enableOfflineQueue: false, maxRetriesPerRequest:
 
 export async function singleRedis(): Promise<SingleTarget> {
   const server = process.env.REDIS_URL ? undefined : await startRedis();
-  const client = new Redis(process.env.REDIS_URL ?? (server as RedisServer).url, { ...CLIENT_OPTIONS, lazyConnect: true });
+  const client = new Redis(process.env.REDIS_URL ?? (server as RedisServer).url, {
+    ...CLIENT_OPTIONS,
+    lazyConnect: true,
+  });
   await client.connect();
   return {
     client,
@@ -40,7 +43,11 @@ export async function clusterRedis(): Promise<ClusterTarget> {
   });
   const cluster = fromEnv ? undefined : await startRedisCluster();
   const nodes = fromEnv ?? (cluster as RedisCluster).nodes;
-  const client = new Cluster(nodes, { enableOfflineQueue: false, redisOptions: { ...CLIENT_OPTIONS } , lazyConnect: true});
+  const client = new Cluster(nodes, {
+    enableOfflineQueue: false,
+    redisOptions: { ...CLIENT_OPTIONS },
+    lazyConnect: true,
+  });
   await client.connect();
   for (let i = 0; i < 100 && client.status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 50));
   return {
