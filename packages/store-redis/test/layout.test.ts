@@ -287,6 +287,31 @@ describe('caller-chosen ids on Cluster', () => {
   });
 });
 
+describe('foreign data under the prefix', () => {
+  it('rejects STORAGE (with a cause) rather than returning a half-valid record', async () => {
+    const clock = new Clock();
+    const { prefix, store } = open(single.client, clock);
+    const id = 'not-ours';
+    await single.client.set(new KeyLayout(prefix).record(id), 'garbage', 'PX', 60_000);
+    for (const run of [
+      () => store.get(id),
+      () => store.touch(id),
+      () => store.extend(id, 1000),
+      () => store.delete(id),
+    ]) {
+      const error = await run().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(SessionError.hasCode(error, 'STORAGE'), String(error)).toBe(true);
+      expect((error as SessionError).cause).toBeDefined();
+    }
+    await single.client.set(new KeyLayout(prefix).record(id), '1', 'PX', 60_000);
+    await expect(store.get(id)).rejects.toMatchObject({ code: 'STORAGE' });
+    await dropKeys(single.client, prefix);
+  });
+});
+
 describe('constructor', () => {
   it('rejects bad options with INVALID naming the option', () => {
     const client = single.client;
