@@ -26,6 +26,7 @@ import {
   toStorageError,
 } from '@sessionkit/core';
 import type { Pool, PoolClient, QueryResult } from 'pg';
+import { Deadlines } from './deadlines.js';
 import type { PostgresSessionStoreOptions } from './options.js';
 import {
   DEFAULT_SCHEMA,
@@ -109,6 +110,7 @@ export class PostgresSessionStore implements SessionStore {
   private readonly sql: TableSql;
   private readonly q: Statements;
   private readonly maxLifetime: string | null;
+  private readonly deadlines: Deadlines;
   private timer: NodeJS.Timeout | undefined;
   private background: Promise<unknown> | undefined;
 
@@ -137,6 +139,7 @@ export class PostgresSessionStore implements SessionStore {
       options.cleanupIntervalMs === undefined
         ? undefined
         : durationOption(STORE, 'cleanupIntervalMs', options.cleanupIntervalMs, 0, { max: 2_147_483_647 });
+    this.deadlines = new Deadlines(this.timeoutMs);
     this.maxLifetime = this.rules.maxLifetimeMs === undefined ? null : String(this.rules.maxLifetimeMs);
     this.sql = tableSql(this.schema, this.table);
     this.q = statements(this.sql.qualified, this.batchSize);
@@ -369,7 +372,7 @@ export class PostgresSessionStore implements SessionStore {
     return new Promise((resolve, reject) => {
       let settled = false;
       let client: PoolClient | undefined;
-      const timer = setTimeout(() => {
+      const pending = this.deadlines.add(() => {
         if (settled) return;
         settled = true;
         const cause = new Error(`timed out after ${this.timeoutMs} ms`);
@@ -382,10 +385,10 @@ export class PostgresSessionStore implements SessionStore {
             cause,
           }),
         );
-      }, this.timeoutMs);
+      });
       const fail = (error: unknown) => {
         settled = true;
-        clearTimeout(timer);
+        pending.done = true;
         reject(toStorageError(error, STORE, operation));
       };
       let answered = false;
@@ -418,7 +421,7 @@ export class PostgresSessionStore implements SessionStore {
             return;
           }
           settled = true;
-          clearTimeout(timer);
+          pending.done = true;
           c.release();
           resolve(result);
         };
