@@ -111,6 +111,14 @@ class KeyHeap {
     items[i] = key;
   }
 
+  /** Replaces the contents with `keys` (each once): drops every stale key at once. */
+  rebuild(keys: Iterable<number>): void {
+    const items = this.items;
+    items.length = 0;
+    for (const key of keys) items.push(key);
+    items.sort((a, b) => a - b); // a sorted array is a valid min-heap
+  }
+
   pop(): void {
     const items = this.items;
     const last = items.pop() as number;
@@ -143,6 +151,8 @@ export interface MemorySessionStoreStats {
   evicted: number;
   /** Sessions examined so far by expiry sweeps (cleanupExpired, the timer and maxSessions). */
   sweepExamined: number;
+  /** Keys in the expiry heap, stale ones included: at most 2 × expiryBuckets + 1024. */
+  expiryHeapKeys: number;
 }
 
 function toRecord(e: Entry): SessionRecord {
@@ -402,6 +412,7 @@ export class MemorySessionStore implements SessionStore {
       expiryBuckets: this.#buckets.size,
       evicted: this.#evicted,
       sweepExamined: this.#examined,
+      expiryHeapKeys: this.#keys.size,
     };
   }
 
@@ -441,7 +452,12 @@ export class MemorySessionStore implements SessionStore {
     if (b === undefined) {
       b = new Bucket(key);
       this.#buckets.set(key, b);
-      this.#keys.push(key);
+      const keys = this.#keys;
+      keys.push(key);
+      // Keys of emptied buckets leave the heap lazily, when they reach its top. Sessions
+      // moved by extend without any sweep could pile them up: past twice the live
+      // buckets, rebuild it from those (amortised O(log n) per push).
+      if (keys.size > 2 * this.#buckets.size + 1024) keys.rebuild(this.#buckets.keys());
     }
     b.entries.add(e);
     if (e.expiresAt < b.min) b.min = e.expiresAt;

@@ -231,6 +231,30 @@ describe('expiry moves within one bucket', () => {
   });
 });
 
+describe('expiry heap', () => {
+  it('stays bounded when sessions keep moving between buckets and nothing ever sweeps', async () => {
+    const clock = testClock();
+    const store = new MemorySessionStore({ clock: clock.read });
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) ids.push(await store.create(makeRecord(clock.now, { userId: `u${i}`, ttl: 60_000 })));
+    for (let step = 0; step < 20_000; step++) {
+      clock.advance(1000); // every extend lands in a new one-second bucket
+      await store.extend(ids[step % ids.length] as string, 60_000);
+    }
+    const stats = store.stats();
+    expect(stats.sessions).toBe(10);
+    expect(stats.expiryBuckets).toBeLessThanOrEqual(10);
+    expect(stats.expiryHeapKeys).toBeLessThanOrEqual(2 * stats.expiryBuckets + 1025);
+    // The rebuilt heap still orders expiry correctly.
+    // The last ten extends ran one second apart: all but the latest have expired 59 s on.
+    clock.advance(59_000);
+    expect(await store.cleanupExpired()).toBe(9);
+    clock.advance(1_000);
+    expect(await store.cleanupExpired()).toBe(1);
+    expect(store.stats()).toMatchObject({ sessions: 0, expiryBuckets: 0 });
+  });
+});
+
 describe('maxSessions', () => {
   it('removes expired sessions first, then evicts the session that expires soonest', async () => {
     const clock = testClock();
