@@ -237,6 +237,7 @@ export class MemorySessionStore implements SessionStore {
       });
       const r = v.record;
       if (this.#sessions.has(r.id)) throw conflict(STORE);
+      const metadata = cloneJson(r.metadata); // before evicting anything
       if (this.#sessions.size >= this.#maxSessions) this.#makeRoom(v.now);
       const owner = this.#ownerSet(r.tenantId, r.userId);
       const e = new Entry(
@@ -246,7 +247,7 @@ export class MemorySessionStore implements SessionStore {
         r.transactionId,
         r.factorsUsed, // a fresh array built by checkRecord
         r.assuranceLevel,
-        cloneJson(r.metadata),
+        metadata,
         r.createdAt.getTime(),
         r.expiresAt.getTime(),
         r.lastActivityAt.getTime(),
