@@ -1,9 +1,20 @@
 // Throwaway PostgreSQL servers for tests: initdb into a temp dir, pg_ctl start on a free
 // loopback port with trust auth. Works as root (runs as the postgres user) or as a user.
 import { execSync } from 'node:child_process';
-import { chownSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { chownSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { freePort, isRoot, removeDir, run, signal, sleep, tempDir, trackPid, untrackPid, waitForExit } from './util.mjs';
+import {
+  freePort,
+  isRoot,
+  removeDir,
+  run,
+  signal,
+  sleep,
+  tempDir,
+  trackPid,
+  untrackPid,
+  waitForExit,
+} from './util.mjs';
 
 function binDir() {
   const root = '/usr/lib/postgresql';
@@ -18,7 +29,7 @@ function binDir() {
     if (existsSync(path.join(dir, 'initdb'))) return dir;
   } catch {}
   throw new Error(
-    "cannot start test server: PostgreSQL server binaries (initdb, pg_ctl) are not installed. Install them with: apt-get install -y postgresql (or set DATABASE_URL)",
+    'cannot start test server: PostgreSQL server binaries (initdb, pg_ctl) are not installed. Install them with: apt-get install -y postgresql (or set DATABASE_URL)',
   );
 }
 
@@ -33,12 +44,26 @@ export async function startPostgres() {
   // Below Linux's ephemeral range (32768+), so client sockets cannot take it meanwhile.
   let port = await freePort({ min: 15000, max: 30000 });
   const asPostgres = isRoot();
-  const exec = (cmd, args) => (asPostgres ? run('runuser', ['-u', 'postgres', '--', path.join(bin, cmd), ...args]) : run(path.join(bin, cmd), args));
+  const exec = (cmd, args) =>
+    asPostgres
+      ? run('runuser', ['-u', 'postgres', '--', path.join(bin, cmd), ...args])
+      : run(path.join(bin, cmd), args);
   if (asPostgres) chownSync(dir, uidOf('postgres'), gidOf('postgres'));
   exec('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
   let pid;
   const launch = async () => {
-    exec('pg_ctl', ['-D', data, '-w', '-t', '30', '-l', path.join(dir, 'log'), '-o', `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c max_connections=200`, 'start']);
+    exec('pg_ctl', [
+      '-D',
+      data,
+      '-w',
+      '-t',
+      '30',
+      '-l',
+      path.join(dir, 'log'),
+      '-o',
+      `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c max_connections=200`,
+      'start',
+    ]);
     pid = Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
     trackPid(pid);
   };

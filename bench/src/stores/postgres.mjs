@@ -38,7 +38,14 @@ function record(id, userId, now, metadata) {
 // The session object an express-session store is handed: the same ~1 KB plus a cookie.
 function expressSession(metadata, userId) {
   return {
-    cookie: { originalMaxAge: HOUR, expires: new Date(Date.now() + HOUR).toISOString(), httpOnly: true, path: '/', secure: true, sameSite: 'lax' },
+    cookie: {
+      originalMaxAge: HOUR,
+      expires: new Date(Date.now() + HOUR).toISOString(),
+      httpOnly: true,
+      path: '/',
+      secure: true,
+      sameSite: 'lax',
+    },
     userId,
     tenantId: 'acme',
     transactionId: 'tx-1',
@@ -76,7 +83,15 @@ function rawClient(pool, q) {
     },
     async create(rec) {
       const r = { ...rec, id: generateSessionId() };
-      const values = [r.id, r.tenantId, r.userId, r.createdAt.getTime(), r.expiresAt.getTime(), r.lastActivityAt.getTime(), encodeRecord(r)];
+      const values = [
+        r.id,
+        r.tenantId,
+        r.userId,
+        r.createdAt.getTime(),
+        r.expiresAt.getTime(),
+        r.lastActivityAt.getTime(),
+        encodeRecord(r),
+      ];
       const res = await pool.query({ name: q.insert.name, text: q.insert.text, values });
       if (res.rowCount !== 1) throw new Error('conflict');
       return r.id;
@@ -86,7 +101,11 @@ function rawClient(pool, q) {
       if (res.rowCount !== 1) throw new Error('missing');
     },
     async listByUser(userId, t) {
-      const { rows } = await pool.query({ name: q.listByUser.name, text: q.listByUser.text, values: [t, userId, Date.now()] });
+      const { rows } = await pool.query({
+        name: q.listByUser.name,
+        text: q.listByUser.text,
+        values: [t, userId, Date.now()],
+      });
       return rows.map(decode).sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     },
   };
@@ -129,7 +148,10 @@ function timedPool(pool, samples) {
         return typeof values === 'function' ? query(config, wrapped) : query(config, values, wrapped);
       }
       const result = query(config, values);
-      result.then(() => samples.push(performance.now() - started), () => {});
+      result.then(
+        () => samples.push(performance.now() - started),
+        () => {},
+      );
       return result;
     };
     return client;
@@ -157,14 +179,14 @@ export async function run() {
     return p;
   };
   try {
-    await runAll(server, pool);
+    await runAll(pool);
   } finally {
     for (const p of pools) await p.end().catch(() => {});
     await server.stop();
   }
 }
 
-async function runAll(server, pool) {
+async function runAll(pool) {
   const metadata = sampleMetadata();
   const now = Date.now();
   const store = new PostgresSessionStore({ pool: pool(), table: 'bench_sessions' });

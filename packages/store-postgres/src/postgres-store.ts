@@ -15,8 +15,8 @@ import {
   expired,
   generateSessionId,
   notFound,
-  readClock,
   type RecordRules,
+  readClock,
   resolveRecordRules,
   SessionError,
   type SessionRecord,
@@ -62,7 +62,11 @@ interface ProbeRow {
 }
 
 function invalidOption(option: string, problem: string): SessionError {
-  return new SessionError('INVALID', `option ${option} ${problem}`, { store: STORE, operation: 'constructor', field: option });
+  return new SessionError('INVALID', `option ${option} ${problem}`, {
+    store: STORE,
+    operation: 'constructor',
+    field: option,
+  });
 }
 
 function identifierOption(option: string, value: unknown, fallback: string): string {
@@ -129,9 +133,15 @@ export class PostgresSessionStore implements SessionStore {
     this.schema = identifierOption('schema', options.schema, DEFAULT_SCHEMA);
     this.table = identifierOption('table', options.table, DEFAULT_TABLE);
     this.rules = resolveRecordRules(STORE, options);
-    this.timeoutMs = durationOption(STORE, 'operationTimeoutMs', options.operationTimeoutMs, DEFAULT_OPERATION_TIMEOUT_MS, {
-      max: 2_147_483_647,
-    });
+    this.timeoutMs = durationOption(
+      STORE,
+      'operationTimeoutMs',
+      options.operationTimeoutMs,
+      DEFAULT_OPERATION_TIMEOUT_MS,
+      {
+        max: 2_147_483_647,
+      },
+    );
     this.batchSize = durationOption(STORE, 'cleanupBatchSize', options.cleanupBatchSize, DEFAULT_CLEANUP_BATCH_SIZE, {
       max: 1_000_000,
     });
@@ -469,7 +479,13 @@ export class PostgresSessionStore implements SessionStore {
       const timer = setTimeout(() => {
         const cause = new Error(`timed out after ${timeoutMs} ms`);
         release(cause);
-        fail(new SessionError('STORAGE', `backend did not answer within ${timeoutMs} ms`, { store: STORE, operation, cause }));
+        fail(
+          new SessionError('STORAGE', `backend did not answer within ${timeoutMs} ms`, {
+            store: STORE,
+            operation,
+            cause,
+          }),
+        );
       }, timeoutMs);
       Promise.resolve()
         .then(() => this.pool.connect())

@@ -1,7 +1,7 @@
-import type { PostgresSessionStore as Store } from '../src/index.js';
 import { describeSessionStore } from '@sessionkit/core/testing';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, it } from 'vitest';
+import type { PostgresSessionStore as Store } from '../src/index.js';
 import { PostgresSessionStore } from '../src/index.js';
 import { database, makePool, uniqueName } from './helpers.js';
 

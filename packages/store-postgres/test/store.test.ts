@@ -81,7 +81,10 @@ function spyPool(real: pg.Pool): { pool: pg.Pool; log: pg.QueryConfig[] } {
 describe('options', () => {
   const base = () => ({ pool: makeFakePool() });
   function makeFakePool(): pg.Pool {
-    return { connect: () => Promise.reject(new Error('unused')), query: () => Promise.reject(new Error('unused')) } as unknown as pg.Pool;
+    return {
+      connect: () => Promise.reject(new Error('unused')),
+      query: () => Promise.reject(new Error('unused')),
+    } as unknown as pg.Pool;
   }
   function invalid(options: unknown, field: string) {
     let caught: unknown;
@@ -129,7 +132,10 @@ describe('options', () => {
     await store.migrate();
     const id = await store.create(record(Date.now()));
     expect((await store.get(id))?.id).toBe(id);
-    const found = await pool.query('SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = $1 AND tablename = $2', [weird, 'Select']);
+    const found = await pool.query(
+      'SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = $1 AND tablename = $2',
+      [weird, 'Select'],
+    );
     expect(found.rows[0].n).toBe(1);
     await pool.query(`DROP SCHEMA "${weird}" CASCADE`);
   });
@@ -138,7 +144,10 @@ describe('options', () => {
 describe('migrate and the exported SQL', () => {
   it('is idempotent and safe when many callers run it at once', async () => {
     const target = uniqueName('mig');
-    const stores = Array.from({ length: 8 }, () => new PostgresSessionStore({ pool, schema: target, table: 'sessions' }));
+    const stores = Array.from(
+      { length: 8 },
+      () => new PostgresSessionStore({ pool, schema: target, table: 'sessions' }),
+    );
     await Promise.all(stores.map((s) => s.migrate()));
     await Promise.all(stores.map((s) => s.migrate()));
     const id = await stores[0]!.create(record(Date.now()));
@@ -269,7 +278,12 @@ describe('time comes from the store clock, not the server', () => {
     future.advance(1);
     expect((await rejection(store.get(id))).code).toBe('EXPIRED');
     // A store on the same table whose clock says 1990 sees the session as live.
-    const past = new PostgresSessionStore({ pool, schema: store.schema, table: store.table, clock: () => Date.UTC(1990, 0, 1) });
+    const past = new PostgresSessionStore({
+      pool,
+      schema: store.schema,
+      table: store.table,
+      clock: () => Date.UTC(1990, 0, 1),
+    });
     expect((await past.get(id))?.id).toBe(id);
     expect(await past.cleanupExpired()).toBe(0);
     expect(await store.cleanupExpired()).toBe(1);
@@ -311,25 +325,49 @@ describe('round trips', () => {
 
   it('tenant and user ids that collide as text prefixes or under case/normalisation stay apart', async () => {
     const store = await open();
-    const idChar = fc.constantFrom('a', 'A', ':', '|', '{', '}', '%', '/', ' ', 'é', 'e\u0301', '😀', '\\', "'", '"', '_', '\u00a0');
+    const idChar = fc.constantFrom(
+      'a',
+      'A',
+      ':',
+      '|',
+      '{',
+      '}',
+      '%',
+      '/',
+      ' ',
+      'é',
+      'e\u0301',
+      '😀',
+      '\\',
+      "'",
+      '"',
+      '_',
+      '\u00a0',
+    );
     const ident = fc.array(idChar, { minLength: 1, maxLength: 5 }).map((chars) => chars.join(''));
     await fc.assert(
-      fc.asyncProperty(fc.uniqueArray(fc.tuple(ident, ident), { minLength: 2, maxLength: 6, selector: ([t, u]) => `${t}\u0000${u}` }), async (pairs) => {
-        const salt = rand();
-        const made = new Map<string, string>();
-        for (const [t, u] of pairs) {
-          made.set(`${t}\u0000${u}`, await store.create(record(Date.now(), { tenantId: tenantId(`${salt}${t}`), userId: u })));
-        }
-        for (const [t, u] of pairs) {
-          const listed = await store.listByUser(u, tenantId(`${salt}${t}`));
-          expect(listed.map((r) => r.id)).toEqual([made.get(`${t}\u0000${u}`)]);
-        }
-        const [t0, u0] = pairs[0]!;
-        expect(await store.deleteByUser(u0, tenantId(`${salt}${t0}`))).toBe(1);
-        for (const [t, u] of pairs.slice(1)) {
-          expect((await store.listByUser(u, tenantId(`${salt}${t}`))).length).toBe(1);
-        }
-      }),
+      fc.asyncProperty(
+        fc.uniqueArray(fc.tuple(ident, ident), { minLength: 2, maxLength: 6, selector: ([t, u]) => `${t}\u0000${u}` }),
+        async (pairs) => {
+          const salt = rand();
+          const made = new Map<string, string>();
+          for (const [t, u] of pairs) {
+            made.set(
+              `${t}\u0000${u}`,
+              await store.create(record(Date.now(), { tenantId: tenantId(`${salt}${t}`), userId: u })),
+            );
+          }
+          for (const [t, u] of pairs) {
+            const listed = await store.listByUser(u, tenantId(`${salt}${t}`));
+            expect(listed.map((r) => r.id)).toEqual([made.get(`${t}\u0000${u}`)]);
+          }
+          const [t0, u0] = pairs[0]!;
+          expect(await store.deleteByUser(u0, tenantId(`${salt}${t0}`))).toBe(1);
+          for (const [t, u] of pairs.slice(1)) {
+            expect((await store.listByUser(u, tenantId(`${salt}${t}`))).length).toBe(1);
+          }
+        },
+      ),
       { numRuns: 25 },
     );
   });
@@ -434,7 +472,8 @@ describe('cleanup', () => {
     const clock = manualClock();
     const first = await open({ clock: clock.now });
     const others = [3, 7, 50, 2000].map(
-      (cleanupBatchSize) => new PostgresSessionStore({ pool, schema, table: first.table, clock: clock.now, cleanupBatchSize }),
+      (cleanupBatchSize) =>
+        new PostgresSessionStore({ pool, schema, table: first.table, clock: clock.now, cleanupBatchSize }),
     );
     for (let round = 0; round < 3; round++) {
       await insertMany(first, 600, clock.now(), clock.now() + 1000);
@@ -448,10 +487,16 @@ describe('cleanup', () => {
     }
   });
 
-  it('cleanupIntervalMs runs cleanup on an unref\'d timer that close() stops', async () => {
+  it("cleanupIntervalMs runs cleanup on an unref'd timer that close() stops", async () => {
     const clock = manualClock();
     const spy = spyPool(pool);
-    const store = new PostgresSessionStore({ pool: spy.pool, schema, table: `s${n++}`, clock: clock.now, cleanupIntervalMs: 30 });
+    const store = new PostgresSessionStore({
+      pool: spy.pool,
+      schema,
+      table: `s${n++}`,
+      clock: clock.now,
+      cleanupIntervalMs: 30,
+    });
     opened.push(store);
     const timer = (store as unknown as { timer: NodeJS.Timeout }).timer;
     expect(timer.hasRef()).toBe(false);
