@@ -141,7 +141,8 @@ export function checkRecord(rules: RecordRules, input: unknown, options: CheckOp
   const current = readClock(rules);
 
   let id: string;
-  if (typeof r.id !== 'string') throw invalid(rules, operation, 'record.id', `must be a string, got ${describeType(r.id)}`);
+  if (typeof r.id !== 'string')
+    throw invalid(rules, operation, 'record.id', `must be a string, got ${describeType(r.id)}`);
   if (operation === 'create') {
     if (r.id === '') {
       id = options.generateId ? options.generateId() : '';
@@ -162,7 +163,12 @@ export function checkRecord(rules: RecordRules, input: unknown, options: CheckOp
   const tenant = identifier(rules, operation, 'record.tenantId', r.tenantId, false) as TenantId;
   const transactionId = identifier(rules, operation, 'record.transactionId', r.transactionId, true);
   if (!Array.isArray(r.factorsUsed)) {
-    throw invalid(rules, operation, 'record.factorsUsed', `must be an array of strings, got ${describeType(r.factorsUsed)}`);
+    throw invalid(
+      rules,
+      operation,
+      'record.factorsUsed',
+      `must be an array of strings, got ${describeType(r.factorsUsed)}`,
+    );
   }
   const factorsUsed: string[] = new Array(r.factorsUsed.length);
   for (let i = 0; i < r.factorsUsed.length; i++) {
@@ -176,7 +182,8 @@ export function checkRecord(rules: RecordRules, input: unknown, options: CheckOp
   const createdAt = dateMs(rules, operation, 'record.createdAt', r.createdAt);
   let expiresAt = dateMs(rules, operation, 'record.expiresAt', r.expiresAt);
   const lastActivityAt = dateMs(rules, operation, 'record.lastActivityAt', r.lastActivityAt);
-  if (expiresAt <= createdAt) throw invalid(rules, operation, 'record.expiresAt', 'must be later than record.createdAt');
+  if (expiresAt <= createdAt)
+    throw invalid(rules, operation, 'record.expiresAt', 'must be later than record.createdAt');
   if (expiresAt <= current) throw invalid(rules, operation, 'record.expiresAt', 'must be in the future');
   if (rules.maxLifetimeMs !== undefined) {
     const cap = createdAt + rules.maxLifetimeMs;
@@ -224,7 +231,8 @@ export function checkImmutableFields(
   next: Pick<SessionRecord, 'userId' | 'tenantId' | 'createdAt'>,
 ): void {
   if (stored.userId !== next.userId) throw invalid(rules, 'update', 'record.userId', 'cannot change after create');
-  if (stored.tenantId !== next.tenantId) throw invalid(rules, 'update', 'record.tenantId', 'cannot change after create');
+  if (stored.tenantId !== next.tenantId)
+    throw invalid(rules, 'update', 'record.tenantId', 'cannot change after create');
   if (stored.createdAt.getTime() !== next.createdAt.getTime()) {
     throw invalid(rules, 'update', 'record.createdAt', 'cannot change after create');
   }
@@ -249,7 +257,12 @@ export function checkUserArgs(rules: RecordRules, operation: string, userId: unk
 /** Checks extend's `durationMs`: a positive integer. */
 export function checkDuration(rules: RecordRules, durationMs: unknown): number {
   if (typeof durationMs !== 'number' || !Number.isInteger(durationMs) || durationMs <= 0 || durationMs > MAX_DATE_MS) {
-    throw invalid(rules, 'extend', 'durationMs', `must be a positive integer of milliseconds, got ${String(durationMs)}`);
+    throw invalid(
+      rules,
+      'extend',
+      'durationMs',
+      `must be a positive integer of milliseconds, got ${String(durationMs)}`,
+    );
   }
   return durationMs;
 }
@@ -280,7 +293,11 @@ export function notFound(store: string, operation: string): SessionError {
 
 /** `EXPIRED` for an operation on an expired session. */
 export function expired(store: string, operation: string): SessionError {
-  return new SessionError('EXPIRED', 'the session has expired; sign the user in again', { store, operation, field: 'id' });
+  return new SessionError('EXPIRED', 'the session has expired; sign the user in again', {
+    store,
+    operation,
+    field: 'id',
+  });
 }
 
 /** `CONFLICT` for create with an id that exists. */

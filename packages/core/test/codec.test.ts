@@ -88,8 +88,16 @@ describe('encodeRecord / decodeRecord', () => {
   it('checkRecord measures exactly the UTF-8 bytes of encodeRecord', () => {
     fc.assert(
       fc.property(arbitraryRecord, (r) => {
-        const valid = { ...r, id: 'sid', userId: 'user', expiresAt: new Date(1_800_000_000_000), createdAt: new Date(1_600_000_000_000) };
-        const factors = valid.factorsUsed.filter((f) => f.length <= 256 && !/[\u0000-\u001f\u007f-\u009f]/.test(f) && !/[\ud800-\udfff]/.test(f));
+        const valid = {
+          ...r,
+          id: 'sid',
+          userId: 'user',
+          expiresAt: new Date(1_800_000_000_000),
+          createdAt: new Date(1_600_000_000_000),
+        };
+        const factors = valid.factorsUsed.filter(
+          (f) => f.length <= 256 && !/[\u0000-\u001f\u007f-\u009f]/.test(f) && !/[\ud800-\udfff]/.test(f),
+        );
         const input = { ...valid, factorsUsed: factors, transactionId: '' };
         const big = resolveRecordRules('test', { clock: () => 1_700_000_000_000, maxRecordBytes: 10_000_000 });
         const { bytes, record: checked } = checkRecord(big, input, { operation: 'create' });
@@ -140,21 +148,25 @@ describe('checkRecord', () => {
     } catch (error) {
       expect(SessionError.hasCode(error, 'INVALID')).toBe(true);
       expect((error as SessionError).field).toBe('record.assuranceLevel');
-      expect((error as Error).message).toBe('[sessionkit/test] update: record.assuranceLevel must be an int32 integer, got 0.5');
+      expect((error as Error).message).toBe(
+        '[sessionkit/test] update: record.assuranceLevel must be an int32 integer, got 0.5',
+      );
     }
   });
 
   it('names the path inside metadata', () => {
-    expect(() => checkRecord(rules, record({ metadata: { a: [1, { b: Number.NaN }] } }), { operation: 'create' })).toThrow(
-      /record\.metadata\.a\[1\]\.b is NaN/,
-    );
+    expect(() =>
+      checkRecord(rules, record({ metadata: { a: [1, { b: Number.NaN }] } }), { operation: 'create' }),
+    ).toThrow(/record\.metadata\.a\[1\]\.b is NaN/);
     expect(() => checkRecord(rules, record({ metadata: [, 1] as never }), { operation: 'create' })).toThrow(/sparse/);
   });
 
   it('rejects lone surrogates in identifiers but keeps them in metadata', () => {
     expect(() => checkRecord(rules, record({ userId: 'a\ud800' }), { operation: 'create' })).toThrow(/well-formed/);
     expect(() => tenantId('\udc00')).toThrow(/well-formed/);
-    expect(checkRecord(rules, record({ metadata: 'a\ud800' }), { operation: 'create' }).record.metadata).toBe('a\ud800');
+    expect(checkRecord(rules, record({ metadata: 'a\ud800' }), { operation: 'create' }).record.metadata).toBe(
+      'a\ud800',
+    );
   });
 });
 
@@ -167,7 +179,9 @@ describe('resolveRecordRules', () => {
       [{ maxRecordBytes: 10 }, 'maxRecordBytes'],
       [{ maxRecordBytes: '1' }, 'maxRecordBytes'],
     ] as const) {
-      expect(() => resolveRecordRules('x', options as never)).toThrow(new RegExp(`^\\[sessionkit/x\\] constructor: option ${name}`));
+      expect(() => resolveRecordRules('x', options as never)).toThrow(
+        new RegExp(`^\\[sessionkit/x\\] constructor: option ${name}`),
+      );
     }
   });
 });
@@ -204,7 +218,9 @@ describe('generateSessionId', () => {
 
 describe('withTimeout', () => {
   it('rejects STORAGE after the deadline, with a cause', async () => {
-    const error = (await withTimeout(new Promise(() => {}), 20, 'redis', 'get').catch((e: unknown) => e)) as SessionError;
+    const error = (await withTimeout(new Promise(() => {}), 20, 'redis', 'get').catch(
+      (e: unknown) => e,
+    )) as SessionError;
     expect(SessionError.hasCode(error, 'STORAGE')).toBe(true);
     expect(error.message).toMatch(/\[sessionkit\/redis\] get: .*operationTimeoutMs \(20 ms\)/);
     expect(error.cause).toBeInstanceOf(Error);

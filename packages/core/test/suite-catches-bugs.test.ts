@@ -16,15 +16,24 @@ type Factory = (o: ConformanceStoreOptions) => SessionStore;
 async function failingTests(create: Factory): Promise<string[]> {
   const tests: { name: string; fn: () => Promise<void> }[] = [];
   const path: string[] = [];
-  const it = Object.assign((name: string, fn: () => Promise<void>) => tests.push({ name: [...path, name].join(' > '), fn }), {
-    skip: () => {},
-  });
+  const it = Object.assign(
+    (name: string, fn: () => Promise<void>) => tests.push({ name: [...path, name].join(' > '), fn }),
+    {
+      skip: () => {},
+    },
+  );
   const describeFn = (name: string, fn: () => void) => {
     path.push(name);
     fn();
     path.pop();
   };
-  describeSessionStore({ name: 'probe', create, runner: { describe: describeFn, it }, propertyRuns: 10, raceRounds: 5 });
+  describeSessionStore({
+    name: 'probe',
+    create,
+    runner: { describe: describeFn, it },
+    propertyRuns: 10,
+    raceRounds: 5,
+  });
   const failed: string[] = [];
   for (const t of tests) {
     try {
@@ -58,7 +67,10 @@ describe('the conformance suite catches broken stores', () => {
     it(`fails a store with the bug "${bug}"`, async () => {
       const failed = await failingTests(bugs[bug]);
       for (const fragment of mustFail) {
-        expect(failed.some((name) => name.includes(fragment)), `${fragment} should fail; failed: ${failed.join('\n')}`).toBe(true);
+        expect(
+          failed.some((name) => name.includes(fragment)),
+          `${fragment} should fail; failed: ${failed.join('\n')}`,
+        ).toBe(true);
       }
     });
   }

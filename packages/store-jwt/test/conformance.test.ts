@@ -21,25 +21,6 @@ const STATELESS: StoreCapabilities = {
   customIds: false,
 };
 
-/**
- * Two suite tests do not fit store-jwt as CONTRACT.md defines it: with `revocations`,
- * `cleanup` is true, but cleanupExpired only drops *denylist* entries (it cannot count or
- * remove tokens it never stored), and an expired, unrevoked token keeps reading as
- * EXPIRED (there is nothing to remove). The suite expects the count of expired
- * sessions and `null` afterwards. They are registered with `it.fails`, so they must keep
- * failing: once the suite gates them (or changes them to fit store-jwt), the run says so
- * and this list must go.
- */
-const CONTRACT_MISMATCH = new Set([
-  'cleanupExpired removes expired sessions, returns how many, keeps the rest',
-  'cleanupExpired from many callers at once removes each session once',
-]);
-
-const itWithKnownMismatches = Object.assign(
-  (name: string, fn: () => Promise<void>) => (CONTRACT_MISMATCH.has(name) ? it.fails(name, fn) : it(name, fn)),
-  { skip: it.skip },
-);
-
 // The suite stores records up to 64 KiB (maxRecordBytes' default) and random JSON: allow
 // tokens that large, so it tests fidelity, not the cookie-sized default of maxTokenBytes.
 const MAX_TOKEN_BYTES = 128 * 1024;
@@ -62,7 +43,7 @@ function variant(name: string, options: Partial<JwtSessionStoreOptions>, capabil
         maxTokenBytes: MAX_TOKEN_BYTES,
       }),
     capabilities,
-    runner: { describe, it: itWithKnownMismatches },
+    runner: { describe, it: it },
   });
 }
 

@@ -50,13 +50,20 @@ export function capabilityTests(test: Register, expected: Record<Capability, boo
     await rejectsWith(() => store.extend(id, MINUTE), 'UNSUPPORTED', 'extend');
     await rejectsWith(() => store.touch(id), 'UNSUPPORTED', 'touch');
   });
-  test('cleanup: cleanupExpired resolves 0 and removes nothing', { lacks: 'cleanup' }, async ({ store, record, clock }) => {
+  test('cleanup: cleanupExpired resolves 0 and removes nothing', { lacks: 'cleanup' }, async ({
+    store,
+    record,
+    clock,
+  }) => {
     const id = await store.create(record({ expiresAt: new Date(clock.now() + SECOND) }));
     clock.advance(SECOND);
     assert.equal(await store.cleanupExpired(), 0);
     await rejectsWith(() => store.get(id), 'EXPIRED');
   });
-  test('customIds: create with a caller-chosen id rejects INVALID', { lacks: 'customIds' }, async ({ store, record }) => {
+  test('customIds: create with a caller-chosen id rejects INVALID', { lacks: 'customIds' }, async ({
+    store,
+    record,
+  }) => {
     await rejectsWith(() => store.create(record({ id: `sid-${rand()}` })), 'INVALID', 'record.id');
   });
 }
@@ -88,7 +95,12 @@ export function createTests(test: Register): void {
   });
 
   test('create stores a caller-chosen id as given', { needs: ['customIds'] }, async ({ store, record }) => {
-    for (const id of [`sid-${rand()}`, `with spaces : | { } % / ${rand()}`, `ünï-😀-${rand()}`, 'x'.repeat(248) + rand()]) {
+    for (const id of [
+      `sid-${rand()}`,
+      `with spaces : | { } % / ${rand()}`,
+      `ünï-😀-${rand()}`,
+      'x'.repeat(248) + rand(),
+    ]) {
       const input = record({ id });
       assert.equal(await store.create(input), id);
       assertSameRecord(await store.get(id), expectedRecord(input, id));
@@ -156,7 +168,20 @@ export function createTests(test: Register): void {
   });
 
   test('get returns null for ids that name no session, malformed ones included', {}, async ({ store }) => {
-    for (const id of ['', 'missing', `nope-${rand()}`, 'x'.repeat(300), 'a\u0000b', '../../etc', '*', '?', '\n', '😀', '{tag}', '%00']) {
+    for (const id of [
+      '',
+      'missing',
+      `nope-${rand()}`,
+      'x'.repeat(300),
+      'a\u0000b',
+      '../../etc',
+      '*',
+      '?',
+      '\n',
+      '😀',
+      '{tag}',
+      '%00',
+    ]) {
       assert.equal(await store.get(id), null, `get(${JSON.stringify(id)})`);
     }
   });
@@ -173,13 +198,17 @@ export function createTests(test: Register): void {
     }
   });
 
-  test('a record over maxRecordBytes is INVALID and not stored', { storeOptions: { maxRecordBytes: 1024 } }, async (env) => {
+  test('a record over maxRecordBytes is INVALID and not stored', {
+    storeOptions: { maxRecordBytes: 1024 },
+  }, async (env) => {
     const input = env.record({ metadata: { blob: 'x'.repeat(2000) } });
     await rejectsWith(() => env.store.create(input), 'INVALID', 'maxRecordBytes');
     if (env.caps.list) assert.deepStrictEqual(await env.store.listByUser(input.userId, input.tenantId), []);
   });
 
-  test('maxRecordBytes counts the UTF-8 bytes of the encoded record, inclusive', { needs: ['customIds'] }, async (env) => {
+  test('maxRecordBytes counts the UTF-8 bytes of the encoded record, inclusive', {
+    needs: ['customIds'],
+  }, async (env) => {
     const input = env.record({ id: `sid-${rand()}`, metadata: { text: 'é😀'.repeat(40), plain: 'y'.repeat(100) } });
     const bytes = Buffer.byteLength(encodeRecord(input), 'utf8');
     const exact = await env.open({ maxRecordBytes: bytes });
@@ -188,16 +217,26 @@ export function createTests(test: Register): void {
     await rejectsWith(() => under.create({ ...input, id: `sid-${rand()}` }), 'INVALID', 'maxRecordBytes');
   });
 
-  test('maxLifetimeMs caps expiresAt at createdAt + maxLifetimeMs in create', { storeOptions: { maxLifetimeMs: 10 * MINUTE } }, async (env) => {
-    const input = env.record({ createdAt: new Date(env.clock.now() - MINUTE), expiresAt: new Date(env.clock.now() + HOUR) });
+  test('maxLifetimeMs caps expiresAt at createdAt + maxLifetimeMs in create', {
+    storeOptions: { maxLifetimeMs: 10 * MINUTE },
+  }, async (env) => {
+    const input = env.record({
+      createdAt: new Date(env.clock.now() - MINUTE),
+      expiresAt: new Date(env.clock.now() + HOUR),
+    });
     const id = await env.store.create(input);
     const got = await env.store.get(id);
     assert.ok(got);
     assert.equal(got.expiresAt.getTime(), input.createdAt.getTime() + 10 * MINUTE, 'expiresAt is capped, not rejected');
   });
 
-  test('maxLifetimeMs: a session whose cap is already past is INVALID', { storeOptions: { maxLifetimeMs: 10 * MINUTE } }, async (env) => {
-    const input = env.record({ createdAt: new Date(env.clock.now() - 10 * MINUTE), expiresAt: new Date(env.clock.now() + HOUR) });
+  test('maxLifetimeMs: a session whose cap is already past is INVALID', {
+    storeOptions: { maxLifetimeMs: 10 * MINUTE },
+  }, async (env) => {
+    const input = env.record({
+      createdAt: new Date(env.clock.now() - 10 * MINUTE),
+      expiresAt: new Date(env.clock.now() + HOUR),
+    });
     await rejectsWith(() => env.store.create(input), 'INVALID', 'maxLifetimeMs');
   });
 }
@@ -260,7 +299,12 @@ export function badRecords(now: number): Mutator[] {
 }
 
 export function validationTests(test: Register): void {
-  test('create rejects INVALID, naming the field, for every kind of bad record', {}, async ({ store, record, clock, caps }) => {
+  test('create rejects INVALID, naming the field, for every kind of bad record', {}, async ({
+    store,
+    record,
+    clock,
+    caps,
+  }) => {
     for (const [field, change] of badRecords(clock.now())) {
       const original = record();
       const input = { ...original } as unknown as Record<string, unknown>;
@@ -287,7 +331,18 @@ export function validationTests(test: Register): void {
   });
 
   test('tenantId() rejects what the contract rules out and accepts the rest', {}, async () => {
-    for (const bad of ['', 'x'.repeat(257), 'a\u0000', 'a\u001f', 'a\u007f', 'a\u0085', 'a\u009f', 5, null, undefined]) {
+    for (const bad of [
+      '',
+      'x'.repeat(257),
+      'a\u0000',
+      'a\u001f',
+      'a\u007f',
+      'a\u0085',
+      'a\u009f',
+      5,
+      null,
+      undefined,
+    ]) {
       assert.throws(
         () => tenantId(bad as string),
         (e: unknown) => SessionError.isInstance(e) && e.code === 'INVALID' && e.message.includes('tenantId'),

@@ -14,7 +14,9 @@ function settledOk(result: PromiseSettledResult<unknown>, allowed: string[], wha
 
 /** Races: no resurrection, no lost index entries, one winner for one id. */
 export function raceTests(test: Register, rounds: number): void {
-  test('no resurrection: touch, extend and update racing delete never bring it back', { needs: ['revoke', 'mutate'] }, async (env) => {
+  test('no resurrection: touch, extend and update racing delete never bring it back', {
+    needs: ['revoke', 'mutate'],
+  }, async (env) => {
     const { store, clock } = env;
     const base = env.record();
     for (let round = 0; round < rounds; round++) {
@@ -23,7 +25,10 @@ export function raceTests(test: Register, rounds: number): void {
       const ops: [string, () => Promise<unknown>][] = [
         ['touch', () => store.touch(id)],
         ['extend', () => store.extend(id, HOUR)],
-        ['update', () => store.update({ ...input, id, metadata: { round }, expiresAt: new Date(clock.now() + 2 * HOUR) })],
+        [
+          'update',
+          () => store.update({ ...input, id, metadata: { round }, expiresAt: new Date(clock.now() + 2 * HOUR) }),
+        ],
         ['touch', () => store.touch(id)],
       ];
       // put the delete at a different place in the batch each round
@@ -33,12 +38,17 @@ export function raceTests(test: Register, rounds: number): void {
       results.forEach((r, i) => settledOk(r, ['NOT_FOUND'], batch[i]?.[0] ?? 'op'));
       assert.equal(await store.get(id), null, `round ${round}: the deleted session came back`);
       if (env.caps.list) {
-        assert.ok(!ids(await store.listByUser(base.userId, base.tenantId)).includes(id), `round ${round}: still listed`);
+        assert.ok(
+          !ids(await store.listByUser(base.userId, base.tenantId)).includes(id),
+          `round ${round}: still listed`,
+        );
       }
     }
   });
 
-  test('no resurrection: mutations racing deleteByUser never bring sessions back', { needs: ['revokeUser', 'mutate'] }, async (env) => {
+  test('no resurrection: mutations racing deleteByUser never bring sessions back', {
+    needs: ['revokeUser', 'mutate'],
+  }, async (env) => {
     const { store, clock } = env;
     for (let round = 0; round < rounds; round++) {
       const base = env.record();
@@ -52,7 +62,14 @@ export function raceTests(test: Register, rounds: number): void {
       const work: Promise<unknown>[] = [];
       sessions.forEach((id, i) => {
         work.push(store.touch(id), store.extend(id, HOUR));
-        work.push(store.update({ ...(inputs[i] as SessionRecord), id, metadata: { round }, expiresAt: new Date(clock.now() + 2 * HOUR) }));
+        work.push(
+          store.update({
+            ...(inputs[i] as SessionRecord),
+            id,
+            metadata: { round },
+            expiresAt: new Date(clock.now() + 2 * HOUR),
+          }),
+        );
       });
       work.splice(round % work.length, 0, store.deleteByUser(base.userId, base.tenantId));
       const results = await Promise.allSettled(work);
@@ -62,11 +79,14 @@ export function raceTests(test: Register, rounds: number): void {
     }
   });
 
-  test('no lost index entries: concurrent creates and deletes leave listByUser exact', { needs: ['revoke', 'list'] }, async (env) => {
+  test('no lost index entries: concurrent creates and deletes leave listByUser exact', {
+    needs: ['revoke', 'list'],
+  }, async (env) => {
     const { store, clock } = env;
     const base = env.record();
     const initial: string[] = [];
-    for (let i = 0; i < 10; i++) initial.push(await store.create({ ...base, createdAt: new Date(clock.now() - 100 + i) }));
+    for (let i = 0; i < 10; i++)
+      initial.push(await store.create({ ...base, createdAt: new Date(clock.now() - 100 + i) }));
     for (let round = 0; round < Math.max(1, Math.ceil(rounds / 2)); round++) {
       const toDelete = new Set(initial.filter((_, i) => i % 2 === round % 2));
       const created: Promise<string>[] = [];
@@ -81,10 +101,14 @@ export function raceTests(test: Register, rounds: number): void {
       // delete half of the new ones right away, while creating more
       const second = await Promise.all([
         ...createdIds.filter((_, i) => i % 3 === 0).map((id) => store.delete(id).then(() => null)),
-        ...Array.from({ length: 5 }, (_, i) => store.create({ ...base, createdAt: new Date(clock.now() + 50 + round * 100 + i) })),
+        ...Array.from({ length: 5 }, (_, i) =>
+          store.create({ ...base, createdAt: new Date(clock.now() + 50 + round * 100 + i) }),
+        ),
       ]);
       const removed = new Set([...toDelete, ...createdIds.filter((_, i) => i % 3 === 0)]);
-      const expected = new Set([...initial, ...createdIds, ...(second.filter(Boolean) as string[])].filter((id) => !removed.has(id)));
+      const expected = new Set(
+        [...initial, ...createdIds, ...(second.filter(Boolean) as string[])].filter((id) => !removed.has(id)),
+      );
       const listed = ids(await store.listByUser(base.userId, base.tenantId));
       assert.equal(new Set(listed).size, listed.length, 'listByUser returned a duplicate');
       assert.deepStrictEqual([...listed].sort(), [...expected].sort(), `round ${round}: listByUser is not exact`);
@@ -92,7 +116,9 @@ export function raceTests(test: Register, rounds: number): void {
     }
   });
 
-  test('concurrent creates with one caller-chosen id: exactly one wins, the rest CONFLICT', { needs: ['customIds'] }, async (env) => {
+  test('concurrent creates with one caller-chosen id: exactly one wins, the rest CONFLICT', {
+    needs: ['customIds'],
+  }, async (env) => {
     for (let round = 0; round < rounds; round++) {
       const id = `race-${rand()}`;
       const inputs = Array.from({ length: 6 }, (_, i) => env.record({ id, metadata: { writer: i } }));
@@ -114,9 +140,15 @@ export function raceTests(test: Register, rounds: number): void {
     await Promise.all([...durations.map((d) => env.store.extend(id, d)), env.store.touch(id), env.store.touch(id)]);
     const got = await env.store.get(id);
     assert.ok(got);
-    assert.ok(durations.map((d) => env.clock.now() + d).includes(got.expiresAt.getTime()), 'expiresAt is one of the extends');
+    assert.ok(
+      durations.map((d) => env.clock.now() + d).includes(got.expiresAt.getTime()),
+      'expiresAt is one of the extends',
+    );
     assert.equal(got.lastActivityAt.getTime(), env.clock.now());
-    assert.equal(got.metadata === null ? null : JSON.stringify(got.metadata), JSON.stringify(expectedRecord(input, id).metadata));
+    assert.equal(
+      got.metadata === null ? null : JSON.stringify(got.metadata),
+      JSON.stringify(expectedRecord(input, id).metadata),
+    );
   });
 }
 
@@ -184,14 +216,16 @@ export function isolationTests(test: Register, propertyRuns: number): void {
       }
       for (const m of made) {
         assertSameRecord(await store.get(m.id), expectedRecord(m.input, m.id), `${m.tenant}/${m.user}`);
-        if (caps.list) assert.deepStrictEqual(ids(await store.listByUser(m.user, m.tenant)), [m.id], `list ${m.tenant}/${m.user}`);
+        if (caps.list)
+          assert.deepStrictEqual(ids(await store.listByUser(m.user, m.tenant)), [m.id], `list ${m.tenant}/${m.user}`);
       }
       if (caps.revokeUser) {
         const [first, ...rest] = made;
         if (!first) continue;
         await store.deleteByUser(first.user, first.tenant);
         assert.equal(await store.get(first.id), null);
-        for (const m of rest) assert.ok(await store.get(m.id), `deleteByUser(${first.tenant}/${first.user}) hit ${m.tenant}/${m.user}`);
+        for (const m of rest)
+          assert.ok(await store.get(m.id), `deleteByUser(${first.tenant}/${first.user}) hit ${m.tenant}/${m.user}`);
         clock.advance(1);
       }
     }
@@ -214,7 +248,26 @@ export function isolationTests(test: Register, propertyRuns: number): void {
     }
   });
 
-  const alphabet = fc.constantFrom('a', 'b', ':', '|', '{', '}', '%', '/', ' ', '\\', '*', 'é', '😀', '3', 'A', '_', '-', '.');
+  const alphabet = fc.constantFrom(
+    'a',
+    'b',
+    ':',
+    '|',
+    '{',
+    '}',
+    '%',
+    '/',
+    ' ',
+    '\\',
+    '*',
+    'é',
+    '😀',
+    '3',
+    'A',
+    '_',
+    '-',
+    '.',
+  );
   const delimiterHeavy = fc.string({ unit: alphabet, minLength: 1, maxLength: 8 });
   const anyUnicode = fc
     .string({ unit: 'binary', minLength: 1, maxLength: 12 })
@@ -327,7 +380,16 @@ export function propertyTests(test: Register, propertyRuns: number): void {
     const junk = fc.oneof(fc.anything(), fc.string({ unit: 'binary' }), fc.constant(undefined));
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom('userId', 'tenantId', 'transactionId', 'factorsUsed', 'assuranceLevel', 'metadata', 'createdAt', 'expiresAt'),
+        fc.constantFrom(
+          'userId',
+          'tenantId',
+          'transactionId',
+          'factorsUsed',
+          'assuranceLevel',
+          'metadata',
+          'createdAt',
+          'expiresAt',
+        ),
         junk,
         async (field, value) => {
           const input = env.record() as unknown as Record<string, unknown>;
@@ -344,6 +406,10 @@ export function propertyTests(test: Register, propertyRuns: number): void {
       ),
       { numRuns: propertyRuns * 4 },
     );
-    await rejectsWith(() => env.store.create({ ...env.record(), metadata: { big: 1n } as never }), 'INVALID', 'metadata');
+    await rejectsWith(
+      () => env.store.create({ ...env.record(), metadata: { big: 1n } as never }),
+      'INVALID',
+      'metadata',
+    );
   });
 }

@@ -36,7 +36,9 @@ export function describeSessionStore<S extends SessionStore>(options: DescribeSe
     throw new TypeError('[sessionkit/testing] describeSessionStore needs { name, create, runner: { describe, it } }');
   }
   if (typeof options.runner.it?.skip !== 'function') {
-    throw new TypeError('[sessionkit/testing] runner.it.skip is missing: pass your test runner\'s `it` (vitest, jest or node:test)');
+    throw new TypeError(
+      "[sessionkit/testing] runner.it.skip is missing: pass your test runner's `it` (vitest, jest or node:test)",
+    );
   }
   const generic = options as unknown as DescribeSessionStoreOptions;
   const caps = capabilitiesOf(generic);

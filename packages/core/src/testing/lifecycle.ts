@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import type { SessionRecord } from '../record.js';
 import { tenantId } from '../tenant.js';
-import { assertSameRecord, expectedRecord, HOUR, ids, MINUTE, type Register, rand, rejectsWith, SECOND } from './harness.js';
+import {
+  assertSameRecord,
+  expectedRecord,
+  HOUR,
+  ids,
+  MINUTE,
+  type Register,
+  rand,
+  rejectsWith,
+  SECOND,
+} from './harness.js';
 
 /** Expiry at the boundary, across every method. */
 export function expiryTests(test: Register): void {
@@ -16,14 +26,19 @@ export function expiryTests(test: Register): void {
     await rejectsWith(() => store.get(id), 'EXPIRED', undefined);
   });
 
-  test('update, extend and touch reject EXPIRED and never revive', { needs: ['mutate'] }, async ({ store, record, clock }) => {
+  test('update, extend and touch reject EXPIRED and never revive', { needs: ['mutate'] }, async ({
+    store,
+    record,
+    clock,
+  }) => {
     const input = record({ expiresAt: new Date(clock.now() + SECOND) });
     const id = await store.create(input);
     clock.advance(SECOND);
     await rejectsWith(() => store.extend(id, HOUR), 'EXPIRED');
     await rejectsWith(() => store.touch(id), 'EXPIRED');
     await rejectsWith(
-      () => store.update({ ...input, id, expiresAt: new Date(clock.now() + HOUR), lastActivityAt: new Date(clock.now()) }),
+      () =>
+        store.update({ ...input, id, expiresAt: new Date(clock.now() + HOUR), lastActivityAt: new Date(clock.now()) }),
       'EXPIRED',
     );
     await rejectsWith(() => store.get(id), 'EXPIRED');
@@ -32,7 +47,11 @@ export function expiryTests(test: Register): void {
   test('listByUser leaves out expired sessions', { needs: ['list'] }, async ({ store, record, clock }) => {
     const a = record({ expiresAt: new Date(clock.now() + SECOND) });
     const short = await store.create(a);
-    const long = await store.create({ ...a, expiresAt: new Date(clock.now() + HOUR), createdAt: new Date(clock.now() + 1) });
+    const long = await store.create({
+      ...a,
+      expiresAt: new Date(clock.now() + HOUR),
+      createdAt: new Date(clock.now() + 1),
+    });
     assert.deepStrictEqual(ids(await store.listByUser(a.userId, a.tenantId)).sort(), [short, long].sort());
     clock.advance(SECOND);
     assert.deepStrictEqual(ids(await store.listByUser(a.userId, a.tenantId)), [long]);
@@ -73,15 +92,25 @@ export function updateTests(test: Register): void {
       ['createdAt', { createdAt: new Date(input.createdAt.getTime() - 1) }],
     ];
     for (const [field, change] of changes) {
-      await rejectsWith(() => env.store.update({ ...input, id, transactionId: 'changed', ...change }), 'INVALID', field);
+      await rejectsWith(
+        () => env.store.update({ ...input, id, transactionId: 'changed', ...change }),
+        'INVALID',
+        field,
+      );
     }
     assertSameRecord(await env.store.get(id), expectedRecord(input, id), 'nothing changed');
   });
 
-  test('update checks shape, then existence, then expiry, then immutable fields', { needs: ['mutate'] }, async (env) => {
+  test('update checks shape, then existence, then expiry, then immutable fields', {
+    needs: ['mutate'],
+  }, async (env) => {
     const { store, clock } = env;
     // shape before existence: a missing id with a bad field is INVALID
-    await rejectsWith(() => store.update(env.record({ id: `missing-${rand()}`, assuranceLevel: 0.5 })), 'INVALID', 'assuranceLevel');
+    await rejectsWith(
+      () => store.update(env.record({ id: `missing-${rand()}`, assuranceLevel: 0.5 })),
+      'INVALID',
+      'assuranceLevel',
+    );
     // a new expiresAt in the past is a shape error, even for a missing id
     await rejectsWith(
       () => store.update(env.record({ id: `missing-${rand()}`, expiresAt: new Date(clock.now() - 1) })),
@@ -97,7 +126,11 @@ export function updateTests(test: Register): void {
       'EXPIRED',
     );
     // shape before expiry
-    await rejectsWith(() => store.update({ ...input, id, factorsUsed: [1 as unknown as string] }), 'INVALID', 'factorsUsed');
+    await rejectsWith(
+      () => store.update({ ...input, id, factorsUsed: [1 as unknown as string] }),
+      'INVALID',
+      'factorsUsed',
+    );
   });
 
   test('update validates like create, naming the field', { needs: ['mutate'] }, async ({ store, record }) => {
@@ -110,7 +143,10 @@ export function updateTests(test: Register): void {
     assertSameRecord(await store.get(id), expectedRecord(input, id));
   });
 
-  test('update caps expiresAt by maxLifetimeMs', { needs: ['mutate'], storeOptions: { maxLifetimeMs: HOUR } }, async (env) => {
+  test('update caps expiresAt by maxLifetimeMs', {
+    needs: ['mutate'],
+    storeOptions: { maxLifetimeMs: HOUR },
+  }, async (env) => {
     const input = env.record({ expiresAt: new Date(env.clock.now() + 30 * MINUTE) });
     const id = await env.store.create(input);
     await env.store.update({ ...input, id, expiresAt: new Date(env.clock.now() + 5 * HOUR) });
@@ -161,7 +197,10 @@ export function extendTouchTests(test: Register): void {
     await rejectsWith(() => env.store.touch(id), 'EXPIRED');
   });
 
-  test('extend caps expiresAt by maxLifetimeMs', { needs: ['mutate'], storeOptions: { maxLifetimeMs: HOUR } }, async (env) => {
+  test('extend caps expiresAt by maxLifetimeMs', {
+    needs: ['mutate'],
+    storeOptions: { maxLifetimeMs: HOUR },
+  }, async (env) => {
     const input = env.record({ expiresAt: new Date(env.clock.now() + 55 * MINUTE) });
     const id = await env.store.create(input);
     env.clock.advance(50 * MINUTE);
@@ -176,7 +215,11 @@ export function extendTouchTests(test: Register): void {
     const id = await env.store.create(input);
     const at = env.clock.advance(42 * SECOND + 7);
     await env.store.touch(id);
-    assertSameRecord(await env.store.get(id), { ...expectedRecord(input, id), lastActivityAt: new Date(at) }, 'after touch');
+    assertSameRecord(
+      await env.store.get(id),
+      { ...expectedRecord(input, id), lastActivityAt: new Date(at) },
+      'after touch',
+    );
   });
 
   test('listByUser reflects update, extend and touch', { needs: ['mutate', 'list'] }, async (env) => {
@@ -184,14 +227,25 @@ export function extendTouchTests(test: Register): void {
     const id = await env.store.create(input);
     const at = env.clock.advance(SECOND);
     await env.store.extend(id, 3 * HOUR);
-    await env.store.update({ ...input, id, metadata: { v: 2 }, expiresAt: new Date(at + 4 * HOUR), lastActivityAt: new Date(at) });
+    await env.store.update({
+      ...input,
+      id,
+      metadata: { v: 2 },
+      expiresAt: new Date(at + 4 * HOUR),
+      lastActivityAt: new Date(at),
+    });
     env.clock.advance(SECOND);
     await env.store.touch(id);
     const [listed, ...rest] = await env.store.listByUser(input.userId, input.tenantId);
     assert.equal(rest.length, 0);
     assertSameRecord(
       listed ?? null,
-      { ...expectedRecord(input, id), metadata: { v: 2 }, expiresAt: new Date(at + 4 * HOUR), lastActivityAt: new Date(env.clock.now()) },
+      {
+        ...expectedRecord(input, id),
+        metadata: { v: 2 },
+        expiresAt: new Date(at + 4 * HOUR),
+        lastActivityAt: new Date(env.clock.now()),
+      },
       'listed record',
     );
   });
@@ -204,21 +258,30 @@ export function deleteTests(test: Register): void {
     assert.equal(await store.get(id), null);
   });
 
-  test('delete is idempotent and resolves for missing and malformed ids', { needs: ['revoke'] }, async ({ store, record }) => {
+  test('delete is idempotent and resolves for missing and malformed ids', { needs: ['revoke'] }, async ({
+    store,
+    record,
+  }) => {
     const id = await store.create(record());
     await store.delete(id);
     await store.delete(id);
     for (const other of [`missing-${rand()}`, '', 'x'.repeat(300), 'a\u0000']) await store.delete(other);
   });
 
-  test('delete of an expired session removes it (null, not EXPIRED)', { needs: ['revoke'] }, async ({ store, record, clock }) => {
+  test('delete of an expired session removes it (null, not EXPIRED)', { needs: ['revoke'] }, async ({
+    store,
+    record,
+    clock,
+  }) => {
     const id = await store.create(record({ expiresAt: new Date(clock.now() + SECOND) }));
     clock.advance(2 * SECOND);
     await store.delete(id);
     assert.equal(await store.get(id), null);
   });
 
-  test('delete removes the session from listByUser and touches no other', { needs: ['revoke', 'list'] }, async (env) => {
+  test('delete removes the session from listByUser and touches no other', {
+    needs: ['revoke', 'list'],
+  }, async (env) => {
     const a = env.record();
     const first = await env.store.create(a);
     const second = await env.store.create({ ...a, createdAt: new Date(a.createdAt.getTime() + 1) });
@@ -226,7 +289,10 @@ export function deleteTests(test: Register): void {
     assert.deepStrictEqual(ids(await env.store.listByUser(a.userId, a.tenantId)), [second]);
   });
 
-  test('mutations of a deleted session reject NOT_FOUND', { needs: ['revoke', 'mutate'] }, async ({ store, record }) => {
+  test('mutations of a deleted session reject NOT_FOUND', { needs: ['revoke', 'mutate'] }, async ({
+    store,
+    record,
+  }) => {
     const input = record();
     const id = await store.create(input);
     await store.delete(id);
@@ -236,15 +302,25 @@ export function deleteTests(test: Register): void {
     assert.equal(await store.get(id), null);
   });
 
-  test('deleteByUser removes every session of the user in that tenant and counts unexpired ones', { needs: ['revokeUser'] }, async (env) => {
+  test('deleteByUser removes every session of the user in that tenant and counts unexpired ones', {
+    needs: ['revokeUser'],
+  }, async (env) => {
     const { store, clock } = env;
     const base = env.record();
     const live: string[] = [];
     for (let i = 0; i < 3; i++) live.push(await store.create({ ...base, createdAt: new Date(clock.now() - i) }));
     const dead = await store.create({ ...base, expiresAt: new Date(clock.now() + SECOND) });
     clock.advance(SECOND);
-    const otherTenant = await store.create({ ...base, tenantId: tenantId(`${base.tenantId}-2`), expiresAt: new Date(clock.now() + HOUR) });
-    const otherUser = await store.create({ ...base, userId: `${base.userId}-2`, expiresAt: new Date(clock.now() + HOUR) });
+    const otherTenant = await store.create({
+      ...base,
+      tenantId: tenantId(`${base.tenantId}-2`),
+      expiresAt: new Date(clock.now() + HOUR),
+    });
+    const otherUser = await store.create({
+      ...base,
+      userId: `${base.userId}-2`,
+      expiresAt: new Date(clock.now() + HOUR),
+    });
     const count = await store.deleteByUser(base.userId, base.tenantId);
     // A store that cannot list cannot count (store-jwt): it resolves 0.
     assert.equal(count, env.caps.list ? 3 : 0, 'deleteByUser counts the unexpired sessions it removed');
@@ -255,7 +331,11 @@ export function deleteTests(test: Register): void {
     if (env.caps.list) assert.deepStrictEqual(await store.listByUser(base.userId, base.tenantId), []);
     assert.equal(await store.deleteByUser(base.userId, base.tenantId), 0, 'a second deleteByUser finds nothing');
     clock.advance(1);
-    const again = await store.create({ ...base, createdAt: new Date(clock.now()), lastActivityAt: new Date(clock.now()) });
+    const again = await store.create({
+      ...base,
+      createdAt: new Date(clock.now()),
+      lastActivityAt: new Date(clock.now()),
+    });
     assert.ok(await store.get(again), 'the user can sign in again afterwards');
     if (env.caps.list) assert.deepStrictEqual(ids(await store.listByUser(base.userId, base.tenantId)), [again]);
   });
@@ -276,7 +356,8 @@ export function deleteTests(test: Register): void {
     ];
     for (const [user, tenant, field] of cases) {
       if (caps.list) await rejectsWith(() => store.listByUser(user as string, tenant as never), 'INVALID', field);
-      if (caps.revokeUser) await rejectsWith(() => store.deleteByUser(user as string, tenant as never), 'INVALID', field);
+      if (caps.revokeUser)
+        await rejectsWith(() => store.deleteByUser(user as string, tenant as never), 'INVALID', field);
     }
   });
 }
@@ -312,13 +393,20 @@ export function listTests(test: Register): void {
 }
 
 export function cleanupTests(test: Register): void {
-  test('cleanupExpired removes expired sessions, returns how many, keeps the rest', { needs: ['cleanup'] }, async (env) => {
+  test('cleanupExpired removes expired sessions, returns how many, keeps the rest', {
+    needs: ['cleanup', 'list'],
+  }, async (env) => {
     const { store, clock } = env;
     const base = env.record();
     const expired: string[] = [];
-    for (let i = 0; i < 4; i++) expired.push(await store.create({ ...env.record(), expiresAt: new Date(clock.now() + SECOND + i) }));
+    for (let i = 0; i < 4; i++)
+      expired.push(await store.create({ ...env.record(), expiresAt: new Date(clock.now() + SECOND + i) }));
     expired.push(await store.create({ ...base, expiresAt: new Date(clock.now() + SECOND) }));
-    const live = await store.create({ ...base, createdAt: new Date(clock.now() + 1), expiresAt: new Date(clock.now() + HOUR) });
+    const live = await store.create({
+      ...base,
+      createdAt: new Date(clock.now() + 1),
+      expiresAt: new Date(clock.now() + HOUR),
+    });
     const boundary = await store.create({ ...env.record(), expiresAt: new Date(clock.now() + 2 * SECOND) });
     clock.advance(2 * SECOND); // boundary expires now: expiresAt <= now
     assert.equal(await store.cleanupExpired(), 6);
@@ -328,7 +416,9 @@ export function cleanupTests(test: Register): void {
     assert.equal(await store.cleanupExpired(), 0, 'a second run finds nothing');
   });
 
-  test('cleanupExpired from many callers at once removes each session once', { needs: ['cleanup'] }, async (env) => {
+  test('cleanupExpired from many callers at once removes each session once', {
+    needs: ['cleanup', 'list'],
+  }, async (env) => {
     const { store, clock } = env;
     const total = 30;
     for (let i = 0; i < total; i++) {
@@ -337,7 +427,11 @@ export function cleanupTests(test: Register): void {
     const live = await store.create(env.record());
     clock.advance(MINUTE);
     const counts = await Promise.all([store.cleanupExpired(), store.cleanupExpired(), store.cleanupExpired()]);
-    assert.equal(counts.reduce((a, b) => a + b, 0), total, `counts ${counts.join('+')} must sum to ${total}`);
+    assert.equal(
+      counts.reduce((a, b) => a + b, 0),
+      total,
+      `counts ${counts.join('+')} must sum to ${total}`,
+    );
     assert.ok(await store.get(live));
   });
 
