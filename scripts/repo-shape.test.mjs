@@ -25,7 +25,15 @@ describe('repository shape', () => {
     describe(`packages/${dir}`, () => {
       const pkg = JSON.parse(read('packages', dir, 'package.json'));
       it('has the standard files', () => {
-        for (const f of ['src/index.ts', 'README.md', 'package.json', 'tsconfig.json', 'tsup.config.ts', 'vitest.config.ts', 'test/conformance.test.ts']) {
+        for (const f of [
+          'src/index.ts',
+          'README.md',
+          'package.json',
+          'tsconfig.json',
+          'tsup.config.ts',
+          'vitest.config.ts',
+          'test/conformance.test.ts',
+        ]) {
           assert.ok(existsSync(path.join(root, 'packages', dir, f)), `${dir}/${f} is missing`);
         }
       });
@@ -38,11 +46,17 @@ describe('repository shape', () => {
         const tests = readdirSync(path.join(root, 'packages', dir, 'test')).filter((f) => f.endsWith('.ts'));
         const text = tests.map((f) => read('packages', dir, 'test', f)).join('\n');
         assert.match(text, /from '@sessionkit\/core\/testing'/);
-        assert.match(text, /describeSessionStore\(/);
+        assert.match(text, /describeSessionStore\s*(<[^>]*>)?\(/);
       });
       it('README covers install, usage, options, capabilities and errors', () => {
         const readme = read('packages', dir, 'README.md');
-        for (const heading of [/^#+ .*install/im, /^#+ .*(usage|quick start)/im, /^#+ .*options/im, /^#+ .*capabilit/im, /^#+ .*errors/im]) {
+        for (const heading of [
+          /^#+ .*install/im,
+          /^#+ .*(usage|quick start)/im,
+          /^#+ .*options/im,
+          /^#+ .*capabilit/im,
+          /^#+ .*errors/im,
+        ]) {
           assert.match(readme, heading);
         }
         assert.ok(readme.includes(pkg.name), 'README names the package');
@@ -70,7 +84,8 @@ describe('repository shape', () => {
       });
       it('comes with a changeset', () => {
         assert.ok(
-          changesets.some((c) => c.includes(`"${pkg.name}"`)) || existsSync(path.join(root, 'packages', dir, 'CHANGELOG.md')),
+          changesets.some((c) => c.includes(`"${pkg.name}"`)) ||
+            existsSync(path.join(root, 'packages', dir, 'CHANGELOG.md')),
           `no changeset names ${pkg.name}`,
         );
       });
@@ -79,10 +94,14 @@ describe('repository shape', () => {
 
   it("core's main entry never imports a test runner", () => {
     for (const f of readdirSync(path.join(root, 'packages/core/src')).filter((f) => f.endsWith('.ts'))) {
-      assert.doesNotMatch(read('packages/core/src', f), /from ['"](vitest|node:test|@jest)/, f);
+      assert.doesNotMatch(read('packages/core/src', f), /^import[^;]*from ['"](vitest|node:test|@jest)/m, f);
     }
     for (const f of readdirSync(path.join(root, 'packages/core/src/testing'))) {
-      assert.doesNotMatch(read('packages/core/src/testing', f), /from ['"](vitest|node:test|@jest)/, `testing/${f}`);
+      assert.doesNotMatch(
+        read('packages/core/src/testing', f),
+        /^import[^;]*from ['"](vitest|node:test|@jest)/m,
+        `testing/${f}`,
+      );
     }
   });
 

@@ -46,7 +46,9 @@ for (const dir of packages) {
     const testFailures = (file.assertionResults ?? []).filter((a) => a.status === 'failed').length;
     if (file.status === 'failed' && testFailures === 0) {
       failed += 1;
-      problems.push(`${pkg.name}: ${path.relative(dir, file.name)} failed outside a test: ${(file.message ?? '').split('\n')[0]}`);
+      problems.push(
+        `${pkg.name}: ${path.relative(dir, file.name)} failed outside a test: ${(file.message ?? '').split('\n')[0]}`,
+      );
     }
   }
   if (report.numTotalTests === 0) problems.push(`${pkg.name}: ran no tests`);

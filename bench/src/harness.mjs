@@ -78,7 +78,15 @@ export async function compare(spec) {
     log(row);
   }
   if (references.length === 0) {
-    const row = { store, op, concurrency, opsPerSec: Math.round(subjectOps), reference: null, referenceOpsPerSec: null, ratio: null };
+    const row = {
+      store,
+      op,
+      concurrency,
+      opsPerSec: Math.round(subjectOps),
+      reference: null,
+      referenceOpsPerSec: null,
+      ratio: null,
+    };
     results.push(row);
     out.push(row);
     log(row);

@@ -44,7 +44,15 @@ const all = [...previous, ...rows()];
 writeFileSync(file, `${JSON.stringify(all, null, 2)}\n`);
 
 const header = ['store', 'op', 'c', 'ops/s', 'reference', 'ref ops/s', 'ratio'];
-const table = rows().map((r) => [r.store, r.op, String(r.concurrency), fmt(r.opsPerSec), r.reference ?? '-', fmt(r.referenceOpsPerSec), r.ratio === null ? '-' : r.ratio.toFixed(2)]);
+const table = rows().map((r) => [
+  r.store,
+  r.op,
+  String(r.concurrency),
+  fmt(r.opsPerSec),
+  r.reference ?? '-',
+  fmt(r.referenceOpsPerSec),
+  r.ratio === null ? '-' : r.ratio.toFixed(2),
+]);
 const widths = header.map((h, i) => Math.max(h.length, ...table.map((row) => row[i].length)));
 const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
 console.log(line(header));

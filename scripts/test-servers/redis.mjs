@@ -1,5 +1,17 @@
 // Throwaway Redis servers (single and Cluster) for tests.
-import { findBinary, freePort, removeDir, run, signal, sleep, spawnServer, tempDir, untrackPid, waitForExit, waitForPort } from './util.mjs';
+import {
+  findBinary,
+  freePort,
+  removeDir,
+  run,
+  signal,
+  sleep,
+  spawnServer,
+  tempDir,
+  untrackPid,
+  waitForExit,
+  waitForPort,
+} from './util.mjs';
 
 const HINT = 'Install it with: apt-get install -y redis-server';
 
@@ -13,7 +25,19 @@ export async function startRedis({ port: wantedPort, extraArgs = [] } = {}) {
   const port = wantedPort ?? (await freePort());
   let proc;
   const launch = async () => {
-    proc = spawnServer(bin, ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs]);
+    proc = spawnServer(bin, [
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      ...extraArgs,
+    ]);
     try {
       await waitForPort(port, { what: 'redis-server' });
     } catch (error) {
@@ -67,7 +91,14 @@ export async function startRedisCluster({ masters = 3 } = {}) {
       }
       const node = await startRedis({
         port,
-        extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`, '--cluster-node-timeout', '5000'],
+        extraArgs: [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          `nodes-${port}.conf`,
+          '--cluster-node-timeout',
+          '5000',
+        ],
       });
       nodes.push(node);
     }

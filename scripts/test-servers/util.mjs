@@ -58,7 +58,9 @@ export async function waitForPort(port, { timeoutMs = 15_000, what = 'server', l
     });
     if (ok) return;
     if (Date.now() > deadline) {
-      throw new Error(`${what} did not accept connections on 127.0.0.1:${port} within ${timeoutMs} ms${logFile ? ` (log: ${logFile})` : ''}`);
+      throw new Error(
+        `${what} did not accept connections on 127.0.0.1:${port} within ${timeoutMs} ms${logFile ? ` (log: ${logFile})` : ''}`,
+      );
     }
     await sleep(50);
   }

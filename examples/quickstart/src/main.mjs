@@ -24,7 +24,10 @@ async function openStore() {
   if (storeName === 'redis') {
     const { Redis } = await import('ioredis');
     const { RedisSessionStore } = await import('@sessionkit/store-redis');
-    const client = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { enableOfflineQueue: false, lazyConnect: true });
+    const client = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
+      enableOfflineQueue: false,
+      lazyConnect: true,
+    });
     await client.connect();
     return { store: new RedisSessionStore({ client, prefix: 'sessionkit-demo:', clock }), done: () => client.quit() };
   }

@@ -1,9 +1,9 @@
+import { recordBytesWithoutMetadata } from './codec.js';
 import { SessionError } from './errors.js';
 import { measureJson } from './json.js';
 import type { SessionRecord } from './record.js';
 import type { BaseStoreOptions } from './store.js';
 import { describeType, identifierProblem, type TenantId } from './tenant.js';
-import { recordBytesWithoutMetadata } from './codec.js';
 
 /** Default for `maxRecordBytes`: 64 KiB. */
 export const DEFAULT_MAX_RECORD_BYTES = 64 * 1024;

@@ -9,8 +9,8 @@ import {
   generateSessionId,
   jsonStringBytes,
   resolveRecordRules,
-  type SessionRecord,
   SessionError,
+  type SessionRecord,
   tenantId,
   withTimeout,
 } from '../src/index.js';
