@@ -124,6 +124,51 @@ export function fmt(n) {
   return n >= 10_000 ? `${(n / 1000).toFixed(1)}k` : n >= 1000 ? `${(n / 1000).toFixed(2)}k` : String(Math.round(n));
 }
 
+const HOUR = 3_600_000;
+
+/** The session record every store bench creates: one user in tenant `acme`, one hour long. */
+export function sessionRecord(id, userId, now, metadata) {
+  return {
+    id,
+    userId,
+    tenantId: 'acme',
+    transactionId: 'tx-1',
+    factorsUsed: ['password', 'totp'],
+    assuranceLevel: 2,
+    metadata,
+    createdAt: new Date(now),
+    expiresAt: new Date(now + HOUR),
+    lastActivityAt: new Date(now),
+  };
+}
+
+/** The same session as an express-session store is handed it: the fields plus a cookie. */
+export function expressSession(metadata, userId) {
+  return {
+    cookie: {
+      originalMaxAge: HOUR,
+      maxAge: HOUR,
+      expires: new Date(Date.now() + HOUR).toISOString(),
+      httpOnly: true,
+      path: '/',
+      secure: true,
+      sameSite: 'lax',
+    },
+    userId,
+    tenantId: 'acme',
+    transactionId: 'tx-1',
+    factorsUsed: ['password', 'totp'],
+    assuranceLevel: 2,
+    metadata,
+  };
+}
+
+/** Promisifies a Node-style callback API call: `callback((done) => store.get(id, done))`. */
+export const callback = (fn) =>
+  new Promise((resolve, reject) => {
+    fn((err, value) => (err ? reject(err) : resolve(value)));
+  });
+
 /** A ~1 KB metadata object, the payload every store is measured with. */
 export function sampleMetadata() {
   return {

@@ -17,7 +17,7 @@ import connectMemjs from 'connect-memjs';
 import session from 'express-session';
 import memjs from 'memjs';
 import { startMemcached } from '../../../scripts/test-servers/index.mjs';
-import { compare, sampleMetadata } from '../harness.mjs';
+import { callback as cb, compare, expressSession, sessionRecord as record, sampleMetadata } from '../harness.mjs';
 
 const STORE = 'memcached';
 const HOUR = 3_600_000;
@@ -30,44 +30,6 @@ const quiet = { log() {} };
 function makeClient(list) {
   return memjs.Client.create(list, { timeout: 1, retries: 1, logger: quiet });
 }
-
-function record(id, userId, now, metadata) {
-  return {
-    id,
-    userId,
-    tenantId: tenant,
-    transactionId: 'tx-1',
-    factorsUsed: ['password', 'totp'],
-    assuranceLevel: 2,
-    metadata,
-    createdAt: new Date(now),
-    expiresAt: new Date(now + HOUR),
-    lastActivityAt: new Date(now),
-  };
-}
-
-function expressSession(metadata, userId) {
-  return {
-    cookie: {
-      originalMaxAge: HOUR,
-      maxAge: HOUR,
-      expires: new Date(Date.now() + HOUR).toISOString(),
-      httpOnly: true,
-      path: '/',
-    },
-    userId,
-    tenantId: 'acme',
-    transactionId: 'tx-1',
-    factorsUsed: ['password', 'totp'],
-    assuranceLevel: 2,
-    metadata,
-  };
-}
-
-const cb = (fn) =>
-  new Promise((resolve, reject) => {
-    fn((err, value) => (err ? reject(err) : resolve(value)));
-  });
 
 const ttl = (rec) => Math.ceil((rec.expiresAt.getTime() + HOUR - Date.now()) / 1000);
 

@@ -6,7 +6,16 @@ import { decodeRecord, encodeRecord, generateSessionId, tenantId } from '@sessio
 import { MemorySessionStore } from '@sessionkit/store-memory';
 import session from 'express-session';
 import createMemoryStore from 'memorystore';
-import { compare, opsPerSec, sampleMetadata, scaling, settings } from '../harness.mjs';
+import {
+  callback as cb,
+  compare,
+  expressSession,
+  opsPerSec,
+  sessionRecord as record,
+  sampleMetadata,
+  scaling,
+  settings,
+} from '../harness.mjs';
 
 const STORE = 'memory';
 const HOUR = 3_600_000;
@@ -14,46 +23,6 @@ const POPULATION = 10_000; // sessions read by get/touch
 const BOUND = 100_000; // every store's size limit during create runs
 const USERS = 2_000; // users of the get/touch population (5 sessions each)
 const tenant = tenantId('acme');
-
-function record(id, userId, now, metadata) {
-  return {
-    id,
-    userId,
-    tenantId: tenant,
-    transactionId: 'tx-1',
-    factorsUsed: ['password', 'totp'],
-    assuranceLevel: 2,
-    metadata,
-    createdAt: new Date(now),
-    expiresAt: new Date(now + HOUR),
-    lastActivityAt: new Date(now),
-  };
-}
-
-// The session object an express-session store is handed: the same ~1 KB plus a cookie.
-function expressSession(metadata, userId) {
-  return {
-    cookie: {
-      originalMaxAge: HOUR,
-      expires: new Date(Date.now() + HOUR).toISOString(),
-      httpOnly: true,
-      path: '/',
-      secure: true,
-      sameSite: 'lax',
-    },
-    userId,
-    tenantId: 'acme',
-    transactionId: 'tx-1',
-    factorsUsed: ['password', 'totp'],
-    assuranceLevel: 2,
-    metadata,
-  };
-}
-
-const cb = (fn) =>
-  new Promise((resolve, reject) => {
-    fn((err, value) => (err ? reject(err) : resolve(value)));
-  });
 
 /**
  * The floor: a Map of encoded records plus a per-user Map of id Sets, no abstraction and

@@ -9,7 +9,17 @@ import connectPgSimple from 'connect-pg-simple';
 import session from 'express-session';
 import pg from 'pg';
 import { startPostgres } from '../../../scripts/test-servers/index.mjs';
-import { compare, opsPerSec, rows, sampleMetadata, scaling, settings } from '../harness.mjs';
+import {
+  callback as cb,
+  compare,
+  expressSession,
+  opsPerSec,
+  sessionRecord as record,
+  rows,
+  sampleMetadata,
+  scaling,
+  settings,
+} from '../harness.mjs';
 
 const STORE = 'postgres';
 const HOUR = 3_600_000;
@@ -19,46 +29,6 @@ const POOL = 10;
 const BIG = Number(process.env.BENCH_PG_BIG ?? 1_000_000); // total rows for the listByUser scaling row
 const EXPIRED = 100_000; // rows for the cleanup row
 const tenant = tenantId('acme');
-
-function record(id, userId, now, metadata) {
-  return {
-    id,
-    userId,
-    tenantId: tenant,
-    transactionId: 'tx-1',
-    factorsUsed: ['password', 'totp'],
-    assuranceLevel: 2,
-    metadata,
-    createdAt: new Date(now),
-    expiresAt: new Date(now + HOUR),
-    lastActivityAt: new Date(now),
-  };
-}
-
-// The session object an express-session store is handed: the same ~1 KB plus a cookie.
-function expressSession(metadata, userId) {
-  return {
-    cookie: {
-      originalMaxAge: HOUR,
-      expires: new Date(Date.now() + HOUR).toISOString(),
-      httpOnly: true,
-      path: '/',
-      secure: true,
-      sameSite: 'lax',
-    },
-    userId,
-    tenantId: 'acme',
-    transactionId: 'tx-1',
-    factorsUsed: ['password', 'totp'],
-    assuranceLevel: 2,
-    metadata,
-  };
-}
-
-const cb = (fn) =>
-  new Promise((resolve, reject) => {
-    fn((err, value) => (err ? reject(err) : resolve(value)));
-  });
 
 function makePool(url) {
   const pool = new pg.Pool({ connectionString: url, max: POOL });

@@ -8,47 +8,13 @@ import { RedisSessionStore } from '@sessionkit/store-redis';
 import { RedisStore } from 'connect-redis';
 import { Redis } from 'ioredis';
 import { startRedis } from '../../../scripts/test-servers/index.mjs';
-import { compare, opsPerSec, sampleMetadata, scaling, settings } from '../harness.mjs';
+import { compare, expressSession, opsPerSec, sampleMetadata, scaling, sessionRecord, settings } from '../harness.mjs';
 
 const STORE = 'redis';
 const HOUR = 3_600_000;
 const POPULATION = 10_000; // sessions read by get/touch
 const USERS = 2_000; // 5 sessions each
 const tenant = tenantId('acme');
-
-function record(userId, now, metadata) {
-  return {
-    id: '',
-    userId,
-    tenantId: tenant,
-    transactionId: 'tx-1',
-    factorsUsed: ['password', 'totp'],
-    assuranceLevel: 2,
-    metadata,
-    createdAt: new Date(now),
-    expiresAt: new Date(now + HOUR),
-    lastActivityAt: new Date(now),
-  };
-}
-
-function expressSession(metadata, userId) {
-  return {
-    cookie: {
-      originalMaxAge: HOUR,
-      expires: new Date(Date.now() + HOUR).toISOString(),
-      httpOnly: true,
-      path: '/',
-      secure: true,
-      sameSite: 'lax',
-    },
-    userId,
-    tenantId: 'acme',
-    transactionId: 'tx-1',
-    factorsUsed: ['password', 'totp'],
-    assuranceLevel: 2,
-    metadata,
-  };
-}
 
 // What a hand-written raw implementation of the same layout runs: touch checks existence
 // and expiry and patches lastActivityAt; create writes the record (SET NX PXAT) and the
@@ -97,7 +63,9 @@ export async function run() {
     const ids = [];
     for (let i = 0; i < POPULATION; i += 200) {
       const batch = await Promise.all(
-        Array.from({ length: 200 }, (_, k) => store.create(record(`user-${(i + k) % USERS}`, now, metadata))),
+        Array.from({ length: 200 }, (_, k) =>
+          store.create(sessionRecord('', `user-${(i + k) % USERS}`, now, metadata)),
+        ),
       );
       ids.push(...batch);
     }
@@ -119,14 +87,14 @@ export async function run() {
         ],
       },
       create: {
-        subject: (i) => store.create(record(`new-${i % USERS}`, Date.now(), metadata)),
+        subject: (i) => store.create(sessionRecord('', `new-${i % USERS}`, Date.now(), metadata)),
         references: [
           {
             name: 'raw ioredis EVALSHA (SET NX + index)',
             fn: (i) => {
               const t = Date.now();
               const id = `raw${i}-${t}`;
-              const r = record(`new-${i % USERS}`, t, metadata);
+              const r = sessionRecord('', `new-${i % USERS}`, t, metadata);
               const value = `${pad(t + HOUR)} ${pad(t)} ${pad(t)} ${JSON.stringify({ ...r, id })}\nraw:u:new-${i % USERS}\t\t`;
               return rawClient.rawCreate(`raw:s:${id}`, `raw:u:new-${i % USERS}`, value, t + HOUR, t + 2 * HOUR);
             },
@@ -190,7 +158,7 @@ async function scalingRun(client, metadata) {
     for (let i = 0; i < total; i += 500) {
       await Promise.all(
         Array.from({ length: Math.min(500, total - i) }, (_, k) =>
-          store.create(record(`s-${(i + k) % (total / 5)}`, now, metadata)),
+          store.create(sessionRecord('', `s-${(i + k) % (total / 5)}`, now, metadata)),
         ),
       );
     }
