@@ -103,10 +103,12 @@ export async function run() {
       signKey: docsSecret,
       verifyKey: docsSecret,
       extra: async () => {
-        const imported = await jose.importJWK(
-          { kty: 'oct', k: Buffer.from(docsSecret).toString('base64url') },
-          'HS256',
-        );
+        // jose.importJWK returns an 'oct' key's raw bytes (imported again on every call),
+        // so the CryptoKey is made with WebCrypto directly.
+        const imported = await crypto.subtle.importKey('raw', docsSecret, { name: 'HMAC', hash: 'SHA-256' }, false, [
+          'sign',
+          'verify',
+        ]);
         return { signKey: imported, verifyKey: imported, name: 'jose (CryptoKey imported once)' };
       },
       iron: true,

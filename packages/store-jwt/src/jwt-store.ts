@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, KeyObject, randomFillSync, type webcrypto } from 'node:crypto';
+import type { webcrypto } from 'node:crypto';
 import {
   assertOptionsObject,
   checkRecord,
@@ -20,19 +20,28 @@ import {
   unsupported,
   withTimeout,
 } from '@sessionkit/core';
-import { createLocalJWKSet, type JWTHeaderParameters } from 'jose';
 import {
-  algorithmOfKey,
-  encryptionKey,
-  enter,
+  CompactEncrypt,
+  type CompactJWEHeaderParameters,
+  type CompactJWSHeaderParameters,
+  CompactSign,
+  compactDecrypt,
+  compactVerify,
+  createLocalJWKSet,
+  type DecryptOptions,
+  decodeProtectedHeader,
+  type VerifyOptions,
+} from 'jose';
+import {
+  type CheckedKey,
+  checkKey,
+  encryptionKeyBytes,
+  importEncryptionKey,
+  importKey,
   isHmac,
   isSupportedAlgorithm,
   type JwtAlgorithm,
-  leave,
   type ResolvedKey,
-  resolveKey,
-  signInput,
-  verifyInput,
 } from './keys.js';
 import type { JwtSessionStoreOptions } from './options.js';
 import { MemoryRevocationStore, type RevocationCheck, type RevocationStore } from './revocation.js';
@@ -52,10 +61,34 @@ interface Claims {
 }
 
 interface EncryptionState {
-  key: Buffer;
   kid: string | undefined;
+  header: CompactJWEHeaderParameters;
   headerB64: string;
 }
+
+/** The keys, imported for jose once (asynchronously, started by the constructor). */
+interface Prepared {
+  /** Every key; the first signs. */
+  keys: ResolvedKey[];
+  signing: ResolvedKey & { signKey: webcrypto.CryptoKey };
+  signingHeader: CompactJWSHeaderParameters;
+  /** base64url of the signing header, plus the '.' */
+  signingPrefixLength: number;
+  /** Exact header segments this store writes, mapped to the key that made them. */
+  knownHeaders: Map<string, ResolvedKey>;
+  /** The A256GCM key, when encrypting. */
+  cek: webcrypto.CryptoKey | undefined;
+}
+
+/** jose options that allow only one algorithm (the one the key is for). */
+const VERIFY_OPTIONS: Record<JwtAlgorithm, VerifyOptions> = {
+  HS256: { algorithms: ['HS256'] },
+  HS384: { algorithms: ['HS384'] },
+  HS512: { algorithms: ['HS512'] },
+  ES256: { algorithms: ['ES256'] },
+  EdDSA: { algorithms: ['EdDSA'] },
+};
+const DECRYPT_OPTIONS: DecryptOptions = { keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] };
 
 function b64len(bytes: number): number {
   return Math.ceil((bytes * 4) / 3);
@@ -79,15 +112,25 @@ function isMs(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && Math.abs(value) <= 8.64e15;
 }
 
-/** Decodes a base64url segment, refusing anything but its one canonical spelling. */
-function strictB64(segment: string): Buffer | null {
-  if (!B64URL.test(segment) || segment.length % 4 === 1) return null;
-  const bytes = Buffer.from(segment, 'base64url');
-  if (b64len(bytes.length) !== segment.length) return null;
-  // Unused low bits of the last character must be zero (one spelling per byte string).
-  const rem = bytes.length % 3;
-  if (rem !== 0 && bytes.toString('base64url') !== segment) return null;
-  return bytes;
+const B64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * True when a base64url segment is the one canonical spelling of its bytes: no padding,
+ * no other alphabet, and the unused low bits of the last character zero. jose (like most
+ * decoders) accepts the other spellings, which would let one signature or ciphertext be
+ * written several ways; a token has exactly one spelling here.
+ */
+function isCanonicalB64(segment: string): boolean {
+  if (!B64URL.test(segment)) return false;
+  const rem = segment.length % 4;
+  if (rem === 1) return false;
+  if (rem === 0) return true;
+  const last = B64URL_ALPHABET.indexOf(segment.charAt(segment.length - 1));
+  return (last & (rem === 2 ? 0x0f : 0x03)) === 0;
+}
+
+function bytesToString(bytes: Uint8Array, encoding: 'utf8' | 'latin1'): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString(encoding);
 }
 
 const UPDATE_HINT =
@@ -107,14 +150,12 @@ export class JwtSessionStore implements SessionStore {
   readonly capabilities: StoreCapabilities;
 
   readonly #rules: RecordRules;
-  readonly #signing: ResolvedKey;
-  readonly #signingPrefix: string; // base64url header + '.'
-  readonly #keys: ResolvedKey[];
-  /** Exact header segments this store writes, mapped to the key that made them. */
-  readonly #knownHeaders = new Map<string, ResolvedKey>();
+  /** Resolves once the keys are imported for jose; rejects (INVALID) if one cannot be. */
+  readonly #ready: Promise<Prepared>;
+  /** Set when {@link #ready} has resolved, so operations skip the await. */
+  #prepared: Prepared | undefined;
   readonly #algorithms: ReadonlySet<JwtAlgorithm>;
   readonly #jwks: ReturnType<typeof createLocalJWKSet> | undefined;
-  readonly #jwksKeys = new WeakMap<object, ResolvedKey>();
   readonly #issuer: string | undefined;
   readonly #audience: ReadonlySet<string> | undefined;
   readonly #claimsPrefix: string; // `"iss":…,"aud":…,` or ''
@@ -139,15 +180,16 @@ export class JwtSessionStore implements SessionStore {
     if (options.secret !== undefined && options.keys !== undefined) {
       throw optionError('secret', 'and option keys cannot both be given: put the secret in keys');
     }
+    let checked: CheckedKey[];
     if (options.secret !== undefined) {
-      this.#keys = [resolveKey('secret', { secret: options.secret }, algorithm, true)];
+      checked = [checkKey('secret', { secret: options.secret }, algorithm, true)];
     } else if (options.keys !== undefined) {
       if (!Array.isArray(options.keys) || options.keys.length === 0) {
         throw optionError('keys', 'must be a non-empty array; the first key signs, every key verifies');
       }
-      this.#keys = options.keys.map((spec, i) => resolveKey(`keys[${i}]`, spec, algorithm, i === 0));
+      checked = options.keys.map((spec, i) => checkKey(`keys[${i}]`, spec, algorithm, i === 0));
       const kids = new Set<string>();
-      for (const [i, key] of this.#keys.entries()) {
+      for (const [i, key] of checked.entries()) {
         if (key.kid === undefined) continue;
         if (kids.has(key.kid)) throw optionError(`keys[${i}].kid`, `repeats kid ${JSON.stringify(key.kid)}`);
         kids.add(key.kid);
@@ -155,18 +197,7 @@ export class JwtSessionStore implements SessionStore {
     } else {
       throw optionError('secret', 'or option keys is required (a secret of at least 32 bytes, or key pairs)');
     }
-    this.#signing = this.#keys[0] as ResolvedKey;
-    for (const key of this.#keys) {
-      const header = Buffer.from(
-        key.kid === undefined
-          ? `{"alg":"${key.alg}","typ":"JWT"}`
-          : `{"alg":"${key.alg}","typ":"JWT","kid":${JSON.stringify(key.kid)}}`,
-      ).toString('base64url');
-      if (!this.#knownHeaders.has(header)) this.#knownHeaders.set(header, key);
-    }
-    this.#signingPrefix = `${[...this.#knownHeaders.entries()].find(([, k]) => k === this.#signing)?.[0]}.`;
-
-    const algorithms = new Set<JwtAlgorithm>(this.#keys.map((k) => k.alg));
+    const algorithms = new Set<JwtAlgorithm>(checked.map((k) => k.alg));
     if (options.jwks !== undefined) {
       if (!isPlainObject(options.jwks) || !Array.isArray(options.jwks.keys)) {
         throw optionError('jwks', 'must be a JSON Web Key Set: { keys: [...] }');
@@ -209,18 +240,19 @@ export class JwtSessionStore implements SessionStore {
     }
     this.#claimsPrefix = prefix;
 
+    let encryptionKey: Uint8Array | undefined;
     if (options.encrypt !== undefined) {
       if (!isPlainObject(options.encrypt)) throw optionError('encrypt', 'must be an object like { secret }');
-      const key = encryptionKey('encrypt.secret', options.encrypt.secret);
+      encryptionKey = encryptionKeyBytes('encrypt.secret', options.encrypt.secret);
       const kid = options.encrypt.kid;
       if (kid !== undefined && (typeof kid !== 'string' || kid === '' || kid.length > 256)) {
         throw optionError('encrypt.kid', 'must be a non-empty string of at most 256 characters');
       }
-      const header =
+      const header: CompactJWEHeaderParameters =
         kid === undefined
-          ? '{"alg":"dir","enc":"A256GCM","cty":"JWT"}'
-          : `{"alg":"dir","enc":"A256GCM","cty":"JWT","kid":${JSON.stringify(kid)}}`;
-      this.#encryption = { key, kid, headerB64: Buffer.from(header).toString('base64url') };
+          ? { alg: 'dir', enc: 'A256GCM', cty: 'JWT' }
+          : { alg: 'dir', enc: 'A256GCM', cty: 'JWT', kid };
+      this.#encryption = { kid, header, headerB64: Buffer.from(JSON.stringify(header)).toString('base64url') };
     }
 
     const revocations = options.revocations;
@@ -261,22 +293,37 @@ export class JwtSessionStore implements SessionStore {
       cleanup: revocable,
       customIds: false,
     });
+
+    // WebCrypto imports are asynchronous; every key was checked above, so this only
+    // turns them into CryptoKeys. Operations wait for it (once).
+    this.#ready = prepare(checked, encryptionKey);
+    this.#ready.then(
+      (prepared) => {
+        this.#prepared = prepared;
+      },
+      () => {}, // reported by the first operation (see #keys)
+    );
+  }
+
+  /** The imported keys: at once after the first operation, else waits for the import. */
+  async #keys(operation: string): Promise<Prepared> {
+    try {
+      return await this.#ready;
+    } catch (error) {
+      throw new SessionError('INVALID', `the configured keys could not be imported: ${(error as Error).message}`, {
+        store: STORE,
+        operation,
+        field: 'keys',
+        cause: error,
+      });
+    }
   }
 
   // ---------------------------------------------------------------- create
 
   async create(input: SessionRecord): Promise<string> {
-    enter();
-    try {
-      return await this.#create(input);
-    } finally {
-      leave();
-    }
-  }
-
-  async #create(input: SessionRecord): Promise<string> {
-    const { record, now } = checkRecord(this.#rules, input, { operation: 'create', customIds: false });
-    const r = record;
+    const { record: r, now } = checkRecord(this.#rules, input, { operation: 'create', customIds: false });
+    const p = this.#prepared ?? (await this.#keys('create'));
     const expiresAt = r.expiresAt.getTime();
     const payload = `{${this.#claimsPrefix}"sub":${JSON.stringify(r.userId)},"tid":${JSON.stringify(r.tenantId)},"jti":"${generateSessionId()}","iat":${Math.floor(
       now / 1000,
@@ -285,7 +332,7 @@ export class JwtSessionStore implements SessionStore {
     )},"amr":${JSON.stringify(r.factorsUsed)},"aal":${r.assuranceLevel},"md":${JSON.stringify(r.metadata)}}`;
     const payloadBytes = Buffer.from(payload, 'utf8');
     // The token's length is known before any crypto: refuse oversized records first.
-    const jwsLength = this.#signingPrefix.length + b64len(payloadBytes.length) + 1 + SIGNATURE_CHARS[this.#signing.alg];
+    const jwsLength = p.signingPrefixLength + b64len(payloadBytes.length) + 1 + SIGNATURE_CHARS[p.signing.alg];
     const enc = this.#encryption;
     const length = enc ? enc.headerB64.length + 2 + 16 + 1 + b64len(jwsLength) + 1 + 22 : jwsLength;
     if (length > this.#maxTokenBytes) {
@@ -295,44 +342,27 @@ export class JwtSessionStore implements SessionStore {
         { store: STORE, operation: 'create', field: 'record' },
       );
     }
-    const signingInput = this.#signingPrefix + payloadBytes.toString('base64url');
-    let signature: string;
     try {
-      const s = signInput(this.#signing, signingInput);
-      signature = typeof s === 'string' ? s : await s;
+      const jws = await new CompactSign(payloadBytes).setProtectedHeader(p.signingHeader).sign(p.signing.signKey);
+      if (enc === undefined) return jws;
+      return await new CompactEncrypt(Buffer.from(jws, 'latin1'))
+        .setProtectedHeader(enc.header)
+        .encrypt(p.cek as webcrypto.CryptoKey);
     } catch (error) {
       throw toStorageError(error, STORE, 'create');
     }
-    const jws = `${signingInput}.${signature}`;
-    return enc ? this.#encrypt(enc, jws) : jws;
-  }
-
-  #encrypt(enc: EncryptionState, plaintext: string): string {
-    const iv = randomFillSync(Buffer.allocUnsafe(12));
-    const cipher = createCipheriv('aes-256-gcm', enc.key, iv);
-    cipher.setAAD(Buffer.from(enc.headerB64, 'latin1'));
-    const ciphertext = Buffer.concat([cipher.update(plaintext, 'latin1'), cipher.final()]);
-    return `${enc.headerB64}..${iv.toString('base64url')}.${ciphertext.toString('base64url')}.${cipher
-      .getAuthTag()
-      .toString('base64url')}`;
   }
 
   // ---------------------------------------------------------------- get
 
   async get(id: string): Promise<SessionRecord | null> {
     this.#checkIdType('get', id);
-    enter();
-    try {
-      const v = this.#verify(id);
-      const claims = v === null || !('then' in v) ? v : await v;
-      if (claims === null) return null;
-      const now = readClock(this.#rules);
-      if (this.#revocations !== undefined && (await this.#isRevoked(claims.check, now))) return null;
-      if (claims.check.expiresAt + this.#toleranceMs <= now) throw expired(STORE, 'get');
-      return claims.record;
-    } finally {
-      leave();
-    }
+    const claims = await this.#verify(id, 'get');
+    if (claims === null) return null;
+    const now = readClock(this.#rules);
+    if (this.#revocations !== undefined && (await this.#isRevoked(claims.check, now))) return null;
+    if (claims.check.expiresAt + this.#toleranceMs <= now) throw expired(STORE, 'get');
+    return claims.record;
   }
 
   #checkIdType(operation: string, id: unknown): asserts id is string {
@@ -352,136 +382,79 @@ export class JwtSessionStore implements SessionStore {
   }
 
   /**
-   * Verifies a token and reads the record it carries: `null` for anything that is not a
-   * valid token of this store (malformed, tampered, foreign, wrong algorithm or key,
-   * wrong issuer or audience). Never throws.
+   * Verifies a token (jose's compactDecrypt and compactVerify) and reads the record it
+   * carries: `null` for anything that is not a valid token of this store (malformed,
+   * tampered, foreign, wrong algorithm or key, wrong issuer or audience).
    */
-  #verify(token: string): Claims | null | Promise<Claims | null> {
+  async #verify(token: string, operation: string): Promise<Claims | null> {
     if (token.length > this.#maxTokenBytes * 4 || token.length < 16) return null;
+    const p = this.#prepared ?? (await this.#keys(operation));
     try {
       let jws = token;
       if (this.#encryption !== undefined) {
-        const inner = this.#decrypt(this.#encryption, token);
+        const inner = await this.#decrypt(this.#encryption, p, token);
         if (inner === null) return null;
         jws = inner;
       }
       const first = jws.indexOf('.');
       const last = jws.lastIndexOf('.');
       if (first <= 0 || last === first || jws.indexOf('.', first + 1) !== last) return null;
-      const headerB64 = jws.slice(0, first);
-      const signature = strictB64(jws.slice(last + 1));
-      if (signature === null) return null;
-      const input = jws.slice(0, last);
-      const known = this.#knownHeaders.get(headerB64);
-      if (known !== undefined) {
-        const ok = verifyInput(known, input, signature);
-        if (ok === true) return this.#readPayload(token, jws, first, last);
-        if (ok === false) return this.#verifyOthers(token, jws, headerB64, input, signature, first, last, known);
-        return ok
-          .then(
-            (yes) =>
-              yes
-                ? this.#readPayload(token, jws, first, last)
-                : this.#verifyOthers(token, jws, headerB64, input, signature, first, last, known),
-            () => null,
-          )
-          .catch(() => null);
-      }
-      return this.#verifyOthers(token, jws, headerB64, input, signature, first, last, undefined);
+      if (!isCanonicalB64(jws.slice(last + 1))) return null;
+      const known = p.knownHeaders.get(jws.slice(0, first));
+      const payload =
+        (known !== undefined ? await verifyWith(jws, known) : undefined) ?? (await this.#verifyOthers(p, jws, known));
+      return payload === undefined ? null : this.#readPayload(token, payload);
     } catch {
       return null;
     }
   }
 
   /** The slow path: a header this store did not write itself (another kid, a JWKS key). */
-  async #verifyOthers(
-    token: string,
-    jws: string,
-    headerB64: string,
-    input: string,
-    signature: Buffer,
-    first: number,
-    last: number,
-    tried: ResolvedKey | undefined,
-  ): Promise<Claims | null> {
-    try {
-      const headerBytes = strictB64(headerB64);
-      if (headerBytes === null) return null;
-      const header: unknown = JSON.parse(headerBytes.toString('utf8'));
-      if (!isPlainObject(header)) return null;
-      const { alg, kid, typ } = header;
-      // Only the configured algorithms; 'none' and anything else are never accepted.
-      if (!isSupportedAlgorithm(alg) || !this.#algorithms.has(alg)) return null;
-      // No extensions are understood: crit (and b64 from RFC 7797) make a token invalid here.
-      if ('crit' in header || 'b64' in header || 'jwk' in header || 'jku' in header || 'x5u' in header) return null;
-      if (typ !== undefined && (typeof typ !== 'string' || !/^(application\/)?jwt$/i.test(typ))) return null;
-      if (kid !== undefined && typeof kid !== 'string') return null;
-      // Keys configured for this algorithm: the one with this kid, or (no kid) any of them.
-      const candidates = this.#keys.filter((k) => k !== tried && k.alg === alg && (kid === undefined || k.kid === kid));
-      for (const key of candidates) {
-        if (await verifyInput(key, input, signature)) return this.#readPayload(token, jws, first, last);
-      }
-      if (this.#jwks !== undefined && !isHmac(alg) && (kid === undefined || !this.#keys.some((k) => k.kid === kid))) {
-        const key = await this.#jwksKey(alg, kid);
-        if (key !== undefined && (await verifyInput(key, input, signature)))
-          return this.#readPayload(token, jws, first, last);
-      }
-      return null;
-    } catch {
-      return null;
+  async #verifyOthers(p: Prepared, jws: string, tried: ResolvedKey | undefined): Promise<Uint8Array | undefined> {
+    const header: Record<string, unknown> = decodeProtectedHeader(jws);
+    const { alg, kid, typ } = header;
+    // Only the configured algorithms; 'none' and anything else are never accepted.
+    if (!isSupportedAlgorithm(alg) || !this.#algorithms.has(alg)) return undefined;
+    // No extensions are understood: crit (and b64 from RFC 7797) make a token invalid
+    // here, and keys named by the token itself (jwk, jku, x5u, x5c) are never used.
+    for (const name of ['crit', 'b64', 'jwk', 'jku', 'x5u', 'x5c']) if (name in header) return undefined;
+    if (typ !== undefined && (typeof typ !== 'string' || !/^(application\/)?jwt$/i.test(typ))) return undefined;
+    if (kid !== undefined && typeof kid !== 'string') return undefined;
+    // Keys configured for this algorithm: the one with this kid, or (no kid) any of them.
+    for (const key of p.keys) {
+      if (key === tried || key.alg !== alg || (kid !== undefined && key.kid !== kid)) continue;
+      const payload = await verifyWith(jws, key);
+      if (payload !== undefined) return payload;
     }
+    if (this.#jwks !== undefined && !isHmac(alg) && (kid === undefined || !p.keys.some((k) => k.kid === kid))) {
+      // jose picks the JWKS key by kid and key type, and checks it is one for alg.
+      return (await compactVerify(jws, this.#jwks, VERIFY_OPTIONS[alg])).payload;
+    }
+    return undefined;
   }
 
-  async #jwksKey(alg: JwtAlgorithm, kid: string | undefined): Promise<ResolvedKey | undefined> {
-    const header: JWTHeaderParameters = kid === undefined ? { alg } : { alg, kid };
-    let cryptoKey: object;
-    try {
-      cryptoKey = await (this.#jwks as ReturnType<typeof createLocalJWKSet>)(header);
-    } catch {
-      return undefined; // no (single) matching key
-    }
-    let key = this.#jwksKeys.get(cryptoKey);
-    if (key === undefined) {
-      const keyObject = KeyObject.from(cryptoKey as webcrypto.CryptoKey);
-      // Defence in depth: the key must really be of the algorithm in the header.
-      if (keyObject.type !== 'public' || algorithmOfKey(keyObject) !== alg) return undefined;
-      key = { alg, kid, signKey: undefined, verifyKey: keyObject };
-      this.#jwksKeys.set(cryptoKey, key);
-    }
-    return key;
-  }
-
-  #decrypt(enc: EncryptionState, token: string): string | null {
+  /** The signed token inside a JWE, or null when it is not one this store made. */
+  async #decrypt(enc: EncryptionState, p: Prepared, token: string): Promise<string | null> {
     const parts = token.split('.');
-    if (parts.length !== 5) return null;
-    const [headerB64, encryptedKey, ivB64, ciphertextB64, tagB64] = parts as [string, string, string, string, string];
-    if (encryptedKey !== '') return null; // 'dir': no encrypted key
-    if (headerB64 !== enc.headerB64) {
-      const bytes = strictB64(headerB64);
-      if (bytes === null) return null;
-      const header: unknown = JSON.parse(bytes.toString('utf8'));
-      if (!isPlainObject(header) || header.alg !== 'dir' || header.enc !== 'A256GCM') return null;
-      if ('crit' in header || 'zip' in header) return null;
+    if (parts.length !== 5 || parts[1] !== '') return null; // 'dir': no encrypted key
+    if (
+      !isCanonicalB64(parts[2] as string) ||
+      !isCanonicalB64(parts[3] as string) ||
+      !isCanonicalB64(parts[4] as string)
+    )
+      return null;
+    if (parts[0] !== enc.headerB64) {
+      const header: Record<string, unknown> = decodeProtectedHeader(token);
+      if (header.alg !== 'dir' || header.enc !== 'A256GCM' || 'crit' in header || 'zip' in header) return null;
       if (header.kid !== undefined && header.kid !== enc.kid) return null;
     }
-    const iv = strictB64(ivB64);
-    const tag = strictB64(tagB64);
-    const ciphertext = strictB64(ciphertextB64);
-    if (iv === null || tag === null || ciphertext === null || iv.length !== 12 || tag.length !== 16) return null;
-    const decipher = createDecipheriv('aes-256-gcm', enc.key, iv, { authTagLength: 16 });
-    decipher.setAAD(Buffer.from(headerB64, 'latin1'));
-    decipher.setAuthTag(tag);
-    try {
-      return Buffer.concat([decipher.update(ciphertext), decipher.final()]).toString('latin1');
-    } catch {
-      return null; // wrong key or tampered
-    }
+    const { plaintext } = await compactDecrypt(token, p.cek as webcrypto.CryptoKey, DECRYPT_OPTIONS);
+    return bytesToString(plaintext, 'latin1');
   }
 
   /** Reads the record from a verified token's payload; null when it is not one of ours. */
-  #readPayload(token: string, jws: string, first: number, last: number): Claims | null {
-    // The signature covers these exact characters, so no canonical-spelling check is needed here.
-    const p: unknown = JSON.parse(Buffer.from(jws.slice(first + 1, last), 'base64url').toString('utf8'));
+  #readPayload(token: string, payload: Uint8Array): Claims | null {
+    const p: unknown = JSON.parse(bytesToString(payload, 'utf8'));
     if (!isPlainObject(p)) return null;
     const { sub, tid, jti, txn, amr, aal, sat, cat, eat, lat, exp } = p;
     if (
@@ -539,14 +512,7 @@ export class JwtSessionStore implements SessionStore {
         'tokens are stateless without a revocation list; pass the revocations option (a RevocationStore such as MemoryRevocationStore), or let the token expire',
       );
     }
-    enter();
-    let claims: Claims | null;
-    try {
-      const v = this.#verify(id);
-      claims = v === null || !('then' in v) ? v : await v;
-    } finally {
-      leave();
-    }
+    const claims = await this.#verify(id, 'delete');
     if (claims === null) return; // not a token of this store: nothing to revoke
     const now = readClock(this.#rules);
     const memory = this.#memoryRevocations;
@@ -624,4 +590,37 @@ export class JwtSessionStore implements SessionStore {
   async close(): Promise<void> {
     // Nothing to release: no timers, and the revocation store belongs to the caller.
   }
+}
+
+/** The payload of `jws` when `key` verifies it (only with the key's own algorithm), else undefined. */
+async function verifyWith(jws: string, key: ResolvedKey): Promise<Uint8Array | undefined> {
+  try {
+    return (await compactVerify(jws, key.verifyKey, VERIFY_OPTIONS[key.alg])).payload;
+  } catch {
+    return undefined; // a bad signature, or a token jose refuses
+  }
+}
+
+/** Imports the checked keys for jose and works out the headers this store writes. */
+async function prepare(checked: CheckedKey[], encryptionKey: Uint8Array | undefined): Promise<Prepared> {
+  const keys = await Promise.all(checked.map(importKey));
+  const knownHeaders = new Map<string, ResolvedKey>();
+  const headers = keys.map((key) => {
+    const header: CompactJWSHeaderParameters =
+      key.kid === undefined ? { alg: key.alg, typ: 'JWT' } : { alg: key.alg, typ: 'JWT', kid: key.kid };
+    // jose writes the protected header as base64url(JSON.stringify(header)): the same text.
+    const b64 = Buffer.from(JSON.stringify(header)).toString('base64url');
+    if (!knownHeaders.has(b64)) knownHeaders.set(b64, key);
+    return { header, b64 };
+  });
+  const signing = keys[0] as ResolvedKey & { signKey: webcrypto.CryptoKey };
+  const first = headers[0] as { header: CompactJWSHeaderParameters; b64: string };
+  return {
+    keys,
+    signing,
+    signingHeader: first.header,
+    signingPrefixLength: first.b64.length + 1,
+    knownHeaders,
+    cek: encryptionKey === undefined ? undefined : await importEncryptionKey(encryptionKey),
+  };
 }

@@ -1,18 +1,14 @@
 import {
-  createHash,
-  createHmac,
   createPrivateKey,
   createPublicKey,
   createSecretKey,
-  sign as cryptoSign,
-  verify as cryptoVerify,
   hkdfSync,
   type JsonWebKey,
   KeyObject,
-  timingSafeEqual,
-  type webcrypto,
+  webcrypto,
 } from 'node:crypto';
 import { SessionError } from '@sessionkit/core';
+import { calculateJwkThumbprint, importJWK, type JWK } from 'jose';
 
 /** The signing algorithms store-jwt implements. */
 export type JwtAlgorithm = 'HS256' | 'HS384' | 'HS512' | 'ES256' | 'EdDSA';
@@ -52,9 +48,14 @@ export interface KeyPairSpec {
 /** One entry of the `keys` option. */
 export type JwtKeySpec = SecretKeySpec | KeyPairSpec;
 
-/** @internal a key ready for use: imported once. */
-export interface ResolvedKey {
+/**
+ * @internal a key option, checked synchronously in the constructor (node:crypto parses
+ * PEM, JWK and CryptoKey inputs into KeyObjects). {@link importKey} then turns it into
+ * the CryptoKeys jose signs and verifies with, once.
+ */
+export interface CheckedKey {
   readonly alg: JwtAlgorithm;
+  /** The kid the caller gave; asymmetric keys without one get their JWK thumbprint on import. */
   readonly kid: string | undefined;
   /** KeyObject that signs (secret or private key); undefined for verify-only keys. */
   readonly signKey: KeyObject | undefined;
@@ -62,7 +63,15 @@ export interface ResolvedKey {
   readonly verifyKey: KeyObject;
 }
 
-const HMAC_HASH: Record<HmacAlgorithm, string> = { HS256: 'sha256', HS384: 'sha384', HS512: 'sha512' };
+/** @internal a key imported for jose: CryptoKeys made once, reused by every operation. */
+export interface ResolvedKey {
+  readonly alg: JwtAlgorithm;
+  readonly kid: string | undefined;
+  /** Undefined for verify-only keys (previous key pairs given only a publicKey). */
+  readonly signKey: webcrypto.CryptoKey | undefined;
+  readonly verifyKey: webcrypto.CryptoKey;
+}
+
 const HMAC_ALGS: ReadonlySet<string> = new Set(['HS256', 'HS384', 'HS512']);
 const ASYMMETRIC_ALGS: ReadonlySet<string> = new Set(['ES256', 'EdDSA']);
 
@@ -137,16 +146,6 @@ export function algorithmOfKey(key: KeyObject): AsymmetricAlgorithm | undefined 
   return undefined;
 }
 
-/** RFC 7638 JWK thumbprint (SHA-256, base64url) of a public EC or OKP key. */
-export function jwkThumbprint(publicKey: KeyObject): string {
-  const jwk = publicKey.export({ format: 'jwk' }) as Record<string, string>;
-  const canonical =
-    jwk.kty === 'EC'
-      ? `{"crv":${JSON.stringify(jwk.crv)},"kty":"EC","x":${JSON.stringify(jwk.x)},"y":${JSON.stringify(jwk.y)}}`
-      : `{"crv":${JSON.stringify(jwk.crv)},"kty":${JSON.stringify(jwk.kty)},"x":${JSON.stringify(jwk.x)}}`;
-  return createHash('sha256').update(canonical).digest('base64url');
-}
-
 function checkKid(field: string, kid: unknown): string | undefined {
   if (kid === undefined) return undefined;
   // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
@@ -157,7 +156,7 @@ function checkKid(field: string, kid: unknown): string | undefined {
 }
 
 /** Imports one entry of `keys` (or the `secret` option) once. */
-export function resolveKey(field: string, spec: unknown, defaultHmac: HmacAlgorithm, current: boolean): ResolvedKey {
+export function checkKey(field: string, spec: unknown, defaultHmac: HmacAlgorithm, current: boolean): CheckedKey {
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
     throw optionError(field, `must be an object like { secret } or { privateKey, publicKey }, got ${describe(spec)}`);
   }
@@ -208,105 +207,52 @@ export function resolveKey(field: string, spec: unknown, defaultHmac: HmacAlgori
   if (s.alg !== undefined && s.alg !== inferred) {
     throw optionError(`${field}.alg`, `is ${String(s.alg)} but the key is for ${inferred}`);
   }
-  return { alg: inferred, kid: kid ?? jwkThumbprint(verifyKey), signKey: privateKey, verifyKey };
+  return { alg: inferred, kid, signKey: privateKey, verifyKey };
 }
 
-/** Derives the A256GCM content-encryption key from the `encrypt.secret` option. */
-export function encryptionKey(field: string, value: unknown): Buffer {
+/** Derives the A256GCM content-encryption key bytes from the `encrypt.secret` option. */
+export function encryptionKeyBytes(field: string, value: unknown): Buffer {
   const bytes = secretBytes(field, value);
   if (value instanceof Uint8Array && bytes.length === 32) return bytes; // used as is (interoperable 'dir' key)
   return Buffer.from(hkdfSync('sha256', bytes, Buffer.alloc(0), 'sessionkit/store-jwt A256GCM', 32));
 }
 
-// ---- signing and verifying (node:crypto, keys imported once) ----
+// ---- import for jose (once per store) ----
 
-// Asymmetric signatures take tens of microseconds. When the store is handling one
-// operation at a time, the synchronous call is fastest (no thread hop). When several
-// are in flight, they run on the libuv thread pool (the callback form of
-// crypto.sign/verify), which spreads them over every core while the main thread parses
-// JSON. `busy` counts store operations in flight in this process.
-let busy = 0;
+const HMAC_HASH: Record<HmacAlgorithm, string> = { HS256: 'SHA-256', HS384: 'SHA-384', HS512: 'SHA-512' };
 
-/** @internal marks a store operation as started; call {@link leave} when it settles. */
-export function enter(): void {
-  busy++;
+function jwkOf(key: KeyObject, alg: JwtAlgorithm): JWK {
+  return { ...(key.export({ format: 'jwk' }) as JWK), alg };
 }
 
-/** @internal */
-export function leave(): void {
-  busy--;
-}
-
-function signAsync(
-  algorithm: string | null,
-  data: Buffer,
-  key: KeyObject | { key: KeyObject; dsaEncoding: 'ieee-p1363' },
-) {
-  return new Promise<Buffer>((resolve, reject) => {
-    cryptoSign(algorithm, data, key, (error, signature) => {
-      if (error) reject(error);
-      else resolve(signature);
-    });
-  });
-}
-
-function verifyAsync(
-  algorithm: string | null,
-  data: Buffer,
-  key: KeyObject | { key: KeyObject; dsaEncoding: 'ieee-p1363' },
-  signature: Buffer,
-) {
-  return new Promise<boolean>((resolve, reject) => {
-    cryptoVerify(algorithm, data, key, signature, (error, ok) => {
-      if (error) reject(error);
-      else resolve(ok);
-    });
-  });
-}
-
-/** Signs `input` (ASCII) and returns the base64url signature. */
-export function signInput(key: ResolvedKey, input: string): string | Promise<string> {
-  const k = key.signKey as KeyObject;
-  switch (key.alg) {
-    case 'HS256':
-    case 'HS384':
-    case 'HS512':
-      return createHmac(HMAC_HASH[key.alg], k).update(input, 'latin1').digest('base64url');
-    case 'ES256': {
-      const data = Buffer.from(input, 'latin1');
-      const spec = { key: k, dsaEncoding: 'ieee-p1363' as const };
-      if (busy <= 1) return cryptoSign('sha256', data, spec).toString('base64url');
-      return signAsync('sha256', data, spec).then((s) => s.toString('base64url'));
-    }
-    case 'EdDSA': {
-      const data = Buffer.from(input, 'latin1');
-      if (busy <= 1) return cryptoSign(null, data, k).toString('base64url');
-      return signAsync(null, data, k).then((s) => s.toString('base64url'));
-    }
+/**
+ * Imports a checked key as the CryptoKeys jose uses (HMAC keys for HSxxx, ECDSA P-256 for
+ * ES256, Ed25519 for EdDSA): jose would otherwise re-import a secret on every call.
+ * Asymmetric keys without a kid get their RFC 7638 JWK thumbprint as kid.
+ */
+export async function importKey(key: CheckedKey): Promise<ResolvedKey> {
+  if (isHmac(key.alg)) {
+    // jose's importJWK hands back the raw bytes of an 'oct' key (and then imports them on
+    // every call): make the HMAC CryptoKey here instead.
+    const secret = await webcrypto.subtle.importKey(
+      'raw',
+      key.verifyKey.export(),
+      { name: 'HMAC', hash: HMAC_HASH[key.alg] },
+      false,
+      ['sign', 'verify'],
+    );
+    return { alg: key.alg, kid: key.kid, signKey: secret, verifyKey: secret };
   }
+  const verifyKey = (await importJWK(jwkOf(key.verifyKey, key.alg), key.alg)) as webcrypto.CryptoKey;
+  const signKey =
+    key.signKey === undefined
+      ? undefined
+      : ((await importJWK(jwkOf(key.signKey, key.alg), key.alg)) as webcrypto.CryptoKey);
+  const kid = key.kid ?? (await calculateJwkThumbprint(key.verifyKey.export({ format: 'jwk' }) as JWK, 'sha256'));
+  return { alg: key.alg, kid, signKey, verifyKey };
 }
 
-/** Verifies a signature over `input` (ASCII). Never throws for a bad signature: false. */
-export function verifyInput(key: ResolvedKey, input: string, signature: Buffer): boolean | Promise<boolean> {
-  switch (key.alg) {
-    case 'HS256':
-    case 'HS384':
-    case 'HS512': {
-      const mac = createHmac(HMAC_HASH[key.alg], key.verifyKey).update(input, 'latin1').digest();
-      return mac.length === signature.length && timingSafeEqual(mac, signature);
-    }
-    case 'ES256': {
-      if (signature.length !== 64) return false;
-      const data = Buffer.from(input, 'latin1');
-      const spec = { key: key.verifyKey, dsaEncoding: 'ieee-p1363' as const };
-      if (busy <= 1) return cryptoVerify('sha256', data, spec, signature);
-      return verifyAsync('sha256', data, spec, signature);
-    }
-    case 'EdDSA': {
-      if (signature.length !== 64) return false;
-      const data = Buffer.from(input, 'latin1');
-      if (busy <= 1) return cryptoVerify(null, data, key.verifyKey, signature);
-      return verifyAsync(null, data, key.verifyKey, signature);
-    }
-  }
+/** Imports the 32-byte A256GCM content-encryption key for jose's `dir` JWE. */
+export function importEncryptionKey(bytes: Uint8Array): Promise<webcrypto.CryptoKey> {
+  return webcrypto.subtle.importKey('raw', bytes, { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
 }

@@ -616,7 +616,7 @@ describe('revocation', () => {
 });
 
 describe('concurrency', () => {
-  it('64 concurrent creates and gets per algorithm (thread-pool path) all return their own record', async () => {
+  it('64 concurrent creates and gets per algorithm all return their own record', async () => {
     const clock = new TestClock();
     const stores = [
       new JwtSessionStore({ secret, clock: clock.now }),
