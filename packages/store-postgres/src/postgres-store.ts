@@ -29,9 +29,12 @@ import type { Pool, PoolClient, QueryResult } from 'pg';
 import { Deadlines } from './deadlines.js';
 import type { PostgresSessionStoreOptions } from './options.js';
 import {
+  type ColumnInfo,
   DEFAULT_SCHEMA,
   DEFAULT_TABLE,
   IDENTIFIER_PATTERN,
+  LAYOUT_SQL,
+  layoutProblems,
   MIGRATION_LOCK_KEY,
   type Statement,
   type Statements,
@@ -178,6 +181,8 @@ export class PostgresSessionStore implements SessionStore {
             if (found.rowCount) continue;
           }
           await client.query(statement);
+          // Before the indexes, which would fail on another table's columns first.
+          if (statement.startsWith('CREATE TABLE')) await this.checkLayout(client);
         }
         await client.query('COMMIT');
       } catch (error) {
@@ -185,6 +190,25 @@ export class PostgresSessionStore implements SessionStore {
         throw error;
       }
     });
+  }
+
+  /**
+   * `CREATE TABLE IF NOT EXISTS` keeps whatever table already has the name: check that it
+   * is one this store can use, so a mismatch fails here, at boot, naming the difference,
+   * instead of on the first request.
+   */
+  private async checkLayout(client: PoolClient): Promise<void> {
+    const name = [this.sql.qualified];
+    const kind = await client.query<{ relkind: string }>(LAYOUT_SQL.kind, name);
+    const columns = await client.query<ColumnInfo>(LAYOUT_SQL.columns, name);
+    const uniqueId = await client.query(LAYOUT_SQL.uniqueId, name);
+    const problems = layoutProblems(kind.rows[0]?.relkind ?? '', columns.rows, (uniqueId.rowCount ?? 0) > 0);
+    if (problems.length === 0) return;
+    throw new SessionError(
+      'INVALID',
+      `${this.sql.qualified} already exists and cannot hold sessions: ${problems.join('; ')}. Give the store another table (option table), or change that table to the layout migrationSql() prints`,
+      { store: STORE, operation: 'migrate', field: 'table' },
+    );
   }
 
   async create(record: SessionRecord): Promise<string> {

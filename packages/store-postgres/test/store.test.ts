@@ -190,6 +190,48 @@ describe('migrate and the exported SQL', () => {
     await pool.query(`DROP SCHEMA "${target}" CASCADE`);
   });
 
+  it('rejects INVALID, naming each difference, when the table exists with another layout', async () => {
+    const target = uniqueName('layout');
+    await pool.query(`CREATE SCHEMA "${target}"`);
+    // connect-pg-simple's table, under the name the store was told to use
+    await pool.query(
+      `CREATE TABLE "${target}"."peer" (sid varchar NOT NULL PRIMARY KEY, sess json NOT NULL, expire timestamp(6) NOT NULL)`,
+    );
+    let error = await rejection(new PostgresSessionStore({ pool, schema: target, table: 'peer' }).migrate());
+    expect(error.code).toBe('INVALID');
+    expect(error.field).toBe('table');
+    expect(error.message).toContain(`"${target}"."peer" already exists`);
+    expect(error.message).toContain('column record is missing');
+    expect(error.message).toContain('column sid is NOT NULL without a default');
+    // ours, but with timestamptz times and no key on id
+    const sql = migrationSql({ schema: target, table: 'old' })
+      .replace(/expires_at bigint/, 'expires_at timestamptz')
+      .replace(/,\s*CONSTRAINT "[^"]+" PRIMARY KEY \(id\)/, '');
+    await pool.query(sql);
+    error = await rejection(new PostgresSessionStore({ pool, schema: target, table: 'old' }).migrate());
+    expect(error.message).toContain('column expires_at is timestamp with time zone, not bigint');
+    expect(error.message).toContain('id has no primary key or unique index of its own');
+    expect(error.message).not.toContain('column record');
+    // a view is not a table
+    await pool.query(`CREATE VIEW "${target}"."v" AS SELECT 1 AS id`);
+    error = await rejection(new PostgresSessionStore({ pool, schema: target, table: 'v' }).migrate());
+    expect(error.message).toContain('it is not a table');
+    await pool.query(`DROP SCHEMA "${target}" CASCADE`);
+  });
+
+  it('accepts a table with extra columns that inserts can leave out', async () => {
+    const target = uniqueName('extra');
+    await pool.query(migrationSql({ schema: target, table: 't' }));
+    await pool.query(
+      `ALTER TABLE "${target}"."t" ADD COLUMN note text, ADD COLUMN seen boolean NOT NULL DEFAULT false`,
+    );
+    const store = new PostgresSessionStore({ pool, schema: target, table: 't' });
+    await store.migrate();
+    const id = await store.create(record(Date.now()));
+    expect((await store.get(id))?.id).toBe(id);
+    await pool.query(`DROP SCHEMA "${target}" CASCADE`);
+  });
+
   it('without migrate(), operations reject STORAGE naming the missing table', async () => {
     const store = new PostgresSessionStore({ pool, schema, table: `missing_${rand().replace(/-/g, '')}` });
     const error = await rejection(store.get('x'));
