@@ -1,4 +1,4 @@
-export { DEFAULT_MAX_TOKEN_BYTES, JwtSessionStore } from './jwt-store.js';
+export { DEFAULT_MAX_TOKEN_BYTES, DEFAULT_VERIFY_CACHE_SIZE, JwtSessionStore } from './jwt-store.js';
 export type {
   AsymmetricAlgorithm,
   HmacAlgorithm,

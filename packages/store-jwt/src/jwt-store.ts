@@ -3,6 +3,7 @@ import {
   assertOptionsObject,
   checkRecord,
   checkUserArgs,
+  cloneRecord,
   DEFAULT_OPERATION_TIMEOUT_MS,
   durationOption,
   expired,
@@ -49,6 +50,8 @@ import { MemoryRevocationStore, type RevocationCheck, type RevocationStore } fro
 const STORE = 'jwt';
 /** Default `maxTokenBytes`: what fits in a cookie. */
 export const DEFAULT_MAX_TOKEN_BYTES = 4096;
+/** Default `verifyCacheSize`: verified tokens kept (a few MB at most). */
+export const DEFAULT_VERIFY_CACHE_SIZE = 1000;
 
 /** base64url length of the signature of each algorithm. */
 const SIGNATURE_CHARS: Record<JwtAlgorithm, number> = { HS256: 43, HS384: 64, HS512: 86, ES256: 86, EdDSA: 86 };
@@ -164,6 +167,9 @@ export class JwtSessionStore implements SessionStore {
   readonly #memoryRevocations: MemoryRevocationStore | undefined;
   readonly #toleranceMs: number;
   readonly #maxTokenBytes: number;
+  /** Verified tokens, least recently used first (undefined: verifyCacheSize 0). */
+  readonly #verified: Map<string, Claims> | undefined;
+  readonly #verifiedMax: number;
   readonly #timeoutMs: number;
 
   constructor(options: JwtSessionStoreOptions) {
@@ -277,6 +283,11 @@ export class JwtSessionStore implements SessionStore {
     this.#maxTokenBytes = durationOption(STORE, 'maxTokenBytes', options.maxTokenBytes, DEFAULT_MAX_TOKEN_BYTES, {
       min: 256,
     });
+    this.#verifiedMax = durationOption(STORE, 'verifyCacheSize', options.verifyCacheSize, DEFAULT_VERIFY_CACHE_SIZE, {
+      min: 0,
+      max: 1_000_000,
+    });
+    this.#verified = this.#verifiedMax > 0 ? new Map() : undefined;
     this.#timeoutMs = durationOption(
       STORE,
       'operationTimeoutMs',
@@ -361,7 +372,10 @@ export class JwtSessionStore implements SessionStore {
     if (claims === null) return null;
     const now = readClock(this.#rules);
     if (this.#revocations !== undefined && (await this.#isRevoked(claims.check, now))) return null;
-    if (claims.check.expiresAt + this.#toleranceMs <= now) throw expired(STORE, 'get');
+    if (claims.check.expiresAt + this.#toleranceMs <= now) {
+      this.#verified?.delete(id);
+      throw expired(STORE, 'get');
+    }
     return claims.record;
   }
 
@@ -388,6 +402,15 @@ export class JwtSessionStore implements SessionStore {
    */
   async #verify(token: string, operation: string): Promise<Claims | null> {
     if (token.length > this.#maxTokenBytes * 4 || token.length < 16) return null;
+    const cache = this.#verified;
+    if (cache !== undefined) {
+      const hit = cache.get(token);
+      if (hit !== undefined) {
+        cache.delete(token); // now the most recently used
+        cache.set(token, hit);
+        return { record: cloneRecord(hit.record), check: hit.check };
+      }
+    }
     const p = this.#prepared ?? (await this.#keys(operation));
     try {
       let jws = token;
@@ -403,7 +426,13 @@ export class JwtSessionStore implements SessionStore {
       const known = p.knownHeaders.get(jws.slice(0, first));
       const payload =
         (known !== undefined ? await verifyWith(jws, known) : undefined) ?? (await this.#verifyOthers(p, jws, known));
-      return payload === undefined ? null : this.#readPayload(token, payload);
+      const claims = payload === undefined ? null : this.#readPayload(token, payload);
+      if (claims !== null && cache !== undefined) {
+        if (cache.size >= this.#verifiedMax) cache.delete(cache.keys().next().value as string);
+        // The caller gets claims.record; the cache keeps its own copy.
+        cache.set(token, { record: cloneRecord(claims.record), check: claims.check });
+      }
+      return claims;
     } catch {
       return null;
     }
@@ -496,7 +525,7 @@ export class JwtSessionStore implements SessionStore {
         expiresAt: new Date(eat),
         lastActivityAt: new Date(lat),
       },
-      check: { jti, tenantId: tid, userId: sub, signedAt: sat, expiresAt: eat },
+      check: Object.freeze({ jti, tenantId: tid, userId: sub, signedAt: sat, expiresAt: eat }),
     };
   }
 
@@ -588,7 +617,8 @@ export class JwtSessionStore implements SessionStore {
   }
 
   async close(): Promise<void> {
-    // Nothing to release: no timers, and the revocation store belongs to the caller.
+    // No timers, and the revocation store belongs to the caller: only the cache to drop.
+    this.#verified?.clear();
   }
 }
 

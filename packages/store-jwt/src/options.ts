@@ -48,6 +48,14 @@ export interface JwtSessionStoreOptions extends BaseStoreOptions {
   /** The longest token `create` issues, in bytes (characters: tokens are ASCII). @default 4096 */
   maxTokenBytes?: number;
   /**
+   * How many verified tokens `get` (and `delete`) remember, least recently used out
+   * first, so a token read again skips the signature check (and decryption). What is kept
+   * is the verification, never the decision: expiry and revocation are checked on every
+   * call, and each call returns its own copy of the record. Only tokens that verified
+   * are kept (a forged token never enters). 0 turns it off. @default 1000
+   */
+  verifyCacheSize?: number;
+  /**
    * Also verify tokens whose `kid` names a key in this JSON Web Key Set (ES256 and EdDSA
    * keys only; loaded once with jose's `createLocalJWKSet`). @default none
    */

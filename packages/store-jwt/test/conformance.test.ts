@@ -61,11 +61,12 @@ variant(
   STATEFUL,
 );
 variant(
-  'JwtSessionStore (EdDSA + JWE A256GCM, MemoryRevocationStore)',
+  'JwtSessionStore (EdDSA + JWE A256GCM, MemoryRevocationStore, no verify cache)',
   {
     secret: undefined,
     keys: [{ privateKey: ed.privateKey, kid: 'ed-1' }],
     encrypt: { secret: randomBytes(32) },
+    verifyCacheSize: 0,
     revocations: new MemoryRevocationStore(),
   },
   STATEFUL,

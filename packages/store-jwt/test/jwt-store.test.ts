@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { SessionError, type SessionRecord, tenantId } from '@sessionkit/core';
 import * as jose from 'jose';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   JwtSessionStore,
   type JwtSessionStoreOptions,
@@ -637,5 +637,98 @@ describe('concurrency', () => {
       good.forEach((got, i) => expectSame(got, inputs[i] as SessionRecord, tokens[i] as string));
       expect(bad.every((b) => b === null)).toBe(true);
     }
+  });
+});
+
+describe('verify cache', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  /** Counts the signature checks (jose runs every one through WebCrypto). */
+  function countVerifies() {
+    return vi.spyOn(globalThis.crypto.subtle, 'verify');
+  }
+
+  it('a token read again skips the signature check; each get returns its own copy', async () => {
+    const clock = new TestClock();
+    const store = new JwtSessionStore({ secret, clock: clock.now });
+    const input = record(clock);
+    const token = await store.create(input);
+    const verifies = countVerifies();
+    const first = await store.get(token);
+    expect(verifies).toHaveBeenCalledTimes(1);
+    (first as SessionRecord).metadata = { changed: true };
+    (first as SessionRecord).factorsUsed.push('mutated');
+    (first as SessionRecord).expiresAt.setTime(0);
+    const second = await store.get(token);
+    expect(verifies).toHaveBeenCalledTimes(1);
+    expectSame(second, input, token);
+    expect(second).not.toBe(first);
+  });
+
+  it('only verified tokens are kept, and the least recently used goes first', async () => {
+    const clock = new TestClock();
+    const store = new JwtSessionStore({ secret, clock: clock.now, verifyCacheSize: 2 });
+    const [a, b, c] = [
+      await store.create(record(clock)),
+      await store.create(record(clock)),
+      await store.create(record(clock)),
+    ];
+    const forged = `${a.slice(0, -2)}${a.endsWith('AA') ? 'BA' : 'AA'}`;
+    const verifies = countVerifies();
+    for (const t of [a, b, a]) await store.get(t); // a, b verified; a again from the cache
+    expect(verifies).toHaveBeenCalledTimes(2);
+    await store.get(c); // evicts b (least recently used), keeps a
+    await store.get(a);
+    expect(verifies).toHaveBeenCalledTimes(3);
+    await store.get(b);
+    expect(verifies).toHaveBeenCalledTimes(4);
+    expect(await store.get(forged)).toBeNull();
+    expect(await store.get(forged)).toBeNull(); // a failed check is never remembered
+    expect(verifies).toHaveBeenCalledTimes(6);
+  });
+
+  it('expiry and revocation are decided on every get, cached or not', async () => {
+    const clock = new TestClock();
+    const store = new JwtSessionStore({ secret, clock: clock.now, revocations: new MemoryRevocationStore() });
+    const input = record(clock, { expiresAt: new Date(clock.now() + 1000) });
+    const [t1, t2, t3] = [await store.create(input), await store.create(input), await store.create(input)];
+    for (const t of [t1, t2, t3]) expect(await store.get(t)).not.toBeNull();
+    await store.delete(t1);
+    expect(await store.get(t1)).toBeNull();
+    clock.advance(1);
+    await store.deleteByUser(input.userId, input.tenantId);
+    expect(await store.get(t2)).toBeNull();
+    const other = new JwtSessionStore({ secret, clock: clock.now });
+    const t4 = await other.create(record(clock, { expiresAt: new Date(clock.now() + 1000) }));
+    expect(await other.get(t4)).not.toBeNull();
+    clock.advance(1000);
+    await expect(other.get(t4)).rejects.toSatisfy(isCode('EXPIRED'));
+    await expect(other.get(t4)).rejects.toSatisfy(isCode('EXPIRED'));
+  });
+
+  it('verifyCacheSize 0 checks every token every time; the option is validated', async () => {
+    const clock = new TestClock();
+    const store = new JwtSessionStore({ secret, clock: clock.now, verifyCacheSize: 0 });
+    const token = await store.create(record(clock));
+    const verifies = countVerifies();
+    await store.get(token);
+    await store.get(token);
+    expect(verifies).toHaveBeenCalledTimes(2);
+    for (const bad of [-1, 1.5, '10', 2_000_000]) {
+      expect(() => new JwtSessionStore({ secret, verifyCacheSize: bad as never })).toThrow(/verifyCacheSize/);
+    }
+  });
+
+  it('encrypted tokens are cached too: a read again skips decryption', async () => {
+    const clock = new TestClock();
+    const store = new JwtSessionStore({ secret, encrypt: { secret: randomBytes(32) }, clock: clock.now });
+    const input = record(clock);
+    const token = await store.create(input);
+    const decrypts = vi.spyOn(globalThis.crypto.subtle, 'decrypt');
+    expectSame(await store.get(token), input, token);
+    expectSame(await store.get(token), input, token);
+    expect(decrypts).toHaveBeenCalledTimes(1);
   });
 });
