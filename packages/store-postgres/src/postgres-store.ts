@@ -11,7 +11,6 @@ import {
   DEFAULT_OPERATION_TIMEOUT_MS,
   decodeRecord,
   durationOption,
-  encodeRecord,
   expired,
   generateSessionId,
   notFound,
@@ -189,10 +188,11 @@ export class PostgresSessionStore implements SessionStore {
 
   async create(record: SessionRecord): Promise<string> {
     try {
-      const { record: r } = checkRecord(this.rules, record, {
+      const { record: r, encoded } = checkRecord(this.rules, record, {
         operation: 'create',
         generateId: generateSessionId,
         customIds: true,
+        output: 'encoded', // metadata checked and serialised in one walk
       });
       const result = await this.run('create', this.q.insert, [
         r.id,
@@ -201,7 +201,7 @@ export class PostgresSessionStore implements SessionStore {
         r.createdAt.getTime(),
         r.expiresAt.getTime(),
         r.lastActivityAt.getTime(),
-        encodeRecord(r),
+        encoded,
       ]);
       if (result.rowCount !== 1) throw conflict(STORE);
       return r.id;
@@ -226,7 +226,7 @@ export class PostgresSessionStore implements SessionStore {
 
   async update(record: SessionRecord): Promise<void> {
     try {
-      const { record: r, now } = checkRecord(this.rules, record, { operation: 'update' });
+      const { record: r, now, encoded } = checkRecord(this.rules, record, { operation: 'update', output: 'encoded' });
       if (!checkId(this.rules, 'update', r.id)) throw notFound(STORE, 'update');
       const params = [
         r.id,
@@ -236,7 +236,7 @@ export class PostgresSessionStore implements SessionStore {
         r.createdAt.getTime(),
         r.expiresAt.getTime(),
         r.lastActivityAt.getTime(),
-        encodeRecord(r),
+        encoded,
       ];
       for (let attempt = 0; ; attempt++) {
         const result = await this.run('update', this.q.update, params);
