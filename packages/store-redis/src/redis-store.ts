@@ -16,6 +16,7 @@ import {
   generateSessionId,
   hasControlCharacters,
   notFound,
+  OperationDeadlines,
   type RecordRules,
   readClock,
   resolveRecordRules,
@@ -43,7 +44,6 @@ import {
   TOUCH,
   UPDATE,
 } from './scripts.js';
-import { Deadlines } from './timeouts.js';
 
 const STORE = 'redis';
 /** Re-measure the offset between this process's clock and Redis's clock this often. */
@@ -96,7 +96,7 @@ export class RedisSessionStore implements SessionStore {
   private offsetAt = 0;
   private syncedAt = 0;
   private syncing: Promise<void> | undefined;
-  private readonly deadlines: Deadlines;
+  private readonly deadlines: OperationDeadlines;
 
   constructor(options: RedisSessionStoreOptions) {
     assertOptionsObject(STORE, options);
@@ -140,7 +140,7 @@ export class RedisSessionStore implements SessionStore {
     this.client = client as Client;
     this.cluster = (client as Redis).isCluster === true;
     this.keys = new KeyLayout(prefix);
-    this.deadlines = new Deadlines(this.timeout, STORE);
+    this.deadlines = new OperationDeadlines(this.timeout, STORE);
   }
 
   // ---- plumbing ----------------------------------------------------------------------
