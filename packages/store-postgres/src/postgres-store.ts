@@ -14,6 +14,7 @@ import {
   expired,
   generateSessionId,
   notFound,
+  OperationDeadlines,
   type RecordRules,
   readClock,
   resolveRecordRules,
@@ -25,7 +26,6 @@ import {
   toStorageError,
 } from '@sessionkit/core';
 import type { Pool, PoolClient, QueryResult } from 'pg';
-import { Deadlines } from './deadlines.js';
 import type { PostgresSessionStoreOptions } from './options.js';
 import {
   DEFAULT_SCHEMA,
@@ -113,7 +113,7 @@ export class PostgresSessionStore implements SessionStore {
   private readonly sql: TableSql;
   private readonly q: Statements;
   private readonly maxLifetime: string | null;
-  private readonly deadlines: Deadlines;
+  private readonly deadlines: OperationDeadlines;
   private timer: NodeJS.Timeout | undefined;
   private background: Promise<unknown> | undefined;
 
@@ -148,7 +148,7 @@ export class PostgresSessionStore implements SessionStore {
       options.cleanupIntervalMs === undefined
         ? undefined
         : durationOption(STORE, 'cleanupIntervalMs', options.cleanupIntervalMs, 0, { max: 2_147_483_647 });
-    this.deadlines = new Deadlines(this.timeoutMs);
+    this.deadlines = new OperationDeadlines(this.timeoutMs, STORE);
     this.maxLifetime = this.rules.maxLifetimeMs === undefined ? null : String(this.rules.maxLifetimeMs);
     this.sql = tableSql(this.schema, this.table);
     this.q = statements(this.sql.qualified, this.batchSize);
@@ -385,20 +385,14 @@ export class PostgresSessionStore implements SessionStore {
       const pending = this.deadlines.add(() => {
         if (settled) return;
         settled = true;
-        const cause = new Error(`timed out after ${this.timeoutMs} ms`);
+        const error = this.deadlines.timeoutError(operation);
         // Released with an error, pg-pool destroys the connection instead of reusing it.
-        if (client !== undefined) client.release(cause);
-        reject(
-          new SessionError('STORAGE', `backend did not answer within operationTimeoutMs (${this.timeoutMs} ms)`, {
-            store: STORE,
-            operation,
-            cause,
-          }),
-        );
+        if (client !== undefined) client.release(error.cause as Error);
+        reject(error);
       });
       const fail = (error: unknown) => {
         settled = true;
-        pending.done = true;
+        pending.clear();
         reject(toStorageError(error, STORE, operation));
       };
       let answered = false;
@@ -431,7 +425,7 @@ export class PostgresSessionStore implements SessionStore {
             return;
           }
           settled = true;
-          pending.done = true;
+          pending.clear();
           c.release();
           resolve(result);
         };
