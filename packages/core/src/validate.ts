@@ -29,6 +29,19 @@ export interface RecordRules {
   readonly maxRecordBytes: number;
 }
 
+/**
+ * A value for a message: `String(value)`, or its type when that throws (an object with
+ * no usable `toString`, such as `Object.create(null)` or `[{ toString: 0 }]`), so a bad
+ * input is always reported as INVALID, never as the TypeError of describing it.
+ */
+function show(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return describeType(value);
+  }
+}
+
 function optionError(store: string, option: string, problem: string): SessionError {
   return new SessionError('INVALID', `option ${option} ${problem}`, { store, operation: 'constructor', field: option });
 }
@@ -46,7 +59,7 @@ export function durationOption(
 ): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw optionError(store, option, `must be an integer from ${min} to ${max}, got ${String(value)}`);
+    throw optionError(store, option, `must be an integer from ${min} to ${max}, got ${show(value)}`);
   }
   return value;
 }
@@ -83,7 +96,7 @@ function invalid(rules: RecordRules, operation: string, field: string, problem: 
 export function readClock(rules: RecordRules): number {
   const value = rules.clock();
   if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new SessionError('INVALID', `clock() returned ${String(value)}; it must return ms since the epoch`, {
+    throw new SessionError('INVALID', `clock() returned ${show(value)}; it must return ms since the epoch`, {
       store: rules.store,
       field: 'clock',
     });
@@ -228,7 +241,7 @@ export function checkRecord(rules: RecordRules, input: unknown, options: CheckRe
   }
   const level = r.assuranceLevel;
   if (typeof level !== 'number' || !Number.isInteger(level) || level < INT32_MIN || level > INT32_MAX) {
-    throw invalid(rules, operation, 'record.assuranceLevel', `must be an int32 integer, got ${String(level)}`);
+    throw invalid(rules, operation, 'record.assuranceLevel', `must be an int32 integer, got ${show(level)}`);
   }
   const output = options.output ?? 'shared';
   let metadata = r.metadata as SessionRecord['metadata'];
@@ -336,12 +349,7 @@ export function checkUserArgs(rules: RecordRules, operation: string, userId: unk
 /** Checks extend's `durationMs`: a positive integer. */
 export function checkDuration(rules: RecordRules, durationMs: unknown): number {
   if (typeof durationMs !== 'number' || !Number.isInteger(durationMs) || durationMs <= 0 || durationMs > MAX_DATE_MS) {
-    throw invalid(
-      rules,
-      'extend',
-      'durationMs',
-      `must be a positive integer of milliseconds, got ${String(durationMs)}`,
-    );
+    throw invalid(rules, 'extend', 'durationMs', `must be a positive integer of milliseconds, got ${show(durationMs)}`);
   }
   return durationMs;
 }
