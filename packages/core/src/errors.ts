@@ -87,6 +87,11 @@ export class SessionError extends Error {
  */
 export function toStorageError(error: unknown, store: string, operation: string): SessionError {
   if (SessionError.isInstance(error)) return error;
-  const detail = error instanceof Error ? error.message : String(error);
+  let detail: string;
+  try {
+    detail = error instanceof Error ? error.message : String(error);
+  } catch {
+    detail = 'a value that cannot be converted to a string'; // e.g. Object.create(null)
+  }
   return new SessionError('STORAGE', `backend failed: ${detail}`, { store, operation, cause: error });
 }

@@ -2,13 +2,20 @@ export { ALL_CAPABILITIES, type StoreCapabilities } from './capabilities.js';
 export { cloneRecord, decodeRecord, encodeRecord } from './codec.js';
 export { SessionError, type SessionErrorCode, type SessionErrorOptions, toStorageError } from './errors.js';
 export { generateSessionId } from './ids.js';
-export { cloneJson, jsonStringBytes, MAX_JSON_DEPTH, measureJson } from './json.js';
+export {
+  checkJson,
+  cloneJson,
+  jsonStringBytes,
+  MAX_JSON_DEPTH,
+  measureJson,
+} from './json.js';
 export type { JsonValue, SessionRecord } from './record.js';
 export type { BaseStoreOptions, SessionStore } from './store.js';
 export { hasControlCharacters, MAX_IDENTIFIER_LENGTH, type TenantId, tenantId } from './tenant.js';
-export { withTimeout } from './timeout.js';
+export { type Deadline, OperationDeadlines, withTimeout } from './timeout.js';
 export {
   assertOptionsObject,
+  type CheckRecordOptions,
   checkDuration,
   checkId,
   checkImmutableFields,
@@ -20,6 +27,7 @@ export {
   DEFAULT_MAX_RECORD_BYTES,
   DEFAULT_OPERATION_TIMEOUT_MS,
   durationOption,
+  type EncodedRecord,
   expired,
   extendedExpiry,
   notFound,

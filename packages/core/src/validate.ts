@@ -1,6 +1,6 @@
-import { recordBytesWithoutMetadata } from './codec.js';
+import { encodeRecord, recordBytesWithoutMetadata } from './codec.js';
 import { SessionError } from './errors.js';
-import { measureJson } from './json.js';
+import { checkJson, copyJsonBounded, measureJson } from './json.js';
 import type { SessionRecord } from './record.js';
 import type { BaseStoreOptions } from './store.js';
 import { describeType, identifierProblem, type TenantId } from './tenant.js';
@@ -29,6 +29,19 @@ export interface RecordRules {
   readonly maxRecordBytes: number;
 }
 
+/**
+ * A value for a message: `String(value)`, or its type when that throws (an object with
+ * no usable `toString`, such as `Object.create(null)` or `[{ toString: 0 }]`), so a bad
+ * input is always reported as INVALID, never as the TypeError of describing it.
+ */
+function show(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return describeType(value);
+  }
+}
+
 function optionError(store: string, option: string, problem: string): SessionError {
   return new SessionError('INVALID', `option ${option} ${problem}`, { store, operation: 'constructor', field: option });
 }
@@ -46,7 +59,7 @@ export function durationOption(
 ): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw optionError(store, option, `must be an integer from ${min} to ${max}, got ${String(value)}`);
+    throw optionError(store, option, `must be an integer from ${min} to ${max}, got ${show(value)}`);
   }
   return value;
 }
@@ -83,7 +96,7 @@ function invalid(rules: RecordRules, operation: string, field: string, problem: 
 export function readClock(rules: RecordRules): number {
   const value = rules.clock();
   if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new SessionError('INVALID', `clock() returned ${String(value)}; it must return ms since the epoch`, {
+    throw new SessionError('INVALID', `clock() returned ${show(value)}; it must return ms since the epoch`, {
       store: rules.store,
       field: 'clock',
     });
@@ -108,31 +121,81 @@ function identifier(rules: RecordRules, operation: string, field: string, value:
 
 /** The outcome of validating a record: a private copy, capped, with its encoded size. */
 export interface ValidRecord {
-  /** A copy of the caller's record (metadata not yet deep-copied), expiresAt capped. */
+  /**
+   * A copy of the caller's record with `expiresAt` capped and a fresh `factorsUsed`
+   * array. `metadata` is the caller's value unless `output: 'copy'` was asked for.
+   */
   record: SessionRecord;
-  /** UTF-8 bytes of `encodeRecord(record)`. */
-  bytes: number;
+  /**
+   * UTF-8 bytes of `encodeRecord(record)`. With `output: 'copy'` it is counted on first
+   * read (the size check itself needs only a bound unless the record is near the limit).
+   */
+  readonly bytes: number;
   /** The time the checks were made against (`clock()`), in ms. */
   now: number;
 }
 
-interface CheckOptions {
+/** What {@link checkRecord} returns with `output: 'encoded'`. */
+export interface EncodedRecord extends ValidRecord {
+  /** Exactly `encodeRecord(record)`: write it as is. */
+  encoded: string;
+}
+
+/** A `'copy'` result within the limit: `bytes` is counted on first read (rarely needed). */
+class CopiedRecord implements ValidRecord {
+  #bytes = -1;
+  constructor(
+    readonly record: SessionRecord,
+    readonly now: number,
+  ) {}
+  get bytes(): number {
+    if (this.#bytes < 0) {
+      this.#bytes =
+        recordBytesWithoutMetadata(this.record) +
+        measureJson(this.record.metadata, 'record.metadata', undefined, 'measure');
+    }
+    return this.#bytes;
+  }
+}
+
+/** Options of {@link checkRecord}. */
+export interface CheckRecordOptions {
   operation: 'create' | 'update';
-  /** create: generates an id when `record.id` is `''` (omit to leave it empty, as store-jwt does). */
-  generateId?: (() => string) | undefined;
+  /**
+   * create: makes the id when `record.id` is `''` (omit to leave it empty, as store-jwt
+   * does). Called once every other check has passed (before the size check, which
+   * counts the id), with the validated `userId` and `tenantId`.
+   */
+  generateId?: ((owner: { userId: string; tenantId: TenantId }) => string) | undefined;
   /** create: whether a caller-chosen id is allowed (`customIds`). */
   customIds?: boolean;
+  /**
+   * What the one walk over `metadata` produces besides validation:
+   * - `'shared'` (default): `record.metadata` is the caller's value; `bytes` is counted.
+   * - `'copy'`: `record.metadata` is a private deep copy (for stores that keep records
+   *   as objects; no {@link cloneRecord} needed afterwards).
+   * - `'encoded'`: also returns `encoded`, the text of `encodeRecord(record)` (for stores
+   *   that write it; no {@link encodeRecord} call needed afterwards).
+   */
+  output?: 'shared' | 'copy' | 'encoded';
 }
 
 /**
  * Validates a record for create or update in the contract's order and returns a copy
  * with `expiresAt` capped by `maxLifetimeMs`. Throws `INVALID` naming the field.
  *
- * The returned record shares `metadata` and `factorsUsed` with the input only when
- * they are immutable primitives; arrays and objects must still be copied by stores that
- * keep records in memory ({@link cloneRecord}).
+ * `metadata` is walked once: checked, and measured, deep-copied or serialised as
+ * `options.output` asks, so a store never needs a second pass over it. By default the
+ * returned record shares `metadata` with the input; stores that keep records in memory
+ * ask for `output: 'copy'`, stores that write core's encoding ask for `output: 'encoded'`.
  */
-export function checkRecord(rules: RecordRules, input: unknown, options: CheckOptions): ValidRecord {
+export function checkRecord(
+  rules: RecordRules,
+  input: unknown,
+  options: CheckRecordOptions & { output: 'encoded' },
+): EncodedRecord;
+export function checkRecord(rules: RecordRules, input: unknown, options: CheckRecordOptions): ValidRecord;
+export function checkRecord(rules: RecordRules, input: unknown, options: CheckRecordOptions): ValidRecord {
   const { operation } = options;
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw invalid(rules, operation, 'record', `must be a SessionRecord object, got ${describeType(input)}`);
@@ -141,11 +204,13 @@ export function checkRecord(rules: RecordRules, input: unknown, options: CheckOp
   const current = readClock(rules);
 
   let id: string;
+  let generate = false;
   if (typeof r.id !== 'string')
     throw invalid(rules, operation, 'record.id', `must be a string, got ${describeType(r.id)}`);
   if (operation === 'create') {
     if (r.id === '') {
-      id = options.generateId ? options.generateId() : '';
+      id = '';
+      generate = options.generateId !== undefined;
     } else {
       if (options.customIds === false) {
         throw new SessionError(
@@ -176,9 +241,18 @@ export function checkRecord(rules: RecordRules, input: unknown, options: CheckOp
   }
   const level = r.assuranceLevel;
   if (typeof level !== 'number' || !Number.isInteger(level) || level < INT32_MIN || level > INT32_MAX) {
-    throw invalid(rules, operation, 'record.assuranceLevel', `must be an int32 integer, got ${String(level)}`);
+    throw invalid(rules, operation, 'record.assuranceLevel', `must be an int32 integer, got ${show(level)}`);
   }
-  const metadataBytes = measureJson(r.metadata, 'record.metadata', rules.store, operation);
+  const output = options.output ?? 'shared';
+  let metadata = r.metadata as SessionRecord['metadata'];
+  // Exact bytes ('shared'), or an upper bound ('copy'); 'encoded' measures the text.
+  let metadataBytes = 0;
+  if (output === 'encoded') checkJson(metadata, 'record.metadata', rules.store, operation);
+  else if (output === 'copy') {
+    const copied = copyJsonBounded(metadata, 'record.metadata', rules.store, operation);
+    metadata = copied.value;
+    metadataBytes = copied.maxBytes;
+  } else metadataBytes = measureJson(metadata, 'record.metadata', rules.store, operation);
   const createdAt = dateMs(rules, operation, 'record.createdAt', r.createdAt);
   let expiresAt = dateMs(rules, operation, 'record.expiresAt', r.expiresAt);
   const lastActivityAt = dateMs(rules, operation, 'record.lastActivityAt', r.lastActivityAt);
@@ -197,6 +271,8 @@ export function checkRecord(rules: RecordRules, input: unknown, options: CheckOp
     }
     if (expiresAt > cap) expiresAt = cap;
   }
+  if (generate)
+    id = (options.generateId as NonNullable<CheckRecordOptions['generateId']>)({ userId, tenantId: tenant });
   const record: SessionRecord = {
     id,
     userId,
@@ -204,12 +280,26 @@ export function checkRecord(rules: RecordRules, input: unknown, options: CheckOp
     transactionId,
     factorsUsed,
     assuranceLevel: level,
-    metadata: r.metadata as SessionRecord['metadata'],
+    metadata,
     createdAt: new Date(createdAt),
     expiresAt: new Date(expiresAt),
     lastActivityAt: new Date(lastActivityAt),
   };
-  const bytes = recordBytesWithoutMetadata(record) + metadataBytes;
+  let encoded: string | undefined;
+  let bytes: number;
+  if (output === 'encoded') {
+    // JSON.stringify escapes lone surrogates, so the text is well-formed and its UTF-8
+    // length is exactly what a backend stores.
+    encoded = encodeRecord(record);
+    bytes = Buffer.byteLength(encoded, 'utf8');
+  } else {
+    bytes = recordBytesWithoutMetadata(record) + metadataBytes;
+    if (output === 'copy') {
+      // metadataBytes is a bound: within the limit, the exact size waits until asked for.
+      if (bytes <= rules.maxRecordBytes) return new CopiedRecord(record, current);
+      bytes = bytes - metadataBytes + measureJson(metadata, 'record.metadata', rules.store, operation);
+    }
+  }
   if (bytes > rules.maxRecordBytes) {
     throw invalid(
       rules,
@@ -218,7 +308,9 @@ export function checkRecord(rules: RecordRules, input: unknown, options: CheckOp
       `is ${bytes} bytes encoded, over maxRecordBytes (${rules.maxRecordBytes}); keep large data out of metadata`,
     );
   }
-  return { record, bytes, now: current };
+  return encoded === undefined
+    ? { record, bytes, now: current }
+    : ({ record, bytes, now: current, encoded } as EncodedRecord);
 }
 
 /**
@@ -257,12 +349,7 @@ export function checkUserArgs(rules: RecordRules, operation: string, userId: unk
 /** Checks extend's `durationMs`: a positive integer. */
 export function checkDuration(rules: RecordRules, durationMs: unknown): number {
   if (typeof durationMs !== 'number' || !Number.isInteger(durationMs) || durationMs <= 0 || durationMs > MAX_DATE_MS) {
-    throw invalid(
-      rules,
-      'extend',
-      'durationMs',
-      `must be a positive integer of milliseconds, got ${String(durationMs)}`,
-    );
+    throw invalid(rules, 'extend', 'durationMs', `must be a positive integer of milliseconds, got ${show(durationMs)}`);
   }
   return durationMs;
 }

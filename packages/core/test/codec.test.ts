@@ -2,16 +2,19 @@ import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  checkDuration,
   checkRecord,
   cloneRecord,
   decodeRecord,
   encodeRecord,
   generateSessionId,
   jsonStringBytes,
+  readClock,
   resolveRecordRules,
   SessionError,
   type SessionRecord,
   tenantId,
+  toStorageError,
   withTimeout,
 } from '../src/index.js';
 
@@ -152,6 +155,41 @@ describe('checkRecord', () => {
         '[sessionkit/test] update: record.assuranceLevel must be an int32 integer, got 0.5',
       );
     }
+  });
+
+  it('reports values that cannot be turned into strings as INVALID, never a TypeError', () => {
+    const bare = Object.create(null);
+    const cases: [() => unknown, string][] = [
+      [
+        () => checkRecord(rules, record({ assuranceLevel: [{ toString: 0 }] as never }), { operation: 'create' }),
+        'record.assuranceLevel must be an int32 integer, got an array',
+      ],
+      [
+        () => checkRecord(rules, record({ assuranceLevel: bare }), { operation: 'create' }),
+        'record.assuranceLevel must be an int32 integer, got object',
+      ],
+      [() => checkDuration(rules, bare), 'durationMs must be a positive integer of milliseconds, got object'],
+      [
+        () => resolveRecordRules('test', { maxRecordBytes: bare }),
+        'option maxRecordBytes must be an integer from 256 to 9007199254740991, got object',
+      ],
+      [
+        () => readClock(resolveRecordRules('test', { clock: () => bare })),
+        'clock() returned object; it must return ms since the epoch',
+      ],
+    ];
+    for (const [f, message] of cases) {
+      try {
+        f();
+        expect.unreachable();
+      } catch (error) {
+        expect(SessionError.hasCode(error, 'INVALID'), String((error as Error).message)).toBe(true);
+        expect((error as Error).message).toContain(message);
+      }
+    }
+    const wrapped = toStorageError(bare, 'test', 'get');
+    expect(wrapped.code).toBe('STORAGE');
+    expect(wrapped.cause).toBe(bare);
   });
 
   it('names the path inside metadata', () => {

@@ -161,15 +161,19 @@ export class MemcachedSessionStore implements SessionStore {
 
   create(input: SessionRecord): Promise<string> {
     return this.#run('create', async (op) => {
-      const { record, now } = checkRecord(this.#rules, input, {
+      const {
+        record,
+        now,
+        encoded: text,
+      } = checkRecord(this.#rules, input, {
         operation: 'create',
         generateId: generateSessionId,
         customIds: true,
+        output: 'encoded', // metadata checked and serialised in one walk
       });
       const key = sessionKey(this.#prefix, record.id);
       const ikey = indexKey(this.#prefix, record.tenantId, record.userId);
       const exp = record.expiresAt.getTime();
-      const text = encodeRecord(record);
       // The record first (it claims the id), the index snapshot at the same time.
       const [added, snap] = await Promise.allSettled([
         this.#addRecord(key, text, exp, now, op),
@@ -220,10 +224,12 @@ export class MemcachedSessionStore implements SessionStore {
 
   update(input: SessionRecord): Promise<void> {
     return this.#run('update', async (op) => {
-      const { record: next } = checkRecord(this.#rules, input, { operation: 'update' });
+      const { record: next, encoded: text } = checkRecord(this.#rules, input, {
+        operation: 'update',
+        output: 'encoded',
+      });
       if (!checkId(this.#rules, 'update', next.id)) throw notFound(STORE, 'update');
       const key = sessionKey(this.#prefix, next.id);
-      const text = encodeRecord(next);
       const exp = next.expiresAt.getTime();
       let before: number;
       for (let attempt = 0; ; attempt++) {

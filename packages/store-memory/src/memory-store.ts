@@ -234,10 +234,10 @@ export class MemorySessionStore implements SessionStore {
         operation: 'create',
         generateId: generateSessionId,
         customIds: true,
+        output: 'copy', // metadata checked, measured and copied in one walk
       });
       const r = v.record;
       if (this.#sessions.has(r.id)) throw conflict(STORE);
-      const metadata = cloneJson(r.metadata); // before evicting anything
       if (this.#sessions.size >= this.#maxSessions) this.#makeRoom(v.now);
       const owner = this.#ownerSet(r.tenantId, r.userId);
       const e = new Entry(
@@ -247,7 +247,7 @@ export class MemorySessionStore implements SessionStore {
         r.transactionId,
         r.factorsUsed, // a fresh array built by checkRecord
         r.assuranceLevel,
-        metadata,
+        r.metadata, // a private deep copy made by checkRecord
         r.createdAt.getTime(),
         r.expiresAt.getTime(),
         r.lastActivityAt.getTime(),
@@ -277,7 +277,7 @@ export class MemorySessionStore implements SessionStore {
 
   async update(record: SessionRecord): Promise<void> {
     try {
-      const v = checkRecord(this.#rules, record, { operation: 'update' });
+      const v = checkRecord(this.#rules, record, { operation: 'update', output: 'copy' });
       const r = v.record;
       const e = this.#sessions.get(r.id);
       if (e === undefined) throw notFound(STORE, 'update');
@@ -287,11 +287,10 @@ export class MemorySessionStore implements SessionStore {
         { userId: e.userId, tenantId: e.tenantId, createdAt: new Date(e.createdAt) },
         r,
       );
-      const metadata = cloneJson(r.metadata);
       e.transactionId = r.transactionId;
       e.factorsUsed = r.factorsUsed;
       e.assuranceLevel = r.assuranceLevel;
-      e.metadata = metadata;
+      e.metadata = r.metadata;
       e.lastActivityAt = r.lastActivityAt.getTime();
       this.#setExpiry(e, r.expiresAt.getTime());
     } catch (error) {

@@ -11,10 +11,10 @@ import {
   DEFAULT_OPERATION_TIMEOUT_MS,
   decodeRecord,
   durationOption,
-  encodeRecord,
   expired,
   generateSessionId,
   notFound,
+  OperationDeadlines,
   type RecordRules,
   readClock,
   resolveRecordRules,
@@ -26,7 +26,6 @@ import {
   toStorageError,
 } from '@sessionkit/core';
 import type { Pool, PoolClient, QueryResult } from 'pg';
-import { Deadlines } from './deadlines.js';
 import type { PostgresSessionStoreOptions } from './options.js';
 import {
   type ColumnInfo,
@@ -117,7 +116,7 @@ export class PostgresSessionStore implements SessionStore {
   private readonly sql: TableSql;
   private readonly q: Statements;
   private readonly maxLifetime: string | null;
-  private readonly deadlines: Deadlines;
+  private readonly deadlines: OperationDeadlines;
   private timer: NodeJS.Timeout | undefined;
   private background: Promise<unknown> | undefined;
 
@@ -152,7 +151,7 @@ export class PostgresSessionStore implements SessionStore {
       options.cleanupIntervalMs === undefined
         ? undefined
         : durationOption(STORE, 'cleanupIntervalMs', options.cleanupIntervalMs, 0, { max: 2_147_483_647 });
-    this.deadlines = new Deadlines(this.timeoutMs);
+    this.deadlines = new OperationDeadlines(this.timeoutMs, STORE);
     this.maxLifetime = this.rules.maxLifetimeMs === undefined ? null : String(this.rules.maxLifetimeMs);
     this.sql = tableSql(this.schema, this.table);
     this.q = statements(this.sql.qualified, this.batchSize);
@@ -213,10 +212,11 @@ export class PostgresSessionStore implements SessionStore {
 
   async create(record: SessionRecord): Promise<string> {
     try {
-      const { record: r } = checkRecord(this.rules, record, {
+      const { record: r, encoded } = checkRecord(this.rules, record, {
         operation: 'create',
         generateId: generateSessionId,
         customIds: true,
+        output: 'encoded', // metadata checked and serialised in one walk
       });
       const result = await this.run('create', this.q.insert, [
         r.id,
@@ -225,7 +225,7 @@ export class PostgresSessionStore implements SessionStore {
         r.createdAt.getTime(),
         r.expiresAt.getTime(),
         r.lastActivityAt.getTime(),
-        encodeRecord(r),
+        encoded,
       ]);
       if (result.rowCount !== 1) throw conflict(STORE);
       return r.id;
@@ -250,7 +250,7 @@ export class PostgresSessionStore implements SessionStore {
 
   async update(record: SessionRecord): Promise<void> {
     try {
-      const { record: r, now } = checkRecord(this.rules, record, { operation: 'update' });
+      const { record: r, now, encoded } = checkRecord(this.rules, record, { operation: 'update', output: 'encoded' });
       if (!checkId(this.rules, 'update', r.id)) throw notFound(STORE, 'update');
       const params = [
         r.id,
@@ -260,7 +260,7 @@ export class PostgresSessionStore implements SessionStore {
         r.createdAt.getTime(),
         r.expiresAt.getTime(),
         r.lastActivityAt.getTime(),
-        encodeRecord(r),
+        encoded,
       ];
       for (let attempt = 0; ; attempt++) {
         const result = await this.run('update', this.q.update, params);
@@ -409,20 +409,14 @@ export class PostgresSessionStore implements SessionStore {
       const pending = this.deadlines.add(() => {
         if (settled) return;
         settled = true;
-        const cause = new Error(`timed out after ${this.timeoutMs} ms`);
+        const error = this.deadlines.timeoutError(operation);
         // Released with an error, pg-pool destroys the connection instead of reusing it.
-        if (client !== undefined) client.release(cause);
-        reject(
-          new SessionError('STORAGE', `backend did not answer within operationTimeoutMs (${this.timeoutMs} ms)`, {
-            store: STORE,
-            operation,
-            cause,
-          }),
-        );
+        if (client !== undefined) client.release(error.cause as Error);
+        reject(error);
       });
       const fail = (error: unknown) => {
         settled = true;
-        pending.done = true;
+        pending.clear();
         reject(toStorageError(error, STORE, operation));
       };
       let answered = false;
@@ -455,7 +449,7 @@ export class PostgresSessionStore implements SessionStore {
             return;
           }
           settled = true;
-          pending.done = true;
+          pending.clear();
           c.release();
           resolve(result);
         };

@@ -12,11 +12,11 @@ import {
   DEFAULT_OPERATION_TIMEOUT_MS,
   decodeRecord,
   durationOption,
-  encodeRecord,
   expired,
   generateSessionId,
   hasControlCharacters,
   notFound,
+  OperationDeadlines,
   type RecordRules,
   readClock,
   resolveRecordRules,
@@ -27,7 +27,7 @@ import {
   type TenantId,
 } from '@sessionkit/core';
 import type { Cluster, Redis } from 'ioredis';
-import { KeyLayout, TAG_LENGTH, userTag } from './keys.js';
+import { KeyLayout, userTag } from './keys.js';
 import type { RedisSessionStoreOptions } from './options.js';
 import { decodeValue, pad, recordHead, recordValue, storedJson } from './record.js';
 import {
@@ -44,7 +44,6 @@ import {
   TOUCH,
   UPDATE,
 } from './scripts.js';
-import { Deadlines } from './timeouts.js';
 
 const STORE = 'redis';
 /** Re-measure the offset between this process's clock and Redis's clock this often. */
@@ -57,7 +56,6 @@ const CLOCK_SLOW_SYNC_MS = 20;
 const CLAIM_LEASE_MARGIN_MS = 1000;
 const CLEANUP_BATCH = 256;
 const SCAN_COUNT = 512;
-const PLACEHOLDER_TAG = 'A'.repeat(TAG_LENGTH);
 
 type Client = Redis | Cluster;
 type Reply = unknown;
@@ -98,7 +96,7 @@ export class RedisSessionStore implements SessionStore {
   private offsetAt = 0;
   private syncedAt = 0;
   private syncing: Promise<void> | undefined;
-  private readonly deadlines: Deadlines;
+  private readonly deadlines: OperationDeadlines;
 
   constructor(options: RedisSessionStoreOptions) {
     assertOptionsObject(STORE, options);
@@ -142,7 +140,7 @@ export class RedisSessionStore implements SessionStore {
     this.client = client as Client;
     this.cluster = (client as Redis).isCluster === true;
     this.keys = new KeyLayout(prefix);
-    this.deadlines = new Deadlines(this.timeout, STORE);
+    this.deadlines = new OperationDeadlines(this.timeout, STORE);
   }
 
   // ---- plumbing ----------------------------------------------------------------------
@@ -252,24 +250,23 @@ export class RedisSessionStore implements SessionStore {
   // ---- SessionStore ------------------------------------------------------------------
 
   async create(input: SessionRecord): Promise<string> {
-    let random = '';
-    const { record, now } = checkRecord(this.rules, input, {
+    let generated = false;
+    const { record, now, encoded } = checkRecord(this.rules, input, {
       operation: 'create',
-      // The real tag needs the validated (tenant, user); the placeholder has its length.
-      generateId: () => {
-        random = generateSessionId();
-        return PLACEHOLDER_TAG + random;
+      // A generated id starts with the (tenant, user) tag: core calls this once they are valid.
+      generateId: (owner) => {
+        generated = true;
+        return userTag(owner.tenantId, owner.userId) + generateSessionId();
       },
       customIds: true,
+      output: 'encoded', // metadata checked and serialised in one walk
     });
     const tag = userTag(record.tenantId, record.userId);
-    const generated = random !== '';
-    if (generated) record.id = tag + random;
     const id = record.id;
     const ik = this.keys.index(tag, record.tenantId, record.userId);
     const e = record.expiresAt.getTime();
     const pxat = e + this.retention;
-    const head = recordHead(record, encodeRecord(record));
+    const head = recordHead(record, encoded);
     const args = (deadline: number, pointer: string, pointerKey: string) => [
       deadline,
       recordValue(head, ik, pointer, pointerKey),
@@ -344,12 +341,12 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async update(input: SessionRecord): Promise<void> {
-    const { record, now } = checkRecord(this.rules, input, { operation: 'update' });
+    const { record, now, encoded } = checkRecord(this.rules, input, { operation: 'update', output: 'encoded' });
     if (!checkId(this.rules, 'update', record.id)) throw notFound(STORE, 'update');
     const tag = userTag(record.tenantId, record.userId);
     const ik = this.keys.index(tag, record.tenantId, record.userId);
     const e = record.expiresAt.getTime();
-    const head = recordHead(record, encodeRecord(record));
+    const head = recordHead(record, encoded);
     const start = Date.now();
     const reply = await this.timed(
       'update',
