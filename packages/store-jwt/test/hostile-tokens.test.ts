@@ -104,6 +104,8 @@ describe('hostile tokens against an HS256 store', () => {
     expect(await store.get(hmacToken({ alg: 'HS256', crit: ['exp'], exp: 1 }, p, secret))).toBeNull();
     expect(await store.get(hmacToken({ alg: 'HS256', b64: false, crit: ['b64'] }, p, secret))).toBeNull();
     expect(await store.get(hmacToken({ alg: 'HS256', jku: 'https://evil.example/jwks' }, p, secret))).toBeNull();
+    expect(await store.get(hmacToken({ alg: 'HS256', x5u: 'https://evil.example/cert' }, p, secret))).toBeNull();
+    expect(await store.get(hmacToken({ alg: 'HS256', x5c: ['MIIB'] }, p, secret))).toBeNull();
     expect(await store.get(hmacToken({ alg: 'HS256', typ: 'at+jwt' }, p, secret))).toBeNull();
     expect(await store.get(hmacToken('not json', p, secret))).toBeNull();
     expect(await store.get(hmacToken([], p, secret))).toBeNull();
