@@ -16,6 +16,7 @@ import {
   extendedExpiry,
   generateSessionId,
   notFound,
+  OperationDeadlines,
   type RecordRules,
   readClock,
   resolveRecordRules,
@@ -25,7 +26,6 @@ import {
   type StoreCapabilities,
   type TenantId,
   toStorageError,
-  withTimeout,
 } from '@sessionkit/core';
 import { expirationField, indexKey, PREFIX_PATTERN, sessionKey } from './keys.js';
 import type { MemcachedSessionStoreOptions } from './options.js';
@@ -106,7 +106,8 @@ export class MemcachedSessionStore implements SessionStore {
   readonly #conn: Connection;
   readonly #prefix: string;
   readonly #retention: number;
-  readonly #timeout: number;
+  /** One unref'd timer bounds every operation by operationTimeoutMs (see #run). */
+  readonly #deadlines: OperationDeadlines;
   readonly #timers = new Set<NodeJS.Timeout>();
   /** Index syncs waiting to start, and index keys with a sync running (see #sync). */
   readonly #queued = new Map<string, SyncBatch>();
@@ -143,7 +144,7 @@ export class MemcachedSessionStore implements SessionStore {
         min: 0,
       },
     );
-    this.#timeout = durationOption(
+    const timeout = durationOption(
       STORE,
       'operationTimeoutMs',
       options.operationTimeoutMs,
@@ -153,6 +154,7 @@ export class MemcachedSessionStore implements SessionStore {
         max: 2 ** 31 - 1,
       },
     );
+    this.#deadlines = new OperationDeadlines(timeout, STORE);
     this.#prefix = prefix;
     this.#conn = new Connection(options.client as unknown as MemjsClientInternals);
   }
@@ -401,21 +403,44 @@ export class MemcachedSessionStore implements SessionStore {
     });
   }
 
-  /** Stops the store's own timers (retries of undoing a failed create); the client stays open. */
+  /**
+   * Stops the store's own timers (the operation deadlines, retries of undoing a failed
+   * create); the client stays open. Operations still running then settle when memcached
+   * answers or memjs's own request timeout fires; an operation started later is bounded again.
+   */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#deadlines.stop();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
   }
 
   // ---------------------------------------------------------------- internals
 
-  /** Runs one operation under operationTimeoutMs; once it has rejected, it sends nothing more. */
+  /**
+   * Runs one operation under operationTimeoutMs; once it has rejected, it sends nothing
+   * more. On its deadline the operation is marked aborted before it rejects, so requests
+   * still waiting for a connection are dropped, its CAS retries stop, and a coalesced index
+   * sync stops sending once every operation waiting for it has been aborted.
+   */
   #run<T>(operation: string, body: (op: Op) => Promise<T>): Promise<T> {
     const op: Op = { aborted: false };
-    return withTimeout(body(op), this.#timeout, STORE, operation).catch((error: unknown) => {
-      op.aborted = true;
-      throw toStorageError(error, STORE, operation);
+    return new Promise<T>((resolve, reject) => {
+      const deadline = this.#deadlines.add(() => {
+        op.aborted = true;
+        reject(this.#deadlines.timeoutError(operation));
+      });
+      body(op).then(
+        (value) => {
+          deadline.clear();
+          resolve(value);
+        },
+        (error: unknown) => {
+          deadline.clear();
+          op.aborted = true;
+          reject(toStorageError(error, STORE, operation));
+        },
+      );
     });
   }
 

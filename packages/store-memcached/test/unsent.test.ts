@@ -3,9 +3,9 @@
 // A fake server that stalls the SASL handshake holds the store's requests in that queue;
 // once the operation has rejected, they must never reach the server.
 import net from 'node:net';
-import { SessionError, tenantId } from '@sessionkit/core';
+import { OperationDeadlines, SessionError, tenantId } from '@sessionkit/core';
 import memjs from 'memjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MemcachedSessionStore } from '../src/index.js';
 import { quietLogger } from './helpers.js';
 
@@ -119,6 +119,32 @@ describe('requests queued behind a connection that is not ready', () => {
     } finally {
       await store.close();
       client.close();
+    }
+  });
+
+  it('close() stops the deadline timer, and an operation started after close() is bounded again', async () => {
+    const stalled = await fakeServer(); // never finishes the handshake: every request waits
+    const client = memjs.Client.create(`u:p@127.0.0.1:${stalled.port}`, {
+      timeout: 10,
+      retries: 1,
+      logger: quietLogger,
+    });
+    const store = new MemcachedSessionStore({ client, operationTimeoutMs: 200 });
+    const stop = vi.spyOn(OperationDeadlines.prototype, 'stop');
+    try {
+      await store.close();
+      expect(stop).toHaveBeenCalledTimes(1);
+      const start = performance.now();
+      const error = await store.get('some-session').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(SessionError.hasCode(error, 'STORAGE')).toBe(true);
+      expect(performance.now() - start).toBeLessThan(200 + 2500);
+    } finally {
+      stop.mockRestore();
+      client.close();
+      await stalled.close();
     }
   });
 });
