@@ -9,6 +9,7 @@ import {
   expired,
   generateSessionId,
   type JsonValue,
+  OperationDeadlines,
   type RecordRules,
   readClock,
   resolveRecordRules,
@@ -19,7 +20,6 @@ import {
   type TenantId,
   toStorageError,
   unsupported,
-  withTimeout,
 } from '@sessionkit/core';
 import {
   CompactEncrypt,
@@ -170,7 +170,8 @@ export class JwtSessionStore implements SessionStore {
   /** Verified tokens, least recently used first (undefined: verifyCacheSize 0). */
   readonly #verified: Map<string, Claims> | undefined;
   readonly #verifiedMax: number;
-  readonly #timeoutMs: number;
+  /** Bounds every call to `revocations` (one unref'd timer for all of them). */
+  readonly #deadlines: OperationDeadlines;
 
   constructor(options: JwtSessionStoreOptions) {
     assertOptionsObject(STORE, options as unknown);
@@ -288,11 +289,9 @@ export class JwtSessionStore implements SessionStore {
       max: 1_000_000,
     });
     this.#verified = this.#verifiedMax > 0 ? new Map() : undefined;
-    this.#timeoutMs = durationOption(
+    this.#deadlines = new OperationDeadlines(
+      durationOption(STORE, 'operationTimeoutMs', options.operationTimeoutMs, DEFAULT_OPERATION_TIMEOUT_MS),
       STORE,
-      'operationTimeoutMs',
-      options.operationTimeoutMs,
-      DEFAULT_OPERATION_TIMEOUT_MS,
     );
 
     const revocable = revocations !== undefined;
@@ -392,7 +391,7 @@ export class JwtSessionStore implements SessionStore {
   async #isRevoked(check: RevocationCheck, now: number): Promise<boolean> {
     const memory = this.#memoryRevocations;
     if (memory !== undefined) return memory.isRevokedSync(check, now);
-    return withTimeout((this.#revocations as RevocationStore).isRevoked(check, now), this.#timeoutMs, STORE, 'get');
+    return this.#deadlines.wrap('get', (this.#revocations as RevocationStore).isRevoked(check, now));
   }
 
   /**
@@ -549,11 +548,9 @@ export class JwtSessionStore implements SessionStore {
       memory.revokeTokenSync(claims.check.jti, claims.check.expiresAt + this.#toleranceMs, now);
       return;
     }
-    await withTimeout(
-      revocations.revokeToken(claims.check.jti, claims.check.expiresAt + this.#toleranceMs, now),
-      this.#timeoutMs,
-      STORE,
+    await this.#deadlines.wrap(
       'delete',
+      revocations.revokeToken(claims.check.jti, claims.check.expiresAt + this.#toleranceMs, now),
     );
   }
 
@@ -572,8 +569,7 @@ export class JwtSessionStore implements SessionStore {
     const keepUntil = max === undefined ? undefined : now + max + this.#toleranceMs;
     const memory = this.#memoryRevocations;
     if (memory !== undefined) memory.revokeUserSync(tenant, userId, now, keepUntil);
-    else
-      await withTimeout(revocations.revokeUser(tenant, userId, now, keepUntil), this.#timeoutMs, STORE, 'deleteByUser');
+    else await this.#deadlines.wrap('deleteByUser', revocations.revokeUser(tenant, userId, now, keepUntil));
     return 0; // stateless tokens cannot be counted
   }
 
@@ -583,7 +579,7 @@ export class JwtSessionStore implements SessionStore {
     const now = readClock(this.#rules);
     const memory = this.#memoryRevocations;
     if (memory !== undefined) return memory.cleanupExpiredSync(now);
-    const removed = await withTimeout(revocations.cleanupExpired(now), this.#timeoutMs, STORE, 'cleanupExpired');
+    const removed = await this.#deadlines.wrap('cleanupExpired', revocations.cleanupExpired(now));
     if (typeof removed !== 'number' || !Number.isInteger(removed) || removed < 0) {
       throw new SessionError('STORAGE', `revocations.cleanupExpired resolved ${String(removed)}, not a count`, {
         store: STORE,
@@ -617,7 +613,8 @@ export class JwtSessionStore implements SessionStore {
   }
 
   async close(): Promise<void> {
-    // No timers, and the revocation store belongs to the caller: only the cache to drop.
+    // The revocation store belongs to the caller: stop the deadline timer, drop the cache.
+    this.#deadlines.stop();
     this.#verified?.clear();
   }
 }
