@@ -153,10 +153,14 @@ export class OperationDeadlines {
   }
 
   /**
-   * Stops the timer (call it from the store's `close()`). Operations still pending then
-   * settle only when the backend answers; an operation added later starts it again.
+   * Stops the timer (call it from the store's `close()`). Operations still pending keep
+   * their deadlines: the timer then runs until the last of them has settled or expired
+   * (at most `ms`) and stops by itself; it is unref'd, so it never holds the process
+   * open. An operation added later starts it again.
    */
   stop(): void {
+    this.#dropSettled();
+    if (this.#head < this.#queue.length) return; // in flight: still bounded
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
   }

@@ -80,6 +80,17 @@ describe('OperationDeadlines', () => {
     await rejection(d.wrap('c', never()));
   });
 
+  it('stop() keeps the deadlines of operations already in flight (close() during a hung call)', async () => {
+    const d = new OperationDeadlines(30, 'test');
+    const started = performance.now();
+    const hung = d.wrap('get', never());
+    d.stop();
+    const error = await rejection(hung);
+    expect(error.message).toContain('did not answer within operationTimeoutMs (30 ms)');
+    expect(performance.now() - started).toBeLessThan(5000);
+    expect(d.pending).toBe(0);
+  });
+
   it('add(): onExpire runs once after ms unless cleared first', async () => {
     const d = new OperationDeadlines(20, 'test');
     let expired = 0;
