@@ -426,7 +426,9 @@ export class JwtSessionStore implements SessionStore {
       const payload =
         (known !== undefined ? await verifyWith(jws, known) : undefined) ?? (await this.#verifyOthers(p, jws, known));
       const claims = payload === undefined ? null : this.#readPayload(token, payload);
-      if (claims !== null && cache !== undefined) {
+      // Only tokens no longer than maxTokenBytes: the cache stays within about
+      // 2 x maxTokenBytes per entry (the token and its record).
+      if (claims !== null && cache !== undefined && token.length <= this.#maxTokenBytes) {
         if (cache.size >= this.#verifiedMax) cache.delete(cache.keys().next().value as string);
         // The caller gets claims.record; the cache keeps its own copy.
         cache.set(token, { record: cloneRecord(claims.record), check: claims.check });

@@ -51,8 +51,9 @@ export interface JwtSessionStoreOptions extends BaseStoreOptions {
    * How many verified tokens `get` (and `delete`) remember, least recently used out
    * first, so a token read again skips the signature check (and decryption). What is kept
    * is the verification, never the decision: expiry and revocation are checked on every
-   * call, and each call returns its own copy of the record. Only tokens that verified
-   * are kept (a forged token never enters). 0 turns it off. @default 1000
+   * call, and each call returns its own copy of the record. Only tokens that verified and
+   * are no longer than `maxTokenBytes` are kept (a forged token never enters), so an entry
+   * takes at most about 2 x maxTokenBytes. 0 turns it off. @default 1000
    */
   verifyCacheSize?: number;
   /**

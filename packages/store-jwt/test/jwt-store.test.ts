@@ -689,6 +689,18 @@ describe('verify cache', () => {
     expect(verifies).toHaveBeenCalledTimes(6);
   });
 
+  it('tokens longer than maxTokenBytes are verified every time, never kept', async () => {
+    const clock = new TestClock();
+    const issuer = new JwtSessionStore({ secret, clock: clock.now, maxTokenBytes: 16_384 });
+    const big = await issuer.create(record(clock, { metadata: { blob: 'x'.repeat(5000) } }));
+    expect(big.length).toBeGreaterThan(4096);
+    const store = new JwtSessionStore({ secret, clock: clock.now }); // maxTokenBytes 4096
+    const verifies = countVerifies();
+    expect((await store.get(big))?.metadata).toEqual({ blob: 'x'.repeat(5000) });
+    expect((await store.get(big))?.metadata).toEqual({ blob: 'x'.repeat(5000) });
+    expect(verifies).toHaveBeenCalledTimes(2);
+  });
+
   it('expiry and revocation are decided on every get, cached or not', async () => {
     const clock = new TestClock();
     const store = new JwtSessionStore({ secret, clock: clock.now, revocations: new MemoryRevocationStore() });
