@@ -69,6 +69,14 @@ class Walk {
     this.problem = problem;
   }
 
+  /** True (problem and index recorded) when `item`, read at `array[i]`, is a hole. */
+  hole(array: unknown[], i: number, item: unknown): boolean {
+    if (item !== undefined || i in array) return false;
+    this.fail('is a hole in a sparse array');
+    this.keys.push(i);
+    return true;
+  }
+
   /** Checks the shape of an object node shared by every walk; returns false on failure. */
   enter(v: object, depth: number): boolean {
     if (depth >= MAX_JSON_DEPTH) {
@@ -129,11 +137,7 @@ function checkWalk(walk: Walk, v: unknown, depth: number): boolean {
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
       const item = v[i];
-      if (item === undefined && !(i in v)) {
-        walk.fail('is a hole in a sparse array');
-        walk.keys.push(i);
-        return false;
-      }
+      if (walk.hole(v, i, item)) return false;
       if (!checkWalk(walk, item, depth + 1)) {
         walk.keys.push(i);
         return false;
@@ -173,11 +177,7 @@ function measureWalk(walk: Walk, v: unknown, depth: number): number {
       if (Array.isArray(v)) {
         for (let i = 0; i < v.length; i++) {
           const item = v[i];
-          if (item === undefined && !(i in v)) {
-            walk.fail('is a hole in a sparse array');
-            walk.keys.push(i);
-            return -1;
-          }
+          if (walk.hole(v, i, item)) return -1;
           const b = measureWalk(walk, item, depth + 1);
           if (b < 0) {
             walk.keys.push(i);
@@ -256,11 +256,7 @@ function copyWalk(walk: Walk, v: unknown, depth: number): unknown {
         walk.bytes += n + 2; // brackets and commas
         for (let i = 0; i < n; i++) {
           const item = v[i];
-          if (item === undefined && !(i in v)) {
-            walk.fail('is a hole in a sparse array');
-            walk.keys.push(i);
-            return FAILED;
-          }
+          if (walk.hole(v, i, item)) return FAILED;
           const c = copyWalk(walk, item, depth + 1);
           if (c === FAILED) {
             walk.keys.push(i);

@@ -17,24 +17,7 @@ import {
   toStorageError,
   withTimeout,
 } from '../src/index.js';
-
-const rules = resolveRecordRules('test', { clock: () => 1_700_000_000_000 });
-
-function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    id: 'sid',
-    userId: 'u',
-    tenantId: tenantId('t'),
-    transactionId: '',
-    factorsUsed: [],
-    assuranceLevel: 1,
-    metadata: null,
-    createdAt: new Date(1_700_000_000_000),
-    expiresAt: new Date(1_700_000_100_000),
-    lastActivityAt: new Date(1_700_000_000_000),
-    ...overrides,
-  };
-}
+import { record, rules } from './fixtures.js';
 
 describe('jsonStringBytes', () => {
   it('equals the UTF-8 length of JSON.stringify for any string', () => {

@@ -8,29 +8,10 @@ import {
   measureJson,
   resolveRecordRules,
   SessionError,
-  type SessionRecord,
-  tenantId,
 } from '../src/index.js';
+import { NOW, record, rules } from './fixtures.js';
 
-const NOW = 1_700_000_000_000;
-const rules = resolveRecordRules('test', { clock: () => NOW });
 const OUTPUTS = ['shared', 'copy', 'encoded'] as const;
-
-function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    id: 'sid',
-    userId: 'u',
-    tenantId: tenantId('t'),
-    transactionId: '',
-    factorsUsed: [],
-    assuranceLevel: 1,
-    metadata: null,
-    createdAt: new Date(NOW),
-    expiresAt: new Date(NOW + 100_000),
-    lastActivityAt: new Date(NOW),
-    ...overrides,
-  };
-}
 
 /**
  * The rule as it was first written (a path string built for every node): the walks
