@@ -405,8 +405,8 @@ export class MemcachedSessionStore implements SessionStore {
 
   /**
    * Stops the store's own timers (the operation deadlines, retries of undoing a failed
-   * create); the client stays open. Operations still running then settle when memcached
-   * answers or memjs's own request timeout fires; an operation started later is bounded again.
+   * create); the client stays open. Operations still running keep their deadlines (the
+   * deadline timer ends with them); an operation started later is bounded again.
    */
   async close(): Promise<void> {
     this.#closed = true;

@@ -510,7 +510,7 @@ export class RedisSessionStore implements SessionStore {
     return removed;
   }
 
-  /** Stops the store's timeout timer. Never closes or quits the caller's client. */
+  /** Stops the store's timeout timer (once operations in flight settle or time out). Never closes or quits the caller's client. */
   async close(): Promise<void> {
     this.deadlines.stop();
   }
