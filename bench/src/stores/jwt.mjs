@@ -6,36 +6,21 @@
 // pre-imported CryptoKey, to show what importing once is worth on its own.
 // Each get reads one of 1000 distinct tokens made beforehand; no server is needed.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { tenantId } from '@sessionkit/core';
 import { JwtSessionStore } from '@sessionkit/store-jwt';
 import * as jose from 'jose';
-import { compare, sampleMetadata } from '../harness.mjs';
+import { compare, sampleMetadata, sessionRecord } from '../harness.mjs';
 
 const STORE = 'jwt';
 const HOUR = 3_600_000;
 const TOKENS = 1000;
-const tenant = tenantId('acme');
 const metadata = sampleMetadata();
 
-function record(now) {
-  return {
-    id: '',
-    userId: 'user-42',
-    tenantId: tenant,
-    transactionId: 'tx-1',
-    factorsUsed: ['password', 'totp'],
-    assuranceLevel: 2,
-    metadata,
-    createdAt: new Date(now),
-    expiresAt: new Date(now + HOUR),
-    lastActivityAt: new Date(now),
-  };
-}
+const record = (now) => sessionRecord('', 'user-42', now, metadata);
 
-// The same claims the store writes, given to jose the way its docs do.
-function joseSign(alg, key) {
+// The same claims the store writes, given to jose (SignJWT or EncryptJWT) the way its docs do.
+function joseJwt(Builder, header) {
   const now = Date.now();
-  return new jose.SignJWT({
+  return new Builder({
     tid: 'acme',
     sat: now,
     cat: now,
@@ -46,12 +31,36 @@ function joseSign(alg, key) {
     aal: 2,
     md: metadata,
   })
-    .setProtectedHeader({ alg })
+    .setProtectedHeader(header)
     .setSubject('user-42')
     .setJti(randomUUID())
     .setIssuedAt()
-    .setExpirationTime('1h')
-    .sign(key);
+    .setExpirationTime('1h');
+}
+
+const joseSign = (alg, key) => joseJwt(jose.SignJWT, { alg }).sign(key);
+
+// create, then get of tokens read before (the default store: verify cache hits) and with
+// every signature checked (verifyCacheSize: 0), at concurrency 1 and 64.
+async function createAndGet(label, stores, tokens, createRefs, getRefs) {
+  for (const concurrency of [1, 64]) {
+    await compare({
+      store: STORE,
+      op: `create ${label}`,
+      concurrency,
+      subject: () => stores.cached.create(record(Date.now())),
+      references: createRefs,
+    });
+    for (const kind of ['cached', 'uncached']) {
+      await compare({
+        store: STORE,
+        op: `get ${label} (${kind})`,
+        concurrency,
+        subject: (i) => stores[kind].get(tokens[i % TOKENS]),
+        references: getRefs,
+      });
+    }
+  }
 }
 
 async function pool(make) {
@@ -152,29 +161,7 @@ export async function run() {
       createRefs.push(iron.seal);
       getRefs.push(iron.unseal);
     }
-    for (const concurrency of [1, 64]) {
-      await compare({
-        store: STORE,
-        op: `create ${alg}`,
-        concurrency,
-        subject: () => store.create(record(Date.now())),
-        references: createRefs,
-      });
-      await compare({
-        store: STORE,
-        op: `get ${alg} (cached)`,
-        concurrency,
-        subject: (i) => store.get(tokens[i % TOKENS]),
-        references: getRefs,
-      });
-      await compare({
-        store: STORE,
-        op: `get ${alg} (uncached)`,
-        concurrency,
-        subject: (i) => uncached.get(tokens[i % TOKENS]),
-        references: getRefs,
-      });
-    }
+    await createAndGet(alg, { cached: store, uncached }, tokens, createRefs, getRefs);
   }
 
   // Encrypted tokens (HS256 signed, then JWE dir + A256GCM) next to iron-session, which
@@ -187,26 +174,7 @@ export async function run() {
     verifyCacheSize: 0,
   });
   const encTokens = await pool(() => encrypted.create(record(Date.now())));
-  const joseEncrypt = () => {
-    const now = Date.now();
-    return new jose.EncryptJWT({
-      tid: 'acme',
-      sat: now,
-      cat: now,
-      eat: now + HOUR,
-      lat: now,
-      txn: 'tx-1',
-      amr: ['password', 'totp'],
-      aal: 2,
-      md: metadata,
-    })
-      .setProtectedHeader({ alg: 'dir', enc: 'A256GCM' })
-      .setSubject('user-42')
-      .setJti(randomUUID())
-      .setIssuedAt()
-      .setExpirationTime('1h')
-      .encrypt(new Uint8Array(encKey));
-  };
+  const joseEncrypt = () => joseJwt(jose.EncryptJWT, { alg: 'dir', enc: 'A256GCM' }).encrypt(new Uint8Array(encKey));
   const joseEncTokens = await pool(joseEncrypt);
   const encCreateRefs = [{ name: 'jose EncryptJWT (docs usage)', fn: joseEncrypt }];
   const encGetRefs = [
@@ -219,27 +187,11 @@ export async function run() {
     encCreateRefs.push(iron.seal);
     encGetRefs.push(iron.unseal);
   }
-  for (const concurrency of [1, 64]) {
-    await compare({
-      store: STORE,
-      op: 'create HS256+JWE',
-      concurrency,
-      subject: () => encrypted.create(record(Date.now())),
-      references: encCreateRefs,
-    });
-    await compare({
-      store: STORE,
-      op: 'get HS256+JWE (cached)',
-      concurrency,
-      subject: (i) => encrypted.get(encTokens[i % TOKENS]),
-      references: encGetRefs,
-    });
-    await compare({
-      store: STORE,
-      op: 'get HS256+JWE (uncached)',
-      concurrency,
-      subject: (i) => encryptedUncached.get(encTokens[i % TOKENS]),
-      references: encGetRefs,
-    });
-  }
+  await createAndGet(
+    'HS256+JWE',
+    { cached: encrypted, uncached: encryptedUncached },
+    encTokens,
+    encCreateRefs,
+    encGetRefs,
+  );
 }
