@@ -28,21 +28,37 @@ export function untrackPid(pid) {
   started.delete(pid);
 }
 
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-export function freePort({ min = 0, max = 0 } = {}) {
-  return new Promise((resolve, reject) => {
+/** True when `port` can be bound on 127.0.0.1 right now (one attempt, no retry). */
+export function portIsFree(port) {
+  return new Promise((resolve) => {
     const server = net.createServer();
     server.unref();
-    server.on('error', reject);
-    const port = min && max ? min + Math.floor(Math.random() * (max - min)) : 0;
-    server.listen(port, '127.0.0.1', () => {
-      const { port: chosen } = server.address();
-      server.close(() => resolve(chosen));
-    });
-  }).catch((error) => {
-    if (min && max) return freePort({ min, max });
-    throw error;
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/**
+ * A TCP port that was free on 127.0.0.1 a moment ago: one the OS picks, or a random one
+ * in [min, max) (up to 200 tries, then an error saying so).
+ */
+export async function freePort({ min = 0, max = 0 } = {}) {
+  if (!(min && max)) {
+    return new Promise((resolve, reject) => {
+      const server = net.createServer();
+      server.unref();
+      server.on('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address();
+        server.close(() => resolve(port));
+      });
+    });
+  }
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = min + Math.floor(Math.random() * (max - min));
+    if (await portIsFree(port)) return port;
+  }
+  throw new Error(`no free TCP port on 127.0.0.1 in ${min}-${max - 1} after 200 tries`);
 }
 
 /** Waits until something accepts TCP connections on the port. */
