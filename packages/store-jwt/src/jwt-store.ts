@@ -20,6 +20,7 @@ import {
   type TenantId,
   toStorageError,
   unsupported,
+  type ValidRecord,
 } from '@sessionkit/core';
 import {
   CompactEncrypt,
@@ -136,6 +137,61 @@ function bytesToString(bytes: Uint8Array, encoding: 'utf8' | 'latin1'): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString(encoding);
 }
 
+/** A thrown value's message, whatever was thrown. */
+function describeError(error: unknown): string {
+  try {
+    return error instanceof Error ? error.message : String(error);
+  } catch {
+    return 'a value that cannot be converted to a string';
+  }
+}
+
+/**
+ * Core's checks of a record for create, with a private copy of its metadata: each getter
+ * is read once, so the token carries exactly the value that was checked and measured. A
+ * record whose getters (or proxy) throw is INVALID naming `record`: the caller's value is
+ * bad, and its own error never escapes.
+ */
+function checkCallerRecord(rules: RecordRules, input: SessionRecord): ValidRecord {
+  try {
+    return checkRecord(rules, input, { operation: 'create', customIds: false, output: 'copy' });
+  } catch (error) {
+    if (SessionError.isInstance(error)) throw error;
+    throw new SessionError('INVALID', `record could not be read (a getter or proxy threw): ${describeError(error)}`, {
+      store: STORE,
+      operation: 'create',
+      field: 'record',
+      cause: error,
+    });
+  }
+}
+
+/** The order n of the P-256 group (ES256); a signature is (r, s), each 32 bytes, s in [1, n - 1]. */
+const P256_N = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
+/** floor(n / 2), big-endian: an ES256 signature with s above it is the high-s twin of (r, n - s). */
+const P256_HALF_N = Buffer.from((P256_N >> 1n).toString(16).padStart(64, '0'), 'hex');
+
+/**
+ * True when an ES256 signature (base64url, P-1363 r || s) has s > n/2. ECDSA verifies
+ * (r, s) and (r, n - s) alike, so every token has a second spelling with the other s;
+ * only the low one is accepted. Other lengths are left to jose (which rejects them).
+ */
+function isHighS(signatureB64: string): boolean {
+  const signature = Buffer.from(signatureB64, 'base64url');
+  return signature.length === 64 && Buffer.compare(signature.subarray(32), P256_HALF_N) > 0;
+}
+
+/** The compact ES256 JWS with its signature's s made low (n - s when s > n/2). */
+function withLowS(jws: string): string {
+  const dot = jws.lastIndexOf('.');
+  const signatureB64 = jws.slice(dot + 1);
+  if (!isHighS(signatureB64)) return jws;
+  const signature = Buffer.from(signatureB64, 'base64url');
+  const s = BigInt(`0x${signature.subarray(32).toString('hex')}`);
+  Buffer.from((P256_N - s).toString(16).padStart(64, '0'), 'hex').copy(signature, 32);
+  return `${jws.slice(0, dot + 1)}${signature.toString('base64url')}`;
+}
+
 const UPDATE_HINT =
   'a JWT session cannot change after it is issued; issue a new token with create (and delete the old one)';
 
@@ -175,7 +231,24 @@ export class JwtSessionStore implements SessionStore {
 
   constructor(options: JwtSessionStoreOptions) {
     assertOptionsObject(STORE, options as unknown);
-    this.#rules = resolveRecordRules(STORE, options);
+    const rules = resolveRecordRules(STORE, options);
+    const clock = rules.clock;
+    // A clock that throws is a failure of the store's environment: STORAGE, never the
+    // clock's own error (every rejection is a SessionError).
+    this.#rules = {
+      ...rules,
+      clock: () => {
+        try {
+          return clock();
+        } catch (error) {
+          throw new SessionError('STORAGE', `clock() threw: ${describeError(error)}`, {
+            store: STORE,
+            field: 'clock',
+            cause: error,
+          });
+        }
+      },
+    };
 
     const algorithm = options.algorithm ?? 'HS256';
     if (!isHmac(algorithm)) {
@@ -189,7 +262,7 @@ export class JwtSessionStore implements SessionStore {
     }
     let checked: CheckedKey[];
     if (options.secret !== undefined) {
-      checked = [checkKey('secret', { secret: options.secret }, algorithm, true)];
+      checked = [checkKey('secret', { secret: options.secret }, algorithm, true, 'secret')];
     } else if (options.keys !== undefined) {
       if (!Array.isArray(options.keys) || options.keys.length === 0) {
         throw optionError('keys', 'must be a non-empty array; the first key signs, every key verifies');
@@ -332,12 +405,30 @@ export class JwtSessionStore implements SessionStore {
   // ---------------------------------------------------------------- create
 
   async create(input: SessionRecord): Promise<string> {
-    const { record: r, now } = checkRecord(this.#rules, input, { operation: 'create', customIds: false });
+    try {
+      return await this.#create(input);
+    } catch (error) {
+      throw toStorageError(error, STORE, 'create');
+    }
+  }
+
+  async #create(input: SessionRecord): Promise<string> {
+    const { record: r, now } = checkCallerRecord(this.#rules, input);
+    const createdAt = r.createdAt.getTime();
+    if (createdAt > now) {
+      // The token's lifetime (and how long deleteByUser keeps a user's entry) rests on
+      // createdAt <= the signing time: a session cannot start in the future.
+      throw new SessionError(
+        'INVALID',
+        `record.createdAt must not be later than now (${new Date(now).toISOString()}): a session cannot start in the future`,
+        { store: STORE, operation: 'create', field: 'record.createdAt' },
+      );
+    }
     const p = this.#prepared ?? (await this.#keys('create'));
     const expiresAt = r.expiresAt.getTime();
     const payload = `{${this.#claimsPrefix}"sub":${JSON.stringify(r.userId)},"tid":${JSON.stringify(r.tenantId)},"jti":"${generateSessionId()}","iat":${Math.floor(
       now / 1000,
-    )},"exp":${Math.ceil(expiresAt / 1000)},"sat":${now},"cat":${r.createdAt.getTime()},"eat":${expiresAt},"lat":${r.lastActivityAt.getTime()},"txn":${JSON.stringify(
+    )},"exp":${Math.ceil(expiresAt / 1000)},"sat":${now},"cat":${createdAt},"eat":${expiresAt},"lat":${r.lastActivityAt.getTime()},"txn":${JSON.stringify(
       r.transactionId,
     )},"amr":${JSON.stringify(r.factorsUsed)},"aal":${r.assuranceLevel},"md":${JSON.stringify(r.metadata)}}`;
     const payloadBytes = Buffer.from(payload, 'utf8');
@@ -352,20 +443,26 @@ export class JwtSessionStore implements SessionStore {
         { store: STORE, operation: 'create', field: 'record' },
       );
     }
-    try {
-      const jws = await new CompactSign(payloadBytes).setProtectedHeader(p.signingHeader).sign(p.signing.signKey);
-      if (enc === undefined) return jws;
-      return await new CompactEncrypt(Buffer.from(jws, 'latin1'))
-        .setProtectedHeader(enc.header)
-        .encrypt(p.cek as webcrypto.CryptoKey);
-    } catch (error) {
-      throw toStorageError(error, STORE, 'create');
-    }
+    let jws = await new CompactSign(payloadBytes).setProtectedHeader(p.signingHeader).sign(p.signing.signKey);
+    // WebCrypto's ECDSA gives either s; get accepts only the low one (one spelling per token).
+    if (p.signing.alg === 'ES256') jws = withLowS(jws);
+    if (enc === undefined) return jws;
+    return await new CompactEncrypt(Buffer.from(jws, 'latin1'))
+      .setProtectedHeader(enc.header)
+      .encrypt(p.cek as webcrypto.CryptoKey);
   }
 
   // ---------------------------------------------------------------- get
 
   async get(id: string): Promise<SessionRecord | null> {
+    try {
+      return await this.#get(id);
+    } catch (error) {
+      throw toStorageError(error, STORE, 'get');
+    }
+  }
+
+  async #get(id: string): Promise<SessionRecord | null> {
     this.#checkIdType('get', id);
     const claims = await this.#verify(id, 'get');
     if (claims === null) return null;
@@ -391,7 +488,22 @@ export class JwtSessionStore implements SessionStore {
   async #isRevoked(check: RevocationCheck, now: number): Promise<boolean> {
     const memory = this.#memoryRevocations;
     if (memory !== undefined) return memory.isRevokedSync(check, now);
-    return this.#deadlines.wrap('get', (this.#revocations as RevocationStore).isRevoked(check, now));
+    const revocations = this.#revocations as RevocationStore;
+    return Boolean(await this.#call('get', () => revocations.isRevoked(check, now)));
+  }
+
+  /**
+   * One call to the caller's RevocationStore, within operationTimeoutMs: whatever it
+   * throws (synchronously too) or rejects with becomes STORAGE with the cause.
+   */
+  #call<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    let pending: Promise<T>;
+    try {
+      pending = Promise.resolve(call());
+    } catch (error) {
+      return Promise.reject(toStorageError(error, STORE, operation));
+    }
+    return this.#deadlines.wrap(operation, pending);
   }
 
   /**
@@ -458,6 +570,7 @@ export class JwtSessionStore implements SessionStore {
     }
     if (this.#jwks !== undefined && !isHmac(alg) && (kid === undefined || !p.keys.some((k) => k.kid === kid))) {
       // jose picks the JWKS key by kid and key type, and checks it is one for alg.
+      if (alg === 'ES256' && isHighS(jws.slice(jws.lastIndexOf('.') + 1))) return undefined;
       return (await compactVerify(jws, this.#jwks, VERIFY_OPTIONS[alg])).payload;
     }
     return undefined;
@@ -501,7 +614,10 @@ export class JwtSessionStore implements SessionStore {
       !isMs(eat) ||
       !isMs(lat) ||
       exp !== Math.ceil(eat / 1000) ||
-      !('md' in p)
+      !('md' in p) ||
+      // createdAt later than the signing time: no store issues that (create refuses a
+      // future createdAt), and it would stretch the lifetime deleteByUser relies on.
+      cat > sat
     ) {
       return null;
     }
@@ -513,6 +629,13 @@ export class JwtSessionStore implements SessionStore {
         if (!audience.has(aud)) return null;
       } else if (!isStringArray(aud) || !aud.some((a) => audience.has(a))) return null;
     }
+    // With maxLifetimeMs, no token outlives createdAt + maxLifetimeMs, whoever signed it
+    // (a store with a longer or no maxLifetimeMs, another service with the key): create
+    // caps expiresAt there, and get caps what it reads the same way. So every token is
+    // valid until at most signedAt + maxLifetimeMs, which is what a user revocation's
+    // retention (deleteByUser's keepUntil) counts on.
+    const max = this.#rules.maxLifetimeMs;
+    const expiresAt = max === undefined ? eat : Math.min(eat, cat + max);
     return {
       record: {
         id: token,
@@ -523,16 +646,24 @@ export class JwtSessionStore implements SessionStore {
         assuranceLevel: aal,
         metadata: p.md as JsonValue,
         createdAt: new Date(cat),
-        expiresAt: new Date(eat),
+        expiresAt: new Date(expiresAt),
         lastActivityAt: new Date(lat),
       },
-      check: Object.freeze({ jti, tenantId: tid, userId: sub, signedAt: sat, expiresAt: eat }),
+      check: Object.freeze({ jti, tenantId: tid, userId: sub, signedAt: sat, expiresAt }),
     };
   }
 
   // ---------------------------------------------------------------- revocation
 
   async delete(id: string): Promise<void> {
+    try {
+      await this.#delete(id);
+    } catch (error) {
+      throw toStorageError(error, STORE, 'delete');
+    }
+  }
+
+  async #delete(id: string): Promise<void> {
     this.#checkIdType('delete', id);
     const revocations = this.#revocations;
     if (revocations === undefined) {
@@ -545,18 +676,28 @@ export class JwtSessionStore implements SessionStore {
     const claims = await this.#verify(id, 'delete');
     if (claims === null) return; // not a token of this store: nothing to revoke
     const now = readClock(this.#rules);
+    const { jti, expiresAt } = claims.check;
+    const until = expiresAt + this.#toleranceMs; // get accepts the token until then
     const memory = this.#memoryRevocations;
-    if (memory !== undefined) {
-      memory.revokeTokenSync(claims.check.jti, claims.check.expiresAt + this.#toleranceMs, now);
-      return;
-    }
-    await this.#deadlines.wrap(
-      'delete',
-      revocations.revokeToken(claims.check.jti, claims.check.expiresAt + this.#toleranceMs, now),
-    );
+    if (memory !== undefined) memory.revokeTokenSync(jti, until, now);
+    else await this.#call('delete', () => revocations.revokeToken(jti, until, now));
   }
 
+  /**
+   * "Log out everywhere": denies every token of the user signed at or before now plus
+   * `clockToleranceMs`, so a token signed just before by a store whose clock runs ahead
+   * by up to the tolerance is denied too (and so is one this store signs within the
+   * tolerance after). Resolves 0: stateless tokens cannot be counted.
+   */
   async deleteByUser(userId: string, tenant: TenantId): Promise<number> {
+    try {
+      return await this.#deleteByUser(userId, tenant);
+    } catch (error) {
+      throw toStorageError(error, STORE, 'deleteByUser');
+    }
+  }
+
+  async #deleteByUser(userId: string, tenant: TenantId): Promise<number> {
     const revocations = this.#revocations;
     if (revocations === undefined) {
       throw unsupported(
@@ -567,21 +708,34 @@ export class JwtSessionStore implements SessionStore {
     }
     checkUserArgs(this.#rules, 'deleteByUser', userId, tenant);
     const now = readClock(this.#rules);
+    const tolerance = this.#toleranceMs;
+    const revokedAt = now + tolerance;
+    // A denied token was signed at or before revokedAt; its createdAt is not later than
+    // that, so with maxLifetimeMs it expires by revokedAt + maxLifetimeMs (see
+    // #readPayload), and get accepts it up to clockToleranceMs past its expiry.
     const max = this.#rules.maxLifetimeMs;
-    const keepUntil = max === undefined ? undefined : now + max + this.#toleranceMs;
+    const keepUntil = max === undefined ? undefined : revokedAt + max + tolerance;
     const memory = this.#memoryRevocations;
-    if (memory !== undefined) memory.revokeUserSync(tenant, userId, now, keepUntil);
-    else await this.#deadlines.wrap('deleteByUser', revocations.revokeUser(tenant, userId, now, keepUntil));
+    if (memory !== undefined) memory.revokeUserSync(tenant, userId, revokedAt, keepUntil);
+    else await this.#call('deleteByUser', () => revocations.revokeUser(tenant, userId, revokedAt, keepUntil));
     return 0; // stateless tokens cannot be counted
   }
 
   async cleanupExpired(): Promise<number> {
+    try {
+      return await this.#cleanupExpired();
+    } catch (error) {
+      throw toStorageError(error, STORE, 'cleanupExpired');
+    }
+  }
+
+  async #cleanupExpired(): Promise<number> {
     const revocations = this.#revocations;
     if (revocations === undefined) return 0;
     const now = readClock(this.#rules);
     const memory = this.#memoryRevocations;
     if (memory !== undefined) return memory.cleanupExpiredSync(now);
-    const removed = await this.#deadlines.wrap('cleanupExpired', revocations.cleanupExpired(now));
+    const removed = await this.#call('cleanupExpired', () => revocations.cleanupExpired(now));
     if (typeof removed !== 'number' || !Number.isInteger(removed) || removed < 0) {
       throw new SessionError('STORAGE', `revocations.cleanupExpired resolved ${String(removed)}, not a count`, {
         store: STORE,
@@ -623,6 +777,7 @@ export class JwtSessionStore implements SessionStore {
 
 /** The payload of `jws` when `key` verifies it (only with the key's own algorithm), else undefined. */
 async function verifyWith(jws: string, key: ResolvedKey): Promise<Uint8Array | undefined> {
+  if (key.alg === 'ES256' && isHighS(jws.slice(jws.lastIndexOf('.') + 1))) return undefined;
   try {
     return (await compactVerify(jws, key.verifyKey, VERIFY_OPTIONS[key.alg])).payload;
   } catch {

@@ -155,8 +155,17 @@ function checkKid(field: string, kid: unknown): string | undefined {
   return kid;
 }
 
-/** Imports one entry of `keys` (or the `secret` option) once. */
-export function checkKey(field: string, spec: unknown, defaultHmac: HmacAlgorithm, current: boolean): CheckedKey {
+/**
+ * Checks one entry of `keys` (or the `secret` option). `secretField` names the secret in
+ * errors: `keys[i].secret` for an entry, plain `secret` for the `secret` option.
+ */
+export function checkKey(
+  field: string,
+  spec: unknown,
+  defaultHmac: HmacAlgorithm,
+  current: boolean,
+  secretField = `${field}.secret`,
+): CheckedKey {
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
     throw optionError(field, `must be an object like { secret } or { privateKey, publicKey }, got ${describe(spec)}`);
   }
@@ -170,7 +179,7 @@ export function checkKey(field: string, spec: unknown, defaultHmac: HmacAlgorith
     if (typeof alg !== 'string' || !isHmac(alg)) {
       throw optionError(`${field}.alg`, `must be 'HS256', 'HS384' or 'HS512' for a secret, got ${String(alg)}`);
     }
-    const key = createSecretKey(secretBytes(`${field}.secret`, s.secret));
+    const key = createSecretKey(secretBytes(secretField, s.secret));
     return { alg, kid, signKey: key, verifyKey: key };
   }
   let privateKey: KeyObject | undefined;

@@ -51,14 +51,41 @@ export function hmacToken(
   return `${input}.${createHmac(hash, key).update(input).digest('base64url')}`;
 }
 
-/** A compact JWS signed by hand with an asymmetric key (ES256: P-1363 signature). */
+/**
+ * A compact JWS signed by hand with an asymmetric key (ES256: P-1363 signature, made
+ * low-s as the store requires).
+ */
 export function asymmetricToken(header: unknown, payload: unknown, key: KeyObject, alg: 'ES256' | 'EdDSA'): string {
   const input = `${b64(header)}.${b64(payload)}`;
   const sig =
     alg === 'ES256'
       ? sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' })
       : sign(null, Buffer.from(input), key);
-  return `${input}.${sig.toString('base64url')}`;
+  const token = `${input}.${sig.toString('base64url')}`;
+  return alg === 'ES256' ? ecdsaTwin(token, 'low') : token;
+}
+
+/** The order n of the P-256 group. */
+export const P256_N = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
+
+/** The s of an ES256 compact JWS (P-1363 r || s). */
+export function ecdsaS(jws: string): bigint {
+  const signature = Buffer.from(jws.slice(jws.lastIndexOf('.') + 1), 'base64url');
+  return BigInt(`0x${signature.subarray(32).toString('hex')}`);
+}
+
+/**
+ * The same ES256 JWS with s replaced by n - s where needed so that s is 'low' (<= n/2)
+ * or 'high' (> n/2): (r, s) and (r, n - s) both verify, two spellings of one token.
+ */
+export function ecdsaTwin(jws: string, want: 'low' | 'high'): string {
+  const dot = jws.lastIndexOf('.');
+  const signature = Buffer.from(jws.slice(dot + 1), 'base64url');
+  const s = ecdsaS(jws);
+  const isHigh = s > P256_N / 2n;
+  if (isHigh === (want === 'high')) return jws;
+  Buffer.from((P256_N - s).toString(16).padStart(64, '0'), 'hex').copy(signature, 32);
+  return `${jws.slice(0, dot + 1)}${signature.toString('base64url')}`;
 }
 
 /** The header and payload of a compact JWS. */

@@ -1,11 +1,22 @@
 // Hand-crafted hostile tokens (base64url + node:crypto, no JWT library): every one of
 // them must read as null, never as a session, and never escape as anything but null.
-import { createCipheriv, createHmac, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createHmac, createPublicKey, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
 import { SessionError } from '@sessionkit/core';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { JwtSessionStore } from '../src/index.js';
-import { asymmetricToken, b64, HOUR, hmacToken, parts, record, TestClock } from './helpers.js';
+import {
+  asymmetricToken,
+  b64,
+  ecdsaS,
+  ecdsaTwin,
+  HOUR,
+  hmacToken,
+  P256_N,
+  parts,
+  record,
+  TestClock,
+} from './helpers.js';
 
 const secret = randomBytes(32);
 const clock = new TestClock();
@@ -30,6 +41,10 @@ function payloadFor(overrides: Record<string, unknown> = {}): Record<string, unk
     ...overrides,
   };
 }
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 describe('hostile tokens against an HS256 store', () => {
   const store = new JwtSessionStore({ secret, clock: clock.now });
@@ -144,8 +159,14 @@ describe('hostile tokens against an HS256 store', () => {
     expect(parts(token).payload.exp).toBe(Math.ceil(c.now() / 1000));
   });
 
-  it('null for junk of every shape, quickly, even when huge', async () => {
+  it('null for junk of every shape without running any crypto, even when huge or token-shaped', async () => {
+    const good = await store.create(record(clock));
+    const [h, , sig] = good.split('.') as [string, string, string];
+    const verifies = vi.spyOn(globalThis.crypto.subtle, 'verify');
     for (const junk of [
+      // this store's own header and a real signature around a 1 MB payload: refused on
+      // its length alone (over 4 x maxTokenBytes), before any HMAC runs over it
+      `${h}.${'A'.repeat(1_000_000)}.${sig}`,
       '',
       '.',
       '..',
@@ -159,6 +180,7 @@ describe('hostile tokens against an HS256 store', () => {
     ]) {
       expect(await store.get(junk)).toBeNull();
     }
+    expect(verifies).not.toHaveBeenCalled();
   });
 
   it('property: changing any one character of a valid token gives null', async () => {
@@ -235,6 +257,43 @@ describe('algorithm confusion against asymmetric stores', () => {
     const input = `${b64({ alg: 'ES256' })}.${b64(payloadFor())}`;
     const der = sign('sha256', Buffer.from(input), ec.privateKey).toString('base64url');
     expect(await store.get(`${input}.${der}`)).toBeNull();
+  });
+
+  it('ES256: the high-s twin of a real token (s replaced by n - s) is null; the token itself is accepted', async () => {
+    const store = new JwtSessionStore({ keys: [{ privateKey: ec.privateKey }], clock: clock.now });
+    for (let i = 0; i < 8; i++) {
+      const token = await store.create(record(clock));
+      expect(ecdsaS(token) <= P256_N / 2n).toBe(true); // the store signs low-s only
+      const twin = ecdsaTwin(token, 'high');
+      expect(twin).not.toBe(token);
+      expect(ecdsaS(twin)).toBe(P256_N - ecdsaS(token));
+      // the twin is a valid ECDSA signature over the same header and payload...
+      const dot = twin.lastIndexOf('.');
+      const signature = Buffer.from(twin.slice(dot + 1), 'base64url');
+      expect(
+        verify('sha256', Buffer.from(twin.slice(0, dot)), { key: ec.publicKey, dsaEncoding: 'ieee-p1363' }, signature),
+      ).toBe(true);
+      // ...and still a second spelling the store refuses (before and after the token is cached)
+      expect(await store.get(twin)).toBeNull();
+      expect((await store.get(token))?.userId).toBe(parts(token).payload.sub);
+      expect(await store.get(twin)).toBeNull();
+    }
+  });
+
+  it('ES256: a hand-signed high-s token is null through a verify-only key and through a JWKS too', async () => {
+    const kid = 'es-1';
+    const byKey = new JwtSessionStore({ keys: [{ secret }, { kid, publicKey: ec.publicKey }], clock: clock.now });
+    const byJwks = new JwtSessionStore({
+      secret,
+      jwks: { keys: [{ ...ec.publicKey.export({ format: 'jwk' }), kid, alg: 'ES256' }] },
+      clock: clock.now,
+    });
+    const low = asymmetricToken({ alg: 'ES256', kid }, payloadFor(), ec.privateKey, 'ES256');
+    const high = ecdsaTwin(low, 'high');
+    for (const store of [byKey, byJwks]) {
+      expect(await store.get(low)).not.toBeNull();
+      expect(await store.get(high)).toBeNull();
+    }
   });
 });
 

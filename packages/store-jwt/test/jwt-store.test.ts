@@ -8,7 +8,7 @@ import {
   MemoryRevocationStore,
   type RevocationStore,
 } from '../src/index.js';
-import { HOUR, parts, record, TestClock } from './helpers.js';
+import { ecdsaTwin, HOUR, hmacToken, parts, record, TestClock } from './helpers.js';
 
 const secret = randomBytes(32);
 
@@ -127,7 +127,12 @@ describe('fidelity and interop', () => {
         .setJti('j')
         .setExpirationTime(Math.ceil((now + HOUR) / 1000))
         .sign(pair.privateKey);
-      expect((await store.get(theirs))?.userId).toBe('s');
+      if (alg === 'EdDSA') expect((await store.get(theirs))?.userId).toBe('s');
+      else {
+        // WebCrypto (so jose) gives either s at random; the store accepts only the low-s spelling
+        expect((await store.get(ecdsaTwin(theirs, 'low')))?.userId).toBe('s');
+        expect(await store.get(ecdsaTwin(theirs, 'high'))).toBeNull();
+      }
     }
   });
 
@@ -318,6 +323,28 @@ describe('options', () => {
     expect(() => new JwtSessionStore({ secret: new Uint8Array(32) })).not.toThrow();
   });
 
+  it('a bad secret option is named secret (not secret.secret), whatever is wrong with it', () => {
+    for (const bad of ['short', new Uint8Array(31), 42, null]) {
+      let error: unknown;
+      try {
+        new JwtSessionStore({ secret: bad as never });
+      } catch (e) {
+        error = e;
+      }
+      expect(SessionError.hasCode(error, 'INVALID')).toBe(true);
+      expect((error as SessionError).field).toBe('secret');
+      expect((error as SessionError).message).toMatch(/^\[sessionkit\/jwt\] constructor: option secret must be /);
+    }
+    // inside keys the entry's path is the name
+    let error: unknown;
+    try {
+      new JwtSessionStore({ keys: [{ secret: 'short' }] });
+    } catch (e) {
+      error = e;
+    }
+    expect((error as SessionError).field).toBe('keys[0].secret');
+  });
+
   it('rejects missing, conflicting and malformed key options, naming them', () => {
     invalid(undefined, 'options');
     invalid({}, 'secret');
@@ -448,6 +475,118 @@ describe('stateless methods', () => {
   });
 });
 
+describe('what the caller passes in cannot escape as a plain error', () => {
+  const boom = new Error('boom');
+
+  it('a clock that throws makes every operation reject STORAGE with the error as cause', async () => {
+    const clock = new TestClock();
+    let broken = false;
+    const store = new JwtSessionStore({
+      secret,
+      revocations: new MemoryRevocationStore(),
+      clock: () => {
+        if (broken) throw boom;
+        return clock.now();
+      },
+    });
+    const input = record(clock);
+    const token = await store.create(input);
+    expect(await store.get(token)).not.toBeNull(); // now in the verify cache too
+    broken = true;
+    for (const run of [
+      () => store.create(record(clock)),
+      () => store.get(token),
+      () => store.delete(token),
+      () => store.deleteByUser(input.userId, input.tenantId),
+      () => store.cleanupExpired(),
+    ]) {
+      const error = await run().catch((e: unknown) => e);
+      expect(SessionError.hasCode(error, 'STORAGE')).toBe(true);
+      expect((error as SessionError).cause).toBe(boom);
+      expect((error as SessionError).message).toContain('clock() threw: boom');
+    }
+    broken = false;
+    expect(await store.get(token)).not.toBeNull(); // nothing was revoked meanwhile
+  });
+
+  it('a record whose getter (or proxy) throws is INVALID naming record, with the error as cause', async () => {
+    const clock = new TestClock();
+    const store = new JwtSessionStore({ secret, clock: clock.now });
+    const topLevel = Object.defineProperty(record(clock), 'metadata', {
+      enumerable: true,
+      get() {
+        throw boom;
+      },
+    });
+    const nested = record(clock, {
+      metadata: Object.defineProperty({}, 'deep', {
+        enumerable: true,
+        get() {
+          throw boom;
+        },
+      }),
+    });
+    const proxy = new Proxy(record(clock), {
+      get(target, key) {
+        if (key === 'factorsUsed') throw boom;
+        return Reflect.get(target, key);
+      },
+    });
+    for (const input of [topLevel, nested, proxy]) {
+      const error = await store.create(input).catch((e: unknown) => e);
+      expect(SessionError.hasCode(error, 'INVALID')).toBe(true);
+      expect((error as SessionError).field).toBe('record');
+      expect((error as SessionError).cause).toBe(boom);
+    }
+  });
+
+  it('a metadata getter read twice signs the value that was checked, never a second one', async () => {
+    const clock = new TestClock();
+    const store = new JwtSessionStore({ secret, clock: clock.now });
+    let reads = 0;
+    const metadata = Object.defineProperty({}, 'n', {
+      enumerable: true,
+      get() {
+        reads++;
+        return reads === 1 ? 1 : 10n; // a BigInt the second time: JSON.stringify would throw
+      },
+    });
+    const token = await store.create(record(clock, { metadata }));
+    expect((await store.get(token))?.metadata).toEqual({ n: 1 });
+  });
+
+  it('a RevocationStore method that throws synchronously rejects STORAGE with the cause', async () => {
+    const clock = new TestClock();
+    const thrower: RevocationStore = {
+      revokeToken: () => {
+        throw boom;
+      },
+      revokeUser: () => {
+        throw boom;
+      },
+      isRevoked: () => {
+        throw boom;
+      },
+      cleanupExpired: () => {
+        throw boom;
+      },
+    };
+    const store = new JwtSessionStore({ secret, revocations: thrower, clock: clock.now });
+    const input = record(clock);
+    const token = await store.create(input);
+    for (const run of [
+      () => store.get(token),
+      () => store.delete(token),
+      () => store.deleteByUser(input.userId, input.tenantId),
+      () => store.cleanupExpired(),
+    ]) {
+      const error = await run().catch((e: unknown) => e);
+      expect(SessionError.hasCode(error, 'STORAGE')).toBe(true);
+      expect((error as SessionError).cause).toBe(boom);
+    }
+  });
+});
+
 describe('revocation', () => {
   it('delete denies that token only, until cleanupExpired drops it after it expires', async () => {
     const clock = new TestClock();
@@ -521,6 +660,124 @@ describe('revocation', () => {
     clock.advance(1);
     expect(await store.cleanupExpired()).toBe(0); // counts token entries only
     expect(revocations.userCount).toBe(0);
+  });
+
+  it('deleteByUser revokes a token signed 1 s before it by a store whose clock runs 3 s ahead (clockToleranceMs 3000)', async () => {
+    const clock = new TestClock();
+    const revocations = new MemoryRevocationStore();
+    const tolerance = 3000;
+    const ahead = new JwtSessionStore({
+      secret,
+      revocations,
+      clockToleranceMs: tolerance,
+      clock: () => clock.now() + 3000,
+    });
+    const store = new JwtSessionStore({ secret, revocations, clockToleranceMs: tolerance, clock: clock.now });
+    const input = record(clock);
+    const owner = { userId: input.userId, tenantId: input.tenantId };
+    const early = await ahead.create(input); // its clock says 3 s later than it is
+    expect(await store.get(early)).not.toBeNull();
+    clock.advance(1000);
+    const revokedAt = clock.now();
+    expect(await store.deleteByUser(input.userId, input.tenantId)).toBe(0);
+    expect(await store.get(early)).toBeNull();
+    expect(await ahead.get(early)).toBeNull();
+    // "signed at or before the revocation time plus the tolerance": a token this store
+    // signs within the tolerance after it is denied too; one signed after that is not
+    clock.t = revokedAt + tolerance;
+    expect(await store.get(await store.create(record(clock, owner)))).toBeNull();
+    clock.t = revokedAt + tolerance + 1;
+    expect(await store.get(await store.create(record(clock, owner)))).not.toBeNull();
+  });
+
+  it('a user revocation outlives every token it denies, whoever signed it (maxLifetimeMs, clock tolerance)', async () => {
+    const clock = new TestClock();
+    const revocations = new MemoryRevocationStore();
+    const T = 2000;
+    const options = { secret, revocations, clockToleranceMs: T, maxLifetimeMs: HOUR };
+    const store = new JwtSessionStore({ ...options, clock: clock.now });
+    const input = record(clock);
+    const owner = { userId: input.userId, tenantId: input.tenantId };
+    const R = clock.now() + 10;
+    const tokens: string[] = [];
+    // another instance without maxLifetimeMs: a session ten years long
+    const unbounded = new JwtSessionStore({ secret, revocations, clockToleranceMs: T, clock: clock.now });
+    tokens.push(
+      await unbounded.create(record(clock, { ...owner, expiresAt: new Date(clock.now() + 10 * 8760 * HOUR) })),
+    );
+    // a store whose clock runs T ahead, signing in the revocation's millisecond: the last
+    // token the revocation denies, with the longest life maxLifetimeMs allows
+    clock.t = R;
+    const ahead = new JwtSessionStore({ ...options, clock: () => clock.now() + T });
+    tokens.push(
+      await ahead.create(record(clock, { ...owner, createdAt: new Date(R + T), expiresAt: new Date(R + T + HOUR) })),
+    );
+    expect(new Date(parts(tokens[1] as string).payload.eat as number).getTime()).toBe(R + T + HOUR);
+    for (const token of tokens) expect(await store.get(token)).not.toBeNull();
+
+    await store.deleteByUser(input.userId, input.tenantId);
+    const keepUntil = R + T + HOUR + T; // the last denied token is accepted until then
+    for (const at of [R, R + HOUR, keepUntil - 1]) {
+      clock.t = at;
+      await store.cleanupExpired();
+      expect(revocations.userCount).toBe(1);
+      for (const token of tokens) {
+        expect(await store.get(token).catch((e: unknown) => SessionError.hasCode(e, 'EXPIRED'))).toBeNull();
+      }
+    }
+    clock.t = keepUntil;
+    await store.cleanupExpired();
+    expect(revocations.userCount).toBe(0); // dropped, and none of them is valid any more
+    for (const token of tokens) await expect(store.get(token)).rejects.toSatisfy(isCode('EXPIRED'));
+  });
+
+  it('a token whose createdAt is later than its signing time is never valid (no store issues one)', async () => {
+    const clock = new TestClock();
+    const store = new JwtSessionStore({
+      secret,
+      clock: clock.now,
+      maxLifetimeMs: HOUR,
+      revocations: new MemoryRevocationStore(),
+    });
+    const now = clock.now();
+    const claims = (cat: number, eat: number) => ({
+      sub: 'u',
+      tid: 't',
+      jti: 'j'.repeat(43),
+      exp: Math.ceil(eat / 1000),
+      sat: now,
+      cat,
+      eat,
+      lat: now,
+      txn: '',
+      amr: [],
+      aal: 1,
+      md: {},
+    });
+    const h = { alg: 'HS256', typ: 'JWT' };
+    expect(await store.get(hmacToken(h, claims(now, now + HOUR), secret))).not.toBeNull(); // the control
+    const tenYears = 10 * 8760 * HOUR;
+    expect(await store.get(hmacToken(h, claims(now + 1, now + HOUR), secret))).toBeNull();
+    expect(await store.get(hmacToken(h, claims(now + tenYears, now + tenYears + HOUR), secret))).toBeNull();
+    // and create refuses such a record before signing anything
+    const error = await store.create(record(clock, { createdAt: new Date(now + 1) })).catch((e: unknown) => e);
+    expect(SessionError.hasCode(error, 'INVALID')).toBe(true);
+    expect((error as SessionError).field).toBe('record.createdAt');
+  });
+
+  it('with maxLifetimeMs, a longer token from another signer ends at createdAt + maxLifetimeMs', async () => {
+    const clock = new TestClock();
+    const store = new JwtSessionStore({ secret, clock: clock.now, maxLifetimeMs: HOUR });
+    const unbounded = new JwtSessionStore({ secret, clock: clock.now });
+    const input = record(clock, { expiresAt: new Date(clock.now() + 48 * HOUR) });
+    const token = await unbounded.create(input);
+    expect((await unbounded.get(token))?.expiresAt).toEqual(input.expiresAt);
+    expect((await store.get(token))?.expiresAt).toEqual(new Date(input.createdAt.getTime() + HOUR));
+    clock.advance(HOUR - 1);
+    expect(await store.get(token)).not.toBeNull();
+    clock.advance(1);
+    await expect(store.get(token)).rejects.toSatisfy(isCode('EXPIRED'));
+    expect(await unbounded.get(token)).not.toBeNull();
   });
 
   it('MemoryRevocationStore stays bounded: long-expired entries are swept as new ones arrive', async () => {
