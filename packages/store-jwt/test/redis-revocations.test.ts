@@ -108,6 +108,70 @@ describe('the Redis RevocationStore from the README', () => {
     expect((await store.get(token))?.userId).toBe('c');
   });
 
+  it('cleanupExpired drops the entries of expired tokens, in batches, and counts them', async () => {
+    const clock = new TestClock();
+    const p = prefix();
+    const store = new JwtSessionStore({ secret, revocations: redisRevocations(redis, p), clock: clock.now });
+    const short = await store.create(record(clock, { expiresAt: new Date(clock.now() + 1000) }));
+    const long = await store.create(record(clock));
+    await store.delete(short);
+    await store.delete(long);
+    // 1200 more entries (over two batches of 500), written straight through the RevocationStore
+    const revocations = redisRevocations(redis, p);
+    for (let i = 0; i < 1200; i++) await revocations.revokeToken(`bulk-${i}`, clock.now() + 500, clock.now());
+    expect(await redis.zcard(`${p}tokens`)).toBe(1202);
+    expect(await store.cleanupExpired()).toBe(0); // nothing has expired yet
+    expect(await store.get(short)).toBeNull();
+
+    clock.advance(1000);
+    expect(await store.cleanupExpired()).toBe(1201); // the bulk entries and the short token's
+    expect(await redis.zcard(`${p}tokens`)).toBe(1);
+    expect(await redis.exists(`${p}t:bulk-0`, `${p}t:bulk-1199`)).toBe(0);
+    // dropped: the short token reads as what it is, a valid signature past its expiry
+    await expect(store.get(short)).rejects.toSatisfy((e) => SessionError.hasCode(e, 'EXPIRED'));
+    expect(await store.get(long)).toBeNull(); // still denied
+    expect(await store.cleanupExpired()).toBe(0);
+  });
+
+  it('cleanupExpired drops user entries past their keepUntil; entries kept indefinitely stay', async () => {
+    const clock = new TestClock();
+    const p = prefix();
+    const bounded = new JwtSessionStore({
+      secret,
+      revocations: redisRevocations(redis, p),
+      clock: clock.now,
+      maxLifetimeMs: HOUR,
+    });
+    const unbounded = new JwtSessionStore({ secret, revocations: redisRevocations(redis, p), clock: clock.now });
+    const a = record(clock);
+    const b = record(clock);
+    await bounded.deleteByUser(a.userId, a.tenantId);
+    await unbounded.deleteByUser(b.userId, b.tenantId);
+    const keyOf = (r: typeof a) => `${p}u:${r.tenantId.length}:${r.tenantId}${r.userId}`;
+    clock.advance(HOUR - 1);
+    await bounded.cleanupExpired();
+    expect(await redis.exists(keyOf(a), keyOf(b))).toBe(2);
+    clock.advance(1);
+    expect(await bounded.cleanupExpired()).toBe(0); // counts token entries only
+    expect(await redis.exists(keyOf(a))).toBe(0);
+    expect(await redis.exists(keyOf(b))).toBe(1);
+    expect(await redis.zcard(`${p}users`)).toBe(0);
+  });
+
+  it('every write unlists a few index members whose entries expired long ago, so the index stays small', async () => {
+    const clock = new TestClock();
+    const p = prefix();
+    const revocations = redisRevocations(redis, p);
+    for (let i = 0; i < 25; i++) await revocations.revokeToken(`old-${i}`, clock.now() + 1, clock.now());
+    clock.advance(2 * HOUR);
+    await revocations.revokeToken('new-0', clock.now() + HOUR, clock.now());
+    expect(await redis.zcard(`${p}tokens`)).toBe(25 - 10 + 1); // 10 unlisted per write
+    await revocations.revokeToken('new-1', clock.now() + HOUR, clock.now());
+    expect(await redis.zcard(`${p}tokens`)).toBe(25 - 20 + 2);
+    await revocations.revokeToken('new-2', clock.now() + HOUR, clock.now());
+    expect(await redis.zrange(`${p}tokens`, '0', '-1')).toEqual(['new-0', 'new-1', 'new-2']);
+  });
+
   it('a Redis that is down makes get reject STORAGE with the cause, never a session', async () => {
     const clock = new TestClock();
     const down = new Redis({ port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
