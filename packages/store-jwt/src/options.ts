@@ -43,7 +43,12 @@ export interface JwtSessionStoreOptions extends BaseStoreOptions {
    * stateless and both reject `UNSUPPORTED`. @default none
    */
   revocations?: RevocationStore;
-  /** Extra milliseconds a token stays valid past `expiresAt`, for clock skew between servers. @default 0 */
+  /**
+   * Clock skew between servers, in ms: a token stays valid this long past `expiresAt`,
+   * and `deleteByUser` denies the user's tokens signed up to this long after it (so a
+   * signer whose clock runs ahead cannot outrun "log out everywhere"; a token issued
+   * within the tolerance after it is denied too). @default 0
+   */
   clockToleranceMs?: number;
   /** The longest token `create` issues, in bytes (characters: tokens are ASCII). @default 4096 */
   maxTokenBytes?: number;

@@ -28,9 +28,12 @@ export interface RevocationStore {
   revokeToken(jti: string, expiresAt: number, now: number): Promise<void>;
   /**
    * Denies every token of (`tenantId`, `userId`) signed at or before `revokedAt`. When
-   * an entry exists, keep the later time. `keepUntil` is when no token signed before
-   * `revokedAt` can still be valid (`revokedAt + maxLifetimeMs` when the store has one);
-   * `undefined` means keep the entry indefinitely. Called by `deleteByUser`.
+   * an entry exists, keep the later time. The store passes its now plus its
+   * `clockToleranceMs` as `revokedAt` (so a signer whose clock runs ahead by up to the
+   * tolerance is covered). `keepUntil` is when no token the entry denies can still be
+   * valid (`revokedAt + maxLifetimeMs + clockToleranceMs`, when the store has
+   * `maxLifetimeMs`); `undefined` means keep the entry indefinitely. Called by
+   * `deleteByUser`.
    */
   revokeUser(tenantId: string, userId: string, revokedAt: number, keepUntil: number | undefined): Promise<void>;
   /**
