@@ -43,6 +43,8 @@ function variant(name: string, options: Partial<JwtSessionStoreOptions>, capabil
         maxTokenBytes: MAX_TOKEN_BYTES,
       }),
     capabilities,
+    // tokens, not records: deleteByUser cannot count, cleanupExpired counts revocations
+    stateless: true,
     runner: { describe, it: it },
   });
 }

@@ -201,5 +201,6 @@ describeSessionStore({
       maxTokenBytes: 128 * 1024,
     }),
   capabilities: { list: false, revoke: true, revokeUser: true, mutate: false, cleanup: true, customIds: false },
+  stateless: true,
   runner: { describe, it },
 });
