@@ -166,10 +166,10 @@ function checkCallerRecord(rules: RecordRules, input: SessionRecord): ValidRecor
   }
 }
 
-/** The order n of the P-256 group (ES256); a signature is (r, s), each 32 bytes, s in [1, n - 1]. */
-const P256_N = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
+/** The order n of the P-256 group (ES256), big-endian; a signature is (r, s), each 32 bytes. */
+const P256_N = Buffer.from('ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551', 'hex');
 /** floor(n / 2), big-endian: an ES256 signature with s above it is the high-s twin of (r, n - s). */
-const P256_HALF_N = Buffer.from((P256_N >> 1n).toString(16).padStart(64, '0'), 'hex');
+const P256_HALF_N = Buffer.from('7fffffff800000007fffffffffffffffde737d56d38bcf4279dce5617e3192a8', 'hex');
 
 /**
  * True when an ES256 signature (base64url, P-1363 r || s) has s > n/2. ECDSA verifies
@@ -184,11 +184,14 @@ function isHighS(signatureB64: string): boolean {
 /** The compact ES256 JWS with its signature's s made low (n - s when s > n/2). */
 function withLowS(jws: string): string {
   const dot = jws.lastIndexOf('.');
-  const signatureB64 = jws.slice(dot + 1);
-  if (!isHighS(signatureB64)) return jws;
-  const signature = Buffer.from(signatureB64, 'base64url');
-  const s = BigInt(`0x${signature.subarray(32).toString('hex')}`);
-  Buffer.from((P256_N - s).toString(16).padStart(64, '0'), 'hex').copy(signature, 32);
+  const signature = Buffer.from(jws.slice(dot + 1), 'base64url');
+  if (signature.length !== 64 || Buffer.compare(signature.subarray(32), P256_HALF_N) <= 0) return jws;
+  let borrow = 0; // s = n - s, byte by byte from the least significant
+  for (let i = 31; i >= 0; i--) {
+    const d = (P256_N[i] as number) - (signature[32 + i] as number) - borrow;
+    signature[32 + i] = d & 0xff;
+    borrow = d < 0 ? 1 : 0;
+  }
   return `${jws.slice(0, dot + 1)}${signature.toString('base64url')}`;
 }
 
@@ -456,23 +459,19 @@ export class JwtSessionStore implements SessionStore {
 
   async get(id: string): Promise<SessionRecord | null> {
     try {
-      return await this.#get(id);
+      this.#checkIdType('get', id);
+      const claims = await this.#verify(id, 'get');
+      if (claims === null) return null;
+      const now = readClock(this.#rules);
+      if (this.#revocations !== undefined && (await this.#isRevoked(claims.check, now))) return null;
+      if (claims.check.expiresAt + this.#toleranceMs <= now) {
+        this.#verified?.delete(id);
+        throw expired(STORE, 'get');
+      }
+      return claims.record;
     } catch (error) {
       throw toStorageError(error, STORE, 'get');
     }
-  }
-
-  async #get(id: string): Promise<SessionRecord | null> {
-    this.#checkIdType('get', id);
-    const claims = await this.#verify(id, 'get');
-    if (claims === null) return null;
-    const now = readClock(this.#rules);
-    if (this.#revocations !== undefined && (await this.#isRevoked(claims.check, now))) return null;
-    if (claims.check.expiresAt + this.#toleranceMs <= now) {
-      this.#verified?.delete(id);
-      throw expired(STORE, 'get');
-    }
-    return claims.record;
   }
 
   #checkIdType(operation: string, id: unknown): asserts id is string {
