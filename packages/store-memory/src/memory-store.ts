@@ -214,7 +214,9 @@ function userCost(tenant: string, user: string): number {
 function storedText(encoded: string): string {
   const start = encoded.indexOf(',"transactionId":');
   const end = encoded.lastIndexOf(',"createdAt":');
-  return `{${encoded.slice(start + 1, end)}}`;
+  const text = `{${encoded.slice(start + 1, end)}}`;
+  text.charCodeAt(0); // flattens it now: no slice of `encoded` kept alive behind it
+  return text;
 }
 
 interface StoredFields {
