@@ -13,6 +13,7 @@ import {
   extendedExpiry,
   generateSessionId,
   type JsonValue,
+  maxSessionsPerUserOption,
   notFound,
   type RecordRules,
   readClock,
@@ -27,9 +28,7 @@ import {
 import {
   DEFAULT_MAX_BYTES,
   DEFAULT_MAX_SESSIONS,
-  DEFAULT_MAX_SESSIONS_PER_USER,
   MAX_CLEANUP_INTERVAL_MS,
-  MAX_SESSIONS_PER_USER_LIMIT,
   type MemorySessionStoreOptions,
 } from './options.js';
 
@@ -328,13 +327,7 @@ export class MemorySessionStore implements SessionStore {
         : durationOption(STORE, 'maxBytes', options.maxBytes, Math.max(DEFAULT_MAX_BYTES, minBytes), {
             min: minBytes,
           });
-    this.#maxPerUser = durationOption(
-      STORE,
-      'maxSessionsPerUser',
-      options.maxSessionsPerUser,
-      DEFAULT_MAX_SESSIONS_PER_USER,
-      { max: MAX_SESSIONS_PER_USER_LIMIT },
-    );
+    this.#maxPerUser = maxSessionsPerUserOption(STORE, options.maxSessionsPerUser);
     if (options.cleanupIntervalMs !== undefined) {
       const interval = durationOption(STORE, 'cleanupIntervalMs', options.cleanupIntervalMs, 0, {
         max: MAX_CLEANUP_INTERVAL_MS,

@@ -6,12 +6,6 @@ export const DEFAULT_MAX_SESSIONS = 100_000;
 /** Default for `maxBytes`: 64 MiB of accounted memory. */
 export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 
-/** Default for `maxSessionsPerUser`: 1 000 sessions per (tenant, user). */
-export const DEFAULT_MAX_SESSIONS_PER_USER = 1000;
-
-/** The largest `maxSessionsPerUser` accepted. */
-export const MAX_SESSIONS_PER_USER_LIMIT = 1_000_000;
-
 /** The longest `cleanupIntervalMs` a Node.js timer accepts (about 24.8 days). */
 export const MAX_CLEANUP_INTERVAL_MS = 2 ** 31 - 1;
 

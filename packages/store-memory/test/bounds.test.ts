@@ -2,9 +2,9 @@
 // per user (maxSessionsPerUser), and who gets evicted when one is reached.
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { encodeRecord, type JsonValue, SessionError } from '@sessionkit/core';
+import { DEFAULT_MAX_SESSIONS_PER_USER, encodeRecord, type JsonValue, SessionError } from '@sessionkit/core';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_BYTES, DEFAULT_MAX_SESSIONS_PER_USER, MemorySessionStore } from '../src/index.js';
+import { DEFAULT_MAX_BYTES, MemorySessionStore } from '../src/index.js';
 import { acme, makeRecord, rejectsWith, testClock } from './helpers.js';
 
 v8.setFlagsFromString('--expose-gc');
