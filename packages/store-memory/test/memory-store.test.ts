@@ -206,6 +206,23 @@ describe('copy in, copy out', () => {
     expect(other?.createdAt).not.toBe(again?.createdAt);
   });
 
+  it('ids, users and metadata that spell the stored field names round-trip exactly', async () => {
+    const clock = testClock();
+    const store = new MemorySessionStore({ clock: clock.read });
+    const tricky = ',"transactionId":"x","createdAt":1,"metadata":{}}';
+    const record = makeRecord(clock.now, {
+      id: `id${tricky}`,
+      userId: `u${tricky}`,
+      tenantId: `t${tricky}`,
+      transactionId: tricky,
+      factorsUsed: [tricky],
+      metadata: { a: 0, createdAt: 1, transactionId: tricky, ',"createdAt":': [tricky] },
+    });
+    await store.create(record);
+    expect(await store.get(record.id)).toEqual(record);
+    expect(await store.listByUser(record.userId, record.tenantId)).toEqual([record]);
+  });
+
   it('keeps "__proto__" metadata keys as data, never as prototypes', async () => {
     const store = new MemorySessionStore();
     const metadata = JSON.parse('{"__proto__": {"polluted": true}, "ok": 1}');
