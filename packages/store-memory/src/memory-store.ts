@@ -35,6 +35,8 @@ import {
 const STORE = 'memory';
 /** Width of one expiry bucket: sessions are indexed by `floor(expiresAt / BUCKET_MS)`. */
 const BUCKET_MS = 1000;
+/** listByUser and deleteByUser handle at most this many of a user's sessions before yielding. */
+const USER_PAGE = 1000;
 /** cleanupExpired removes at most this many sessions before yielding to the event loop. */
 const CLEANUP_BATCH = 10_000;
 /** Largest valid Date value in ms (ECMAScript's limit). */
@@ -50,6 +52,8 @@ const MAX_DATE_MS = 8.64e15;
 class Entry {
   /** The expiry bucket holding this entry (null once removed). */
   bucket: Bucket | null = null;
+  /** Its position in its owner's eviction heap (-1 once removed). */
+  slot = -1;
 
   constructor(
     readonly id: string,
@@ -65,9 +69,14 @@ class Entry {
   ) {}
 }
 
-/** One (tenant, user) pair's sessions, and the bytes they are accounted for. */
+/**
+ * One (tenant, user) pair's sessions, kept as a binary min-heap in eviction order
+ * (soonest expiresAt, then earliest createdAt, then smallest id), so the session a create
+ * at maxSessionsPerUser removes is at the top, and the bytes they are accounted for.
+ */
 class UserIndex {
-  readonly sessions = new Set<Entry>();
+  /** The user's sessions; `heap[0]` is the one that goes first. */
+  readonly heap: Entry[] = [];
   /** Sum of the entries' `cost`. */
   bytes = 0;
   constructor(
@@ -76,6 +85,80 @@ class UserIndex {
     /** Bytes accounted for the index itself (see {@link userCost}). */
     readonly cost: number,
   ) {}
+
+  get size(): number {
+    return this.heap.length;
+  }
+
+  /** The session that goes first. */
+  first(): Entry | undefined {
+    return this.heap[0];
+  }
+
+  add(e: Entry): void {
+    e.slot = this.heap.length;
+    this.heap.push(e);
+    this.#up(e.slot);
+  }
+
+  delete(e: Entry): void {
+    const heap = this.heap;
+    const i = e.slot;
+    const last = heap.pop() as Entry;
+    e.slot = -1;
+    if (last === e) return;
+    heap[i] = last;
+    last.slot = i;
+    this.#up(i);
+    this.#down(last.slot);
+  }
+
+  /** After `e.expiresAt` changed. */
+  moved(e: Entry): void {
+    this.#up(e.slot);
+    this.#down(e.slot);
+  }
+
+  #up(i: number): void {
+    const heap = this.heap;
+    const e = heap[i] as Entry;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const p = heap[parent] as Entry;
+      if (!evictsBefore(e, p)) break;
+      heap[i] = p;
+      p.slot = i;
+      i = parent;
+    }
+    heap[i] = e;
+    e.slot = i;
+  }
+
+  #down(i: number): void {
+    const heap = this.heap;
+    const n = heap.length;
+    const e = heap[i] as Entry;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= n) break;
+      const right = left + 1;
+      const child = right < n && evictsBefore(heap[right] as Entry, heap[left] as Entry) ? right : left;
+      const c = heap[child] as Entry;
+      if (!evictsBefore(c, e)) break;
+      heap[i] = c;
+      c.slot = i;
+      i = child;
+    }
+    heap[i] = e;
+    e.slot = i;
+  }
+}
+
+/** The eviction order within one user: soonest expiresAt, then earliest createdAt, then smallest id. */
+function evictsBefore(a: Entry, b: Entry): boolean {
+  if (a.expiresAt !== b.expiresAt) return a.expiresAt < b.expiresAt;
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt;
+  return a.id < b.id;
 }
 
 /** The sessions whose expiresAt lies in [key * BUCKET_MS, (key + 1) * BUCKET_MS). */
@@ -247,20 +330,6 @@ function byCreatedThenId(a: Entry, b: Entry): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-/** The eviction order within one user: soonest expiresAt, then earliest createdAt, then smallest id. */
-function evictsBefore(a: Entry, b: Entry): boolean {
-  if (a.expiresAt !== b.expiresAt) return a.expiresAt < b.expiresAt;
-  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt;
-  return a.id < b.id;
-}
-
-/** The user's session that goes first (one pass over at most maxSessionsPerUser entries). */
-function soonestOf(owner: UserIndex): Entry | undefined {
-  let best: Entry | undefined;
-  for (const e of owner.sessions) if (best === undefined || evictsBefore(e, best)) best = e;
-  return best;
-}
-
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
@@ -351,8 +420,8 @@ export class MemorySessionStore implements SessionStore {
       // The user's own bound first: their soonest-expiring sessions make way.
       const owner = this.#users.get(r.tenantId)?.get(r.userId);
       if (owner !== undefined) {
-        while (owner.sessions.size >= this.#maxPerUser) {
-          this.#remove(soonestOf(owner) as Entry);
+        while (owner.size >= this.#maxPerUser) {
+          this.#remove(owner.first() as Entry);
           this.#evictedPerUser++;
         }
       }
@@ -446,10 +515,13 @@ export class MemorySessionStore implements SessionStore {
       const owner = this.#users.get(tenantId)?.get(userId);
       if (owner === undefined) return 0;
       let count = 0;
-      // At most maxSessionsPerUser entries.
-      for (const e of owner.sessions) {
+      let removed = 0;
+      // A user past USER_PAGE sessions (maxSessionsPerUser raised) is removed a page at a
+      // time, letting other work run between pages; sessions the user gains meanwhile go too.
+      for (let e = owner.heap.at(-1); e !== undefined; e = owner.heap.at(-1)) {
         if (e.expiresAt > now) count++;
-        this.#remove(e);
+        this.#remove(e); // the heap's last entry: no reordering
+        if (++removed % USER_PAGE === 0 && owner.size > 0) await nextTurn();
       }
       return count;
     } catch (error) {
@@ -516,10 +588,20 @@ export class MemorySessionStore implements SessionStore {
       const owner = this.#users.get(tenantId)?.get(userId);
       if (owner === undefined) return [];
       const live: Entry[] = [];
-      for (const e of owner.sessions) if (e.expiresAt > now) live.push(e);
+      for (const e of owner.heap) if (e.expiresAt > now) live.push(e);
       live.sort(byCreatedThenId);
-      const out = new Array<SessionRecord>(live.length);
-      for (let i = 0; i < live.length; i++) out[i] = toRecord(live[i] as Entry);
+      if (live.length <= USER_PAGE) return live.map(toRecord);
+      // Past USER_PAGE sessions (maxSessionsPerUser raised): the records, the costly part,
+      // are parsed a page at a time with other work running between pages; a session
+      // removed meanwhile is left out, one changed meanwhile is read as it is now.
+      const out: SessionRecord[] = [];
+      for (let i = 0; i < live.length; i++) {
+        const current = this.#sessions.get((live[i] as Entry).id);
+        if (current !== undefined && current.owner.userId === userId && current.owner.tenantId === tenantId) {
+          out.push(toRecord(current));
+        }
+        if ((i + 1) % USER_PAGE === 0) await nextTurn();
+      }
       return out;
     } catch (error) {
       throw toStorageError(error, STORE, 'listByUser');
@@ -592,7 +674,7 @@ export class MemorySessionStore implements SessionStore {
     }
     const e = new Entry(id, owner, text, cost, createdAt, expiresAt, lastActivityAt);
     this.#sessions.set(id, e);
-    owner.sessions.add(e);
+    owner.add(e);
     owner.bytes += cost;
     this.#entryBytes += cost;
     this.#index(e);
@@ -627,6 +709,7 @@ export class MemorySessionStore implements SessionStore {
   #setExpiry(e: Entry, expiresAt: number): void {
     const b = e.bucket;
     e.expiresAt = expiresAt;
+    e.owner.moved(e);
     if (b !== null && b.key === Math.floor(expiresAt / BUCKET_MS)) {
       if (expiresAt < b.min) b.min = expiresAt;
       return;
@@ -639,10 +722,10 @@ export class MemorySessionStore implements SessionStore {
     if (!this.#sessions.delete(e.id)) return;
     this.#unindex(e);
     const owner = e.owner;
-    owner.sessions.delete(e);
+    owner.delete(e);
     owner.bytes -= e.cost;
     this.#entryBytes -= e.cost;
-    if (owner.sessions.size === 0) {
+    if (owner.size === 0) {
       const byUser = this.#users.get(owner.tenantId);
       if (byUser !== undefined && byUser.get(owner.userId) === owner) {
         byUser.delete(owner.userId);
@@ -721,7 +804,7 @@ export class MemorySessionStore implements SessionStore {
     while (full() && this.#sessions.size > 0) {
       const owner = this.#users.get(tenant)?.get(user);
       const victim =
-        owner !== undefined && owner.bytes * this.#userCount >= this.#entryBytes ? soonestOf(owner) : this.#soonest();
+        owner !== undefined && owner.bytes * this.#userCount >= this.#entryBytes ? owner.first() : this.#soonest();
       if (victim === undefined) break;
       this.#remove(victim);
       this.#evicted++;

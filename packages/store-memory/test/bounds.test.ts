@@ -224,4 +224,30 @@ describe('maxSessionsPerUser', () => {
     expect((await store.listByUser('user-1', acme)).map((r) => r.id)).toEqual([second]);
     expect(store.stats()).toMatchObject({ sessions: 1, users: 1, evictedPerUser: 1 });
   });
+
+  it('with the bound raised, listByUser and deleteByUser page through a large user, letting other work run', async () => {
+    const clock = testClock();
+    const store = new MemorySessionStore({ clock: clock.read, maxSessionsPerUser: 5000 });
+    const n = 2500;
+    const ids = new Set<string>();
+    for (let i = 0; i < n; i++) ids.add(await store.create(makeRecord(clock.now - 1, { ttl: 60_000 + i })));
+    const other = await store.create(makeRecord(clock.now, { userId: 'other' }));
+
+    // Between pages, other work runs: a session deleted then is left out of the listing.
+    const order = [...ids].sort(); // every createdAt is the same: ordered by id
+    const last = order.at(-1) as string;
+    const listing = store.listByUser('user-1', acme);
+    await new Promise((resolve) => setImmediate(resolve)); // the first page is done
+    await store.delete(last);
+    expect((await listing).map((r) => r.id)).toEqual(order.slice(0, -1));
+
+    const deleting = store.deleteByUser('user-1', acme);
+    await new Promise((resolve) => setImmediate(resolve));
+    const midway = store.stats().sessions; // a page removed, the rest still there
+    expect(await deleting).toBe(n - 1);
+    expect(midway).toBeGreaterThan(1);
+    expect(midway).toBeLessThan(n);
+    expect(store.stats()).toMatchObject({ sessions: 1, users: 1 });
+    expect(await store.get(other)).not.toBeNull();
+  });
 });
