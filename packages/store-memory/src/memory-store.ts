@@ -719,7 +719,8 @@ export class MemorySessionStore implements SessionStore {
   }
 
   #remove(e: Entry): void {
-    if (!this.#sessions.delete(e.id)) return;
+    if (this.#sessions.get(e.id) !== e) return; // already removed
+    this.#sessions.delete(e.id);
     this.#unindex(e);
     const owner = e.owner;
     owner.delete(e);
