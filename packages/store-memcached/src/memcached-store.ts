@@ -411,6 +411,7 @@ export class MemcachedSessionStore implements SessionStore {
   async close(): Promise<void> {
     this.#closed = true;
     this.#deadlines.stop();
+    this.#conn.close();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
   }
