@@ -28,4 +28,12 @@ export interface MemcachedSessionStoreOptions extends BaseStoreOptions {
    * @default 5000
    */
   operationTimeoutMs?: number;
+  /**
+   * The most sessions one (tenant, user) holds. A create past it removes that user's
+   * sessions that expire soonest (ties: earliest createdAt, then smallest id), never the
+   * new one. An integer from 1 to 1,000,000; keep the index of that many sessions (about
+   * 80 bytes each) under memcached's item size limit (`-I`, 1 MB by default).
+   * @default 1000
+   */
+  maxSessionsPerUser?: number;
 }

@@ -143,12 +143,16 @@ export function encodeRequest(
   return buf;
 }
 
-/** The 8-byte extras of set/add: flags 0 and the expiration field. */
-export function storeExtras(expiration: number): Buffer {
+/** The 8-byte extras of set/add: the item's 32-bit flags and the expiration field. */
+export function storeExtras(expiration: number, flags = 0): Buffer {
   const extras = Buffer.alloc(8);
+  extras.writeUInt32BE(flags >>> 0, 0);
   extras.writeUInt32BE(expiration >>> 0, 4);
   return extras;
 }
+
+/** At most this many keys go into one multi-get request (per-user work stays bounded per request). */
+export const MAX_KEYS_PER_REQUEST = 500;
 
 export class AbortedError extends Error {
   constructor() {
@@ -157,10 +161,19 @@ export class AbortedError extends Error {
   }
 }
 
-/** The value and CAS of an item read with a GET. */
+/** The value, CAS and 32-bit flags of an item read with a GET. */
 export interface Item {
   value: Buffer;
   cas: Buffer;
+  flags: number;
+}
+
+function itemOf(r: RawResponse): Item {
+  return {
+    value: Buffer.from(r.val),
+    cas: Buffer.from(r.header.cas),
+    flags: r.extras.length >= 4 ? r.extras.readUInt32BE(0) : 0,
+  };
 }
 
 type ResponseHandler = (response: RawResponse) => void;
@@ -462,13 +475,14 @@ export class Connection {
   async get(key: string, op: Op): Promise<Item | null> {
     const r = await this.request(key, (seq) => encodeRequest(OP.GET, seq, key, null, null, null), op);
     const status = r.header.status;
-    if (status === STATUS.OK) return { value: Buffer.from(r.val), cas: Buffer.from(r.header.cas) };
+    if (status === STATUS.OK) return itemOf(r);
     if (status === STATUS.NOT_FOUND) return null;
     throw new MemcachedStatusError('GET', status, this.server(key).server);
   }
 
   /**
-   * Many GETs in one write per server (GETKQ ... NOOP): a missing key gets no answer.
+   * Many GETs in one write per server (GETKQ ... NOOP), at most MAX_KEYS_PER_REQUEST keys
+   * per write: a missing key gets no answer.
    * Returns the items found, by key.
    */
   async getMany(keys: readonly string[], op: Op): Promise<Map<string, Item>> {
@@ -481,14 +495,19 @@ export class Connection {
       return found;
     }
     const groups = new Map<number, string[]>();
+    const batches: [number, string[]][] = [];
     for (const key of keys) {
       const index = this.serverIndex(key);
-      const group = groups.get(index);
-      if (group) group.push(key);
-      else groups.set(index, [key]);
+      let group = groups.get(index);
+      if (group === undefined || group.length >= MAX_KEYS_PER_REQUEST) {
+        group = [];
+        groups.set(index, group);
+        batches.push([index, group]);
+      }
+      group.push(key);
     }
     await Promise.all(
-      [...groups].map(([index, group]) => {
+      batches.map(([index, group]) => {
         const server = this.sockets[index] as ServerSocket;
         const seq = this.nextSeq();
         const parts = group.map((key) => encodeRequest(OP.GETKQ, seq, key, null, null, null));
@@ -503,7 +522,7 @@ export class Connection {
               return;
             }
             if (r.header.status === STATUS.OK) {
-              found.set(r.key.toString('latin1'), { value: Buffer.from(r.val), cas: Buffer.from(r.header.cas) });
+              found.set(r.key.toString('latin1'), itemOf(r));
             } else if (r.header.status !== STATUS.NOT_FOUND) {
               failure ??= new MemcachedStatusError('GETKQ', r.header.status, server.server);
             }
@@ -516,10 +535,10 @@ export class Connection {
   }
 
   /** ADD: the new item's CAS when stored, null when the key exists. */
-  async add(key: string, value: string, expiration: number, op: Op): Promise<Buffer | null> {
+  async add(key: string, value: string, expiration: number, op: Op, flags = 0): Promise<Buffer | null> {
     const r = await this.request(
       key,
-      (seq) => encodeRequest(OP.ADD, seq, key, storeExtras(expiration), value, null),
+      (seq) => encodeRequest(OP.ADD, seq, key, storeExtras(expiration, flags), value, null),
       op,
     );
     const status = r.header.status;
@@ -529,10 +548,17 @@ export class Connection {
   }
 
   /** SET with a CAS value: the new item's CAS when stored, null when it changed or vanished. */
-  async casSetWithCas(key: string, value: string, expiration: number, cas: Buffer, op: Op): Promise<Buffer | null> {
+  async casSetWithCas(
+    key: string,
+    value: string,
+    expiration: number,
+    cas: Buffer,
+    op: Op,
+    flags = 0,
+  ): Promise<Buffer | null> {
     const r = await this.request(
       key,
-      (seq) => encodeRequest(OP.SET, seq, key, storeExtras(expiration), value, cas),
+      (seq) => encodeRequest(OP.SET, seq, key, storeExtras(expiration, flags), value, cas),
       op,
     );
     if (this.casOutcome('SET', key, r.header.status) !== 'ok') return null;
@@ -549,10 +575,11 @@ export class Connection {
     expiration: number,
     cas: Buffer,
     op: Op,
+    flags = 0,
   ): Promise<'ok' | 'missing' | 'changed'> {
     const r = await this.request(
       key,
-      (seq) => encodeRequest(OP.SET, seq, key, storeExtras(expiration), value, cas),
+      (seq) => encodeRequest(OP.SET, seq, key, storeExtras(expiration, flags), value, cas),
       op,
     );
     return this.casOutcome('SET', key, r.header.status);
