@@ -438,7 +438,8 @@ export class MemcachedSessionStore implements SessionStore {
 
   /**
    * Stops the store's own timers (the operation deadlines, retries of undoing a failed
-   * create); the client stays open. Operations still running keep their deadlines (the
+   * create) and ends its own connections once nothing is pending on them; the caller's
+   * memjs client stays open. Operations still running keep their deadlines (the
    * deadline timer ends with them); an operation started later is bounded again.
    */
   async close(): Promise<void> {

@@ -5,9 +5,11 @@ import type { Client } from 'memjs';
 export interface MemcachedSessionStoreOptions extends BaseStoreOptions {
   /**
    * A memjs 1.3.x client (`memjs.Client.create('h1:11211,h2:11211')`), one server or many.
-   * The caller owns it: the store never closes it. The store sends its requests over
-   * this client's connections but without memjs's retries, failover or logging (see the
-   * README); the client's `timeout` (seconds) still bounds each request.
+   * The caller owns it: the store never closes it. The store takes its server list
+   * (host, port, SASL credentials, `timeout`, `conntimeout`, `keepAlive`) and its
+   * `getServer(key)`, and sends its requests over connections of its own, without
+   * memjs's retries, failover or logging (see the README); the client's `timeout`
+   * (seconds) still bounds each request.
    */
   // biome-ignore lint/suspicious/noExplicitAny: any serializer types are accepted
   client: Client<any, any>;
