@@ -222,7 +222,8 @@ function parseResponse(buf: Buffer, at: number): RawResponse | null {
 /**
  * The store's own connection to one memcached server: one socket at a time, requests
  * pipelined on it, responses framed per socket and matched by opaque. A request that gets
- * no answer within the client's `timeout` fails alone; its late answer is read and
+ * no answer within the client's `timeout`, while the server has sent nothing for that
+ * long either, fails alone; its late answer is read and
  * dropped, so the stream stays in step and later requests are unaffected. The socket is
  * replaced only when it fails (error, close, connect timeout, a malformed response) or
  * has received nothing for `max(4 x timeout, 5 s)` while requests timed out on it. Sockets
@@ -401,15 +402,26 @@ export class ServerSocket {
     if (this.timer !== undefined && this.timerAt <= at) return;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timerAt = at;
-    this.timer = setTimeout(() => this.expire(), Math.max(0, at - performance.now()) + 1);
+    // setImmediate: after a stalled event loop, let the socket's pending data be read
+    // first (timers run before I/O in a loop turn), so answers already here count.
+    this.timer = setTimeout(() => setImmediate(() => this.expire()), Math.max(0, at - performance.now()) + 1);
     this.timer.unref();
   }
 
-  /** Fails the requests past their deadline; replaces a socket that has gone silent. */
+  /**
+   * Fails the requests past their deadline, unless the server has sent something within
+   * the last `timeout` (it is answering, just slowly: a big response streaming in; the
+   * operation's own deadline still bounds them); replaces a socket that has gone silent.
+   */
   private expire(): void {
     this.timer = undefined;
     this.timerAt = Number.POSITIVE_INFINITY;
     const now = performance.now();
+    const first = this.pending.values().next();
+    if (!first.done && this.ready && now - this.lastReceived < this.timeoutMs) {
+      this.arm(Math.max(first.value.deadline, this.lastReceived + this.timeoutMs));
+      return;
+    }
     const expired: Pending[] = [];
     for (const [seq, entry] of this.pending) {
       if (entry.deadline > now) break; // insertion order is deadline order
