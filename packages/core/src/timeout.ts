@@ -57,9 +57,12 @@ class Entry implements Deadline {
   constructor(
     readonly at: number,
     readonly onExpire: () => void,
+    readonly onDone: () => void,
   ) {}
   clear(): void {
+    if (this.done) return;
     this.done = true;
+    this.onDone();
   }
 }
 
@@ -72,8 +75,11 @@ class Entry implements Deadline {
  * the operations started: a FIFO queue whose head is the next to expire. Operations that
  * settle leave the queue from its head, so it holds about as many entries as there are
  * operations in flight. The timer fires about once per `ms` while operations run (not
- * once per operation) and stops when none is pending; it is unref'd, so it never keeps a
- * process alive.
+ * once per operation) and stops when none is pending. It is ref'd while an operation is
+ * pending, so an operation in flight always settles (resolves, or rejects `STORAGE` on
+ * its deadline) before the process can exit, even when the driver's own sockets and
+ * timers are unref'd or gone; once nothing is pending it is unref'd, so an idle store
+ * never keeps a process alive.
  *
  * A deadline cannot un-send a command: stores must also keep their driver from
  * queueing commands while disconnected (see the contract's "Bounded waits").
@@ -93,6 +99,12 @@ export class OperationDeadlines {
   #queue: Entry[] = [];
   #head = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** Operations registered and not yet cleared or expired: the timer is ref'd while > 0. */
+  #active = 0;
+  readonly #release = (): void => {
+    this.#active--;
+    if (this.#active === 0) this.#timer?.unref();
+  };
 
   /**
    * @param ms the store's `operationTimeoutMs`: a positive integer (above `setTimeout`'s
@@ -140,10 +152,12 @@ export class OperationDeadlines {
    * Reject with {@link OperationDeadlines.timeoutError} from `onExpire`.
    */
   add(onExpire: () => void): Deadline {
-    const entry = new Entry(performance.now() + this.ms, onExpire);
+    const entry = new Entry(performance.now() + this.ms, onExpire, this.#release);
     this.#dropSettled();
     this.#queue.push(entry);
+    this.#active++;
     if (this.#timer === undefined) this.#arm(this.ms);
+    else if (this.#active === 1) this.#timer.ref();
     return entry;
   }
 
@@ -155,8 +169,8 @@ export class OperationDeadlines {
   /**
    * Stops the timer (call it from the store's `close()`). Operations still pending keep
    * their deadlines: the timer then runs until the last of them has settled or expired
-   * (at most `ms`) and stops by itself; it is unref'd, so it never holds the process
-   * open. An operation added later starts it again.
+   * (at most `ms`) and stops by itself (it holds the process open only that long, while
+   * they are pending). An operation added later starts it again.
    */
   stop(): void {
     this.#dropSettled();
@@ -167,9 +181,7 @@ export class OperationDeadlines {
 
   /** Operations registered and not yet cleared or expired. */
   get pending(): number {
-    let n = 0;
-    for (let i = this.#head; i < this.#queue.length; i++) if (!(this.#queue[i] as Entry).done) n++;
-    return n;
+    return this.#active;
   }
 
   /** Drops settled entries from the head of the queue (the timer keeps running: re-arming costs more). */
@@ -187,7 +199,7 @@ export class OperationDeadlines {
 
   #arm(delay: number): void {
     this.#timer = setTimeout(this.#tick, Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(delay))));
-    this.#timer.unref();
+    if (this.#active === 0) this.#timer.unref();
   }
 
   readonly #tick = (): void => {
@@ -198,7 +210,7 @@ export class OperationDeadlines {
       const entry = q[this.#head] as Entry;
       if (!entry.done) {
         if (entry.at > now) break;
-        entry.done = true;
+        entry.clear();
         try {
           entry.onExpire();
         } catch (error) {

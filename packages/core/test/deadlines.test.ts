@@ -182,20 +182,50 @@ describe('OperationDeadlines', () => {
     }
   });
 
-  it('never keeps a process alive (the timer is unref’d)', () => {
+  /** Runs `body` (ESM, with OperationDeadlines imported from the build) in a child process. */
+  function child(body: string) {
     const dist = fileURLToPath(new URL('../dist/index.js', import.meta.url));
-    const script = `import { OperationDeadlines } from ${JSON.stringify(dist)};
-      const d = new OperationDeadlines(600000, 'x');
-      d.wrap('get', new Promise(() => {}));
-      d.add(() => {});
-      console.log('armed');`;
+    const script = `import { OperationDeadlines } from ${JSON.stringify(dist)};\n${body}`;
     const started = Date.now();
-    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
       encoding: 'utf8',
       timeout: 30000,
     });
-    expect(child.stdout.trim()).toBe('armed');
-    expect(child.status).toBe(0);
-    expect(Date.now() - started).toBeLessThan(30000);
+    return { ...run, elapsed: Date.now() - started };
+  }
+
+  it('an idle instance never keeps a process alive (the timer is unref’d once nothing is pending)', () => {
+    const run = child(`const d = new OperationDeadlines(600000, 'x');
+      await d.wrap('get', Promise.resolve(1));
+      const e = d.add(() => {});
+      e.clear();
+      console.log('settled', d.pending);`);
+    expect(run.stdout.trim()).toBe('settled 0');
+    expect(run.status).toBe(0);
+    expect(run.elapsed).toBeLessThan(30000);
+  });
+
+  it('an operation in flight settles (STORAGE) before the process can exit, even when nothing else keeps it alive', () => {
+    // Before: the timer was unref'd while the operation was pending, so a top-level await
+    // on it ended the process with code 13 ("unsettled top-level await") and no message.
+    const run = child(`const d = new OperationDeadlines(300, 'memcached');
+      try {
+        await d.wrap('get', new Promise(() => {}));
+        console.log('resolved');
+      } catch (error) {
+        console.log(error.code, error.message);
+      }`);
+    expect(run.stdout).toContain('STORAGE');
+    expect(run.stdout).toContain('operationTimeoutMs (300 ms)');
+    expect(run.status).toBe(0);
+  });
+
+  it('stop() with an operation in flight still lets it settle first; then the process exits', () => {
+    const run = child(`const d = new OperationDeadlines(300, 'x');
+      const p = d.wrap('get', new Promise(() => {})).catch((e) => console.log(e.code));
+      d.stop();
+      await p;`);
+    expect(run.stdout.trim()).toBe('STORAGE');
+    expect(run.status).toBe(0);
   });
 });

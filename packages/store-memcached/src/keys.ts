@@ -29,6 +29,14 @@ export function indexKey(prefix: string, tenant: string, user: string): string {
   return `${prefix}u:${keyPart(tenant)}:${keyPart(user)}`;
 }
 
+/**
+ * `<prefix>r:<tenant>:<user>`: when that (tenant, user) was last revoked by deleteByUser
+ * (ms on the store's clock). Records created in an earlier second read as gone.
+ */
+export function revokedKey(prefix: string, tenant: string, user: string): string {
+  return `${prefix}r:${keyPart(tenant)}:${keyPart(user)}`;
+}
+
 /** memcached reads an expiration over 30 days as an absolute Unix time. */
 export const MAX_RELATIVE_SECONDS = 60 * 60 * 24 * 30;
 /** The binary protocol's expiration is an unsigned 32-bit field (memcached 1.6 reads it so): February 2106. */

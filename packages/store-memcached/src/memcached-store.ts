@@ -15,6 +15,7 @@ import {
   expired,
   extendedExpiry,
   generateSessionId,
+  maxSessionsPerUserOption,
   notFound,
   OperationDeadlines,
   type RecordRules,
@@ -27,7 +28,7 @@ import {
   type TenantId,
   toStorageError,
 } from '@sessionkit/core';
-import { expirationField, indexKey, PREFIX_PATTERN, sessionKey } from './keys.js';
+import { expirationField, indexKey, PREFIX_PATTERN, revokedKey, sessionKey } from './keys.js';
 import type { MemcachedSessionStoreOptions } from './options.js';
 import {
   AbortedError,
@@ -38,10 +39,23 @@ import {
   type MemjsClientInternals,
   type Op,
 } from './protocol.js';
-import { type IndexEntries, latestExpiry, parseIndex, serializeIndex } from './user-index.js';
+import {
+  applyBound,
+  type Entry,
+  type IndexEntries,
+  latestExpiry,
+  parseIndex,
+  sameEntry,
+  serializeIndex,
+} from './user-index.js';
 
 const STORE = 'memcached';
 const DEFAULT_PREFIX = 'sessionkit:';
+/**
+ * Without maxLifetimeMs, how long a "revoked before" marker outlives its deleteByUser
+ * (sessions created earlier and expiring later than that are no longer covered).
+ */
+const DEFAULT_REVOCATION_MS = 400 * 24 * 3600_000;
 /** CAS retries before an operation gives up with STORAGE (it is also bounded by operationTimeoutMs). */
 const MAX_ATTEMPTS = 200;
 
@@ -55,22 +69,24 @@ const CAPABILITIES: StoreCapabilities = Object.freeze({
   customIds: true,
 });
 
-/** What a session's index entry should say, read from its record: its expiresAt, or null for "drop it". */
-type EntryStates = Map<string, number | null>;
+/** What a session's index entry should say, read from its record: its entry, or null for "drop it". */
+type EntryStates = Map<string, Entry | null>;
 
 type Owner = { userId: string; tenantId: string };
 
 interface SyncBatch {
   owner: Owner;
   ids: Set<string>;
-  /** Entries of sessions just created, by id: their expiresAt (merged by max). */
-  known: Map<string, number>;
+  /** Entries of sessions just created, by id, in creation order (expiresAt merged by max). */
+  known: Map<string, Entry>;
   waiters: { op: Op; resolve(): void; reject(error: unknown): void }[];
 }
 
 interface Live {
   record: SessionRecord;
   cas: Buffer;
+  /** The record item's flags: the second (store clock) it was created in. */
+  stamp: number;
   now: number;
 }
 
@@ -79,16 +95,25 @@ interface Live {
  * with at least its own expiresAt. Ids whose record was read after the snapshot
  * (`states`) are left to that read.
  */
-function mergeKnown(
-  entries: Map<string, number>,
-  known: ReadonlyMap<string, number>,
-  states: EntryStates | undefined,
-): void {
-  for (const [id, exp] of known) {
+function mergeKnown(entries: IndexEntries, known: ReadonlyMap<string, Entry>, states: EntryStates | undefined): void {
+  for (const [id, e] of known) {
     if (states?.has(id)) continue;
     const present = entries.get(id);
-    entries.set(id, present === undefined ? exp : Math.max(present, exp));
+    entries.set(id, present === undefined ? e : { exp: Math.max(present.exp, e.exp), created: e.created });
   }
+}
+
+/** The item flags of a record created at `nowMs` (store clock): its second, as an unsigned 32-bit number. */
+function stampOf(nowMs: number): number {
+  return Math.min(Math.max(0, Math.floor(nowMs / 1000)), 0xffffffff);
+}
+
+/**
+ * Whether a record created in second `stamp` (its item flags) was revoked by a
+ * deleteByUser at `revokedAt` (ms): created in an earlier second.
+ */
+function revoked(stamp: number, revokedAt: number): boolean {
+  return stamp < Math.floor(revokedAt / 1000);
 }
 
 function sleep(ms: number): Promise<void> {
@@ -106,6 +131,7 @@ export class MemcachedSessionStore implements SessionStore {
   readonly #conn: Connection;
   readonly #prefix: string;
   readonly #retention: number;
+  readonly #maxPerUser: number;
   /** One unref'd timer bounds every operation by operationTimeoutMs (see #run). */
   readonly #deadlines: OperationDeadlines;
   readonly #timers = new Set<NodeJS.Timeout>();
@@ -154,6 +180,7 @@ export class MemcachedSessionStore implements SessionStore {
         max: 2 ** 31 - 1,
       },
     );
+    this.#maxPerUser = maxSessionsPerUserOption(STORE, options.maxSessionsPerUser);
     this.#deadlines = new OperationDeadlines(timeout, STORE);
     this.#prefix = prefix;
     this.#conn = new Connection(options.client as unknown as MemjsClientInternals);
@@ -178,7 +205,7 @@ export class MemcachedSessionStore implements SessionStore {
       const exp = record.expiresAt.getTime();
       // The record first (it claims the id), the index snapshot at the same time.
       const [added, snap] = await Promise.allSettled([
-        this.#addRecord(key, text, exp, now, op),
+        this.#addRecord(key, text, exp, now, stampOf(now), op),
         this.#conn.get(ikey, op),
       ]);
       if (added.status === 'rejected') {
@@ -219,6 +246,7 @@ export class MemcachedSessionStore implements SessionStore {
       const now = readClock(this.#rules);
       const exp = record.expiresAt.getTime();
       if (exp + this.#retention <= now) return null;
+      if (revoked(item.flags, await this.#revokedAt(record, op))) return null;
       if (exp <= now) throw expired(STORE, 'get');
       return record;
     });
@@ -238,7 +266,7 @@ export class MemcachedSessionStore implements SessionStore {
         const live = await this.#readLive('update', key, next.id, op);
         checkImmutableFields(this.#rules, live.record, next);
         before = live.record.expiresAt.getTime();
-        const outcome = await this.#conn.casSet(key, text, this.#expiration(exp, live.now), live.cas, op);
+        const outcome = await this.#conn.casSet(key, text, this.#expiration(exp, live.now), live.cas, op, live.stamp);
         if (outcome === 'ok') break;
         if (outcome === 'missing') throw notFound(STORE, 'update');
         await this.#backoff(attempt, op);
@@ -279,7 +307,9 @@ export class MemcachedSessionStore implements SessionStore {
       checkUserArgs(this.#rules, 'deleteByUser', userId, tenantId);
       const owner = { userId, tenantId };
       const ikey = indexKey(this.#prefix, tenantId, userId);
-      const snapshot = await this.#conn.get(ikey, op);
+      // First the "revoked before" marker, so that sessions the index no longer reaches
+      // (it was evicted or its server restarted) read as gone too; then the index.
+      const [before, snapshot] = await Promise.all([this.#markRevoked(owner, op), this.#conn.get(ikey, op)]);
       if (snapshot === null) return 0;
       const ids = [...parseIndex(snapshot.value.toString('utf8'), STORE).keys()];
       const keys = ids.map((id) => sessionKey(this.#prefix, id));
@@ -296,7 +326,8 @@ export class MemcachedSessionStore implements SessionStore {
             if (record === null) break;
             const outcome = await this.#conn.delete(key, item.cas, op);
             if (outcome === 'ok') {
-              if (record.expiresAt.getTime() > now) count++;
+              // an earlier deleteByUser had revoked it already: it was gone
+              if (record.expiresAt.getTime() > now && !revoked(item.flags, before)) count++;
               break;
             }
             if (outcome === 'missing') break;
@@ -334,6 +365,7 @@ export class MemcachedSessionStore implements SessionStore {
           this.#expiration(exp, live.now),
           live.cas,
           op,
+          live.stamp,
         );
         if (outcome === 'ok') break;
         if (outcome === 'missing') throw notFound(STORE, 'extend');
@@ -350,10 +382,10 @@ export class MemcachedSessionStore implements SessionStore {
       if (!checkId(this.#rules, 'touch', id)) throw notFound(STORE, 'touch');
       const key = sessionKey(this.#prefix, id);
       for (let attempt = 0; ; attempt++) {
-        const { record, cas, now } = await this.#readLive('touch', key, id, op);
+        const { record, cas, now, stamp } = await this.#readLive('touch', key, id, op);
         record.lastActivityAt = new Date(now);
         const expiration = this.#expiration(record.expiresAt.getTime(), now);
-        const outcome = await this.#conn.casSet(key, encodeRecord(record), expiration, cas, op);
+        const outcome = await this.#conn.casSet(key, encodeRecord(record), expiration, cas, op, stamp);
         if (outcome === 'ok') return;
         if (outcome === 'missing') throw notFound(STORE, 'touch');
         await this.#backoff(attempt, op);
@@ -371,7 +403,7 @@ export class MemcachedSessionStore implements SessionStore {
       checkUserArgs(this.#rules, 'listByUser', userId, tenantId);
       const owner = { userId, tenantId };
       const ikey = indexKey(this.#prefix, tenantId, userId);
-      const snapshot = await this.#conn.get(ikey, op);
+      const [snapshot, revokedAt] = await Promise.all([this.#conn.get(ikey, op), this.#revokedAt(owner, op)]);
       if (snapshot === null) return [];
       const entries = parseIndex(snapshot.value.toString('utf8'), STORE);
       const ids = [...entries.keys()];
@@ -384,15 +416,16 @@ export class MemcachedSessionStore implements SessionStore {
       for (let i = 0; i < ids.length; i++) {
         const id = ids[i] as string;
         const item = items.get(keys[i] as string);
-        const record = item === undefined ? null : this.#owned(item, id, owner);
-        let state: number | null = null;
+        const owned = item === undefined ? null : this.#owned(item, id, owner);
+        const record = owned !== null && !revoked((item as Item).flags, revokedAt) ? owned : null;
+        let state: Entry | null = null;
         if (record !== null) {
           const exp = record.expiresAt.getTime();
-          if (exp + this.#retention > now) state = exp;
+          if (exp + this.#retention > now) state = { exp, created: record.createdAt.getTime() };
           if (exp > now) live.push(record);
         }
         states.set(id, state);
-        if (state !== entries.get(id)) stale = true;
+        if (!sameEntry(state, entries.get(id))) stale = true;
       }
       if (stale && !this.#busy(ikey)) {
         // Prune as we go: one CAS attempt, and only when this process is not writing that
@@ -405,12 +438,14 @@ export class MemcachedSessionStore implements SessionStore {
 
   /**
    * Stops the store's own timers (the operation deadlines, retries of undoing a failed
-   * create); the client stays open. Operations still running keep their deadlines (the
+   * create) and ends its own connections once nothing is pending on them; the caller's
+   * memjs client stays open. Operations still running keep their deadlines (the
    * deadline timer ends with them); an operation started later is bounded again.
    */
   async close(): Promise<void> {
     this.#closed = true;
     this.#deadlines.stop();
+    this.#conn.close();
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
   }
@@ -481,8 +516,9 @@ export class MemcachedSessionStore implements SessionStore {
     const now = readClock(this.#rules);
     const exp = record.expiresAt.getTime();
     if (exp + this.#retention <= now) throw notFound(STORE, operation);
+    if (revoked(item.flags, await this.#revokedAt(record, op))) throw notFound(STORE, operation);
     if (exp <= now) throw expired(STORE, operation);
-    return { record, cas: item.cas, now };
+    return { record, cas: item.cas, stamp: item.flags, now };
   }
 
   /**
@@ -490,21 +526,25 @@ export class MemcachedSessionStore implements SessionStore {
    * that outlived its retention on the store's clock (memcached runs on real time) does
    * not count as existing and is replaced, with CAS.
    */
-  async #addRecord(key: string, text: string, exp: number, now: number, op: Op): Promise<Buffer | null> {
+  async #addRecord(key: string, text: string, exp: number, now: number, stamp: number, op: Op): Promise<Buffer | null> {
     const expiration = this.#expiration(exp, now);
     for (let attempt = 0; ; attempt++) {
-      const cas = await this.#conn.add(key, text, expiration, op);
+      const cas = await this.#conn.add(key, text, expiration, op, stamp);
       if (cas !== null) return cas;
       const existing = await this.#conn.get(key, op);
       if (existing !== null) {
-        let gone = false;
+        let old: SessionRecord | null = null;
         try {
-          gone = decodeRecord(existing.value.toString('utf8'), STORE).expiresAt.getTime() + this.#retention <= now;
+          old = decodeRecord(existing.value.toString('utf8'), STORE);
         } catch {
-          gone = false;
+          old = null;
         }
+        // Gone: past its retention, or revoked by a deleteByUser that did not reach it.
+        const gone =
+          old !== null &&
+          (old.expiresAt.getTime() + this.#retention <= now || revoked(existing.flags, await this.#revokedAt(old, op)));
         if (!gone) return null;
-        const outcome = await this.#conn.casSetWithCas(key, text, expiration, existing.cas, op);
+        const outcome = await this.#conn.casSetWithCas(key, text, expiration, existing.cas, op, stamp);
         if (outcome !== null) return outcome;
       }
       await this.#backoff(attempt, op);
@@ -519,17 +559,18 @@ export class MemcachedSessionStore implements SessionStore {
    * Either way the snapshot it writes against was read after the add (see README).
    */
   async #indexAdd(ikey: string, record: SessionRecord, exp: number, snapshot: Item | null, op: Op): Promise<void> {
-    const known = new Map([[record.id, exp]]);
+    const known = new Map([[record.id, { exp, created: record.createdAt.getTime() }]]);
     if (this.#busy(ikey)) return this.#sync(ikey, record, [], op, known);
     this.#ownWrites.set(ikey, (this.#ownWrites.get(ikey) ?? 0) + 1);
     let written: boolean;
     try {
       const now = readClock(this.#rules);
-      const entries =
-        snapshot === null ? new Map<string, number>() : parseIndex(snapshot.value.toString('utf8'), STORE);
+      const entries: IndexEntries = snapshot === null ? new Map() : parseIndex(snapshot.value.toString('utf8'), STORE);
       mergeKnown(entries, known, undefined);
       this.#dropRetired(entries, now);
+      const removed = applyBound(entries, [record.id], this.#maxPerUser);
       written = await this.#writeIndex(ikey, snapshot, entries, now, op);
+      if (written) await this.#removeSessions(record, removed, op);
     } finally {
       const left = (this.#ownWrites.get(ikey) ?? 1) - 1;
       if (left === 0) this.#ownWrites.delete(ikey);
@@ -551,13 +592,7 @@ export class MemcachedSessionStore implements SessionStore {
    * one CAS conflict each (CAS still arbitrates between processes). The shared cycle
    * stops sending once every caller waiting for it has rejected.
    */
-  #sync(
-    ikey: string,
-    owner: Owner,
-    ids: readonly string[],
-    op: Op,
-    known?: ReadonlyMap<string, number>,
-  ): Promise<void> {
+  #sync(ikey: string, owner: Owner, ids: readonly string[], op: Op, known?: ReadonlyMap<string, Entry>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let batch = this.#queued.get(ikey);
       if (batch === undefined) {
@@ -611,7 +646,7 @@ export class MemcachedSessionStore implements SessionStore {
     op: Op,
     first?: { snapshot: Item | null; states: EntryStates },
     once = false,
-    known?: ReadonlyMap<string, number>,
+    known?: ReadonlyMap<string, Entry>,
   ): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       let snapshot: Item | null;
@@ -624,8 +659,7 @@ export class MemcachedSessionStore implements SessionStore {
         states = await this.#readStates(ids, owner, op);
       }
       const now = readClock(this.#rules);
-      const entries =
-        snapshot === null ? new Map<string, number>() : parseIndex(snapshot.value.toString('utf8'), STORE);
+      const entries: IndexEntries = snapshot === null ? new Map() : parseIndex(snapshot.value.toString('utf8'), STORE);
       for (const id of ids) {
         const state = states.get(id);
         if (state === null || state === undefined) entries.delete(id);
@@ -633,7 +667,12 @@ export class MemcachedSessionStore implements SessionStore {
       }
       if (known !== undefined) mergeKnown(entries, known, states);
       this.#dropRetired(entries, now);
-      if (await this.#writeIndex(ikey, snapshot, entries, now, op)) return true;
+      // Creates (known) past maxSessionsPerUser remove the soonest-expiring sessions in this same write.
+      const removed = known === undefined ? [] : applyBound(entries, [...known.keys()], this.#maxPerUser);
+      if (await this.#writeIndex(ikey, snapshot, entries, now, op)) {
+        await this.#removeSessions(owner, removed, op);
+        return true;
+      }
       if (once) return false;
       await this.#backoff(attempt, op);
     }
@@ -649,14 +688,19 @@ export class MemcachedSessionStore implements SessionStore {
       const item = items.get(keys[i] as string);
       const record = item === undefined ? null : this.#owned(item, id, owner);
       const exp = record === null ? null : record.expiresAt.getTime();
-      states.set(id, exp !== null && exp + this.#retention > now ? exp : null);
+      states.set(
+        id,
+        record !== null && exp !== null && exp + this.#retention > now
+          ? { exp, created: record.createdAt.getTime() }
+          : null,
+      );
     });
     return states;
   }
 
   /** Drops entries of sessions past their retention: memcached has dropped (or will drop) their records. */
   #dropRetired(entries: IndexEntries, now: number): void {
-    for (const [id, exp] of entries) if (exp + this.#retention <= now) entries.delete(id);
+    for (const [id, e] of entries) if (e.exp + this.#retention <= now) entries.delete(id);
   }
 
   /**
@@ -673,6 +717,67 @@ export class MemcachedSessionStore implements SessionStore {
     const expiration = this.#expiration(latestExpiry(entries), now);
     if (snapshot === null) return (await this.#conn.add(ikey, value, expiration, op)) !== null;
     return (await this.#conn.casSet(ikey, value, expiration, snapshot.cas, op)) === 'ok';
+  }
+
+  /**
+   * Deletes the records of sessions a create removed from `owner`'s index
+   * (maxSessionsPerUser), each by CAS and only while it is still that owner's; at most
+   * MAX_KEYS_PER_REQUEST keys per read.
+   */
+  async #removeSessions(owner: Owner, ids: readonly string[], op: Op): Promise<void> {
+    if (ids.length === 0) return;
+    const keys = ids.map((id) => sessionKey(this.#prefix, id));
+    const items = await this.#conn.getMany(keys, op);
+    await Promise.all(
+      ids.map(async (id, i) => {
+        const key = keys[i] as string;
+        let item = items.get(key) ?? null;
+        for (let attempt = 0; item !== null && this.#owned(item, id, owner) !== null; attempt++) {
+          const outcome = await this.#conn.delete(key, item.cas, op);
+          if (outcome !== 'changed') return;
+          await this.#backoff(attempt, op);
+          item = await this.#conn.get(key, op);
+        }
+      }),
+    );
+  }
+
+  /** When `owner` was last revoked by deleteByUser (ms, store clock), or -Infinity. */
+  async #revokedAt(owner: Owner, op: Op): Promise<number> {
+    const item = await this.#conn.get(revokedKey(this.#prefix, owner.tenantId, owner.userId), op);
+    if (item === null) return Number.NEGATIVE_INFINITY;
+    const at = Number(item.value.toString('latin1'));
+    if (!Number.isSafeInteger(at)) {
+      throw new SessionError('STORAGE', 'stored revocation marker cannot be decoded', {
+        store: STORE,
+        operation: 'decode',
+      });
+    }
+    return at;
+  }
+
+  /**
+   * Sets `owner`'s "revoked before" marker to now (never lowers it; CAS). It lives until
+   * every session created before now has expired: `maxLifetimeMs` after now (400 days
+   * without it), plus the retention. Returns the previous value (-Infinity when none).
+   */
+  async #markRevoked(owner: Owner, op: Op): Promise<number> {
+    const key = revokedKey(this.#prefix, owner.tenantId, owner.userId);
+    for (let attempt = 0; ; attempt++) {
+      const item = await this.#conn.get(key, op);
+      const now = readClock(this.#rules);
+      const previous = item === null ? Number.NEGATIVE_INFINITY : Number(item.value.toString('latin1'));
+      if (previous >= now) return previous;
+      const until = now + (this.#rules.maxLifetimeMs ?? DEFAULT_REVOCATION_MS);
+      const expiration = this.#expiration(until, now);
+      const value = String(now);
+      const stored =
+        item === null
+          ? (await this.#conn.add(key, value, expiration, op)) !== null
+          : (await this.#conn.casSet(key, value, expiration, item.cas, op)) === 'ok';
+      if (stored) return Number.isSafeInteger(previous) ? previous : Number.NEGATIVE_INFINITY;
+      await this.#backoff(attempt, op);
+    }
   }
 
   /**

@@ -5,9 +5,11 @@ import type { Client } from 'memjs';
 export interface MemcachedSessionStoreOptions extends BaseStoreOptions {
   /**
    * A memjs 1.3.x client (`memjs.Client.create('h1:11211,h2:11211')`), one server or many.
-   * The caller owns it: the store never closes it. The store sends its requests over
-   * this client's connections but without memjs's retries, failover or logging (see the
-   * README); the client's `timeout` (seconds) still bounds each request.
+   * The caller owns it: the store never closes it. The store takes its server list
+   * (host, port, SASL credentials, `timeout`, `conntimeout`, `keepAlive`) and its
+   * `getServer(key)`, and sends its requests over connections of its own, without
+   * memjs's retries, failover or logging (see the README); the client's `timeout`
+   * (seconds) still bounds each request.
    */
   // biome-ignore lint/suspicious/noExplicitAny: any serializer types are accepted
   client: Client<any, any>;
@@ -28,4 +30,12 @@ export interface MemcachedSessionStoreOptions extends BaseStoreOptions {
    * @default 5000
    */
   operationTimeoutMs?: number;
+  /**
+   * The most sessions one (tenant, user) holds. A create past it removes that user's
+   * sessions that expire soonest (ties: earliest createdAt, then smallest id), never the
+   * new one. An integer from 1 to 1,000,000; keep the index of that many sessions (about
+   * 80 bytes each) under memcached's item size limit (`-I`, 1 MB by default).
+   * @default 1000
+   */
+  maxSessionsPerUser?: number;
 }

@@ -22,15 +22,18 @@ for (const count of [1, 3]) {
 
     describeSessionStore({
       name: `MemcachedSessionStore (${count === 1 ? 'one server' : `pool of ${count}`})`,
-      create: ({ clock, maxLifetimeMs, maxRecordBytes }) =>
+      create: ({ clock, maxLifetimeMs, maxRecordBytes, maxSessionsPerUser, expiredRetentionMs }) =>
         new MemcachedSessionStore({
           client,
           prefix: `c${count}t${n++}:${process.pid}:`,
           clock,
           maxLifetimeMs,
           maxRecordBytes,
+          ...(maxSessionsPerUser === undefined ? {} : { maxSessionsPerUser }),
+          ...(expiredRetentionMs === undefined ? {} : { expiredRetentionMs }),
         }),
       capabilities,
+      backendExpires: true,
       runner: { describe, it },
     });
   });

@@ -168,6 +168,30 @@ describe('one of three servers fails', () => {
     }
   });
 
+  it("the server holding a user's index restarts: deleteByUser still revokes that user's sessions on the other servers", async () => {
+    const client = makeClient(servers.servers.join(','), 1);
+    const prefix = `lost${n++}:`;
+    const store = new MemcachedSessionStore({ client, prefix, operationTimeoutMs: TIMEOUT_MS });
+    try {
+      const user = userOn(client, prefix, 0, 'reset');
+      const ids = [
+        await store.create(record({ id: idOn(client, prefix, 1, 'a'), userId: user })),
+        await store.create(record({ id: idOn(client, prefix, 2, 'b'), userId: user })),
+      ];
+      await servers.started[0]?.kill();
+      await servers.started[0]?.restart(); // the index is gone, the records are not
+      await new Promise((r) => setTimeout(r, 1100)); // the revocation lands in a later second than the creates
+      expect(await store.deleteByUser(user, tenantId('t'))).toBe(0);
+      for (const id of ids) expect(await store.get(id)).toBeNull();
+      // and logging in again works
+      const again = await store.create(record({ userId: user }));
+      expect((await store.get(again))?.id).toBe(again);
+    } finally {
+      await store.close();
+      client.close();
+    }
+  });
+
   it('a client configured with failover still never moves keys to another server', async () => {
     const client = memjsWithFailover(servers.servers.join(','));
     const prefix = `fo${n++}:`;

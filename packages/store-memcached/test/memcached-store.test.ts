@@ -4,6 +4,7 @@ import type memjs from 'memjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemcachedSessionStore, type MemcachedSessionStoreOptions } from '../src/index.js';
 import { expirationField, indexKey, keyPart, MAX_KEY_BYTES, sessionKey } from '../src/keys.js';
+import { Connection, type MemjsClientInternals, ServerSocket } from '../src/protocol.js';
 import { makeClient, memcachedServers, type Servers } from './helpers.js';
 import { dumpKeys, ttlOf } from './inspect.js';
 
@@ -221,8 +222,9 @@ describe('keys', () => {
     await store.listByUser('user-1', tenantId('tenant-1'));
     await store.delete(a);
     await store.create(record(clock, { userId: 'u 3' }));
+    await store.deleteByUser('u 3', tenantId('tenant-1'));
     const written = (await keysWithPrefix('')).filter((k) => !keysBefore.has(k.key));
-    expect(written.length).toBe(4); // b and the third session, and their two indexes
+    expect(written.length).toBe(3); // b, its index, and the revocation marker of u 3 (its session and index are gone)
     for (const k of written) {
       expect(k.key.startsWith(prefix)).toBe(true);
       expect(k.exp).toBeGreaterThan(0); // -1 would be "never"
@@ -263,11 +265,18 @@ describe('the user index', () => {
     const live = await store.create({ ...base, expiresAt: new Date(clock.now() + HOUR) });
     const evicted = await store.create({ ...base, expiresAt: new Date(clock.now() + HOUR) });
     await client.delete(sessionKey(prefix, evicted)); // as if memcached had evicted it
+    const indexed = async () => (await client.get(ikey)).value?.toString().split('\n').slice(1) ?? [];
+    const t = clock.now();
+    // all three are in the index before listByUser prunes it
+    expect((await indexed()).sort()).toEqual(
+      [`${t + SECOND}\t${t}\t${dead}`, `${t + HOUR}\t${t}\t${live}`, `${t + HOUR}\t${t}\t${evicted}`].sort(),
+    );
     clock.t += 2 * MINUTE; // `dead` is past its retention
     expect((await store.listByUser(base.userId, base.tenantId)).map((r) => r.id)).toEqual([live]);
-    const { value } = await client.get(ikey);
-    expect(value?.toString().split('\n').slice(1)).toEqual([`${clock.now() - 2 * MINUTE + HOUR}\t${live}`]);
-    expect(dead).not.toBe(live);
+    expect(await indexed()).toEqual([`${t + HOUR}\t${t}\t${live}`]);
+    // and neither pruned session reads back
+    expect(await store.get(dead)).toBeNull();
+    expect(await store.get(evicted)).toBeNull();
   });
 
   it('64 concurrent creates and deletes for one user lose nothing (and the index stays exact)', async () => {
@@ -289,7 +298,7 @@ describe('the user index', () => {
     const indexed = (value?.toString() ?? '')
       .split('\n')
       .slice(1)
-      .map((line) => line.split('\t')[1]);
+      .map((line) => line.split('\t')[2]);
     expect(indexed.sort()).toEqual(expected);
   });
 
@@ -351,11 +360,9 @@ describe('the user index', () => {
   it('concurrent writers of one index in one process are coalesced (requests grow linearly, not quadratically)', async () => {
     const { store, clock } = open();
     const base = record(clock);
-    const internals = client as unknown as { servers: { write(blob: Buffer): void }[] };
-    const server = internals.servers[0] as { write(blob: Buffer): void };
-    const original = server.write;
+    const original = ServerSocket.prototype.write;
     let writes = 0;
-    server.write = function (this: unknown, blob: Buffer) {
+    ServerSocket.prototype.write = function (this: ServerSocket, blob: Buffer) {
       writes++;
       return original.call(this, blob);
     };
@@ -364,7 +371,7 @@ describe('the user index', () => {
       ids = await Promise.all(Array.from({ length: 200 }, (_, i) => store.create({ ...base, metadata: { i } })));
       await Promise.all(ids.slice(0, 100).map((id) => store.delete(id)));
     } finally {
-      server.write = original;
+      ServerSocket.prototype.write = original;
     }
     // 200 creates (add + index read each) and 100 deletes (read + delete each), plus a few
     // shared index cycles; one CAS conflict per writer per round would be tens of thousands.
@@ -376,20 +383,114 @@ describe('the user index', () => {
     const { store, clock } = open();
     const base = record(clock);
     for (let i = 0; i < 20; i++) await store.create(base);
-    const internals = client as unknown as { servers: { write(blob: Buffer): void }[] };
-    const server = internals.servers[0] as { write(blob: Buffer): void };
-    const original = server.write;
+    const original = ServerSocket.prototype.write;
     let writes = 0;
-    server.write = function (this: unknown, blob: Buffer) {
+    ServerSocket.prototype.write = function (this: ServerSocket, blob: Buffer) {
       writes++;
       return original.call(this, blob);
     };
     try {
       expect(await store.listByUser(base.userId, base.tenantId)).toHaveLength(20);
     } finally {
-      server.write = original;
+      ServerSocket.prototype.write = original;
     }
-    expect(writes).toBe(2); // the index, then all 20 records
+    expect(writes).toBe(3); // the index and the revocation marker at once, then all 20 records
+  });
+});
+
+describe('deleteByUser when the index was lost ("log out everywhere")', () => {
+  it('sessions the index no longer reaches read as gone: get null, touch/extend/update NOT_FOUND, not listed', async () => {
+    const { store, clock, prefix } = open({ maxLifetimeMs: DAY });
+    const base = record(clock);
+    const ids = [
+      await store.create(base),
+      await store.create(base),
+      await store.create({ ...base, id: 'custom-lost' }),
+    ];
+    const elsewhere = await store.create({ ...base, tenantId: tenantId('tenant-2') }); // same user, other tenant
+    await client.delete(indexKey(prefix, base.tenantId, base.userId)); // evicted, or its server restarted
+    clock.t += 2 * SECOND;
+    expect(await store.deleteByUser(base.userId, base.tenantId)).toBe(0); // nothing reachable to count
+    for (const id of ids) {
+      expect(await store.get(id)).toBeNull();
+      expect(await code(store.touch(id))).toBe('NOT_FOUND');
+      expect(await code(store.extend(id, HOUR))).toBe('NOT_FOUND');
+      expect(await code(store.update({ ...base, id }))).toBe('NOT_FOUND');
+    }
+    expect(await store.listByUser(base.userId, base.tenantId)).toEqual([]);
+    // the other tenant's session of the same user id is untouched
+    expect((await store.get(elsewhere))?.id).toBe(elsewhere);
+    // a session created after the deleteByUser is live, and a revoked caller-chosen id can be reused
+    const after = await store.create(record(clock));
+    const reused = await store.create({ ...record(clock), id: 'custom-lost' });
+    expect((await store.get(after))?.id).toBe(after);
+    expect((await store.get(reused))?.id).toBe(reused);
+    expect((await store.listByUser(base.userId, base.tenantId)).map((r) => r.id).sort()).toEqual(
+      [after, reused].sort(),
+    );
+    // the marker lives as long as a session created before it could (maxLifetimeMs + retention)
+    const ttl = await ttlOf(single, `${prefix}r:${keyPart(base.tenantId)}:${keyPart(base.userId)}`);
+    expect(ttl).toBeGreaterThan(DAY / SECOND + 3500);
+    expect(ttl).toBeLessThanOrEqual(DAY / SECOND + 3600 + 5);
+  });
+
+  it('counts only what it removed: a second deleteByUser resolves 0, and sessions it removed stay gone', async () => {
+    const { store, clock } = open();
+    const base = record(clock);
+    const a = await store.create(base);
+    const b = await store.create(base);
+    clock.t += 2 * SECOND;
+    expect(await store.deleteByUser(base.userId, base.tenantId)).toBe(2);
+    expect(await store.deleteByUser(base.userId, base.tenantId)).toBe(0);
+    expect(await store.get(a)).toBeNull();
+    expect(await store.get(b)).toBeNull();
+  });
+});
+
+describe('maxSessionsPerUser and bounded per-user work', () => {
+  /** The number of binary-protocol requests in each write, while `work` runs. */
+  async function requestsPerWrite(work: () => Promise<unknown>): Promise<number[]> {
+    const original = ServerSocket.prototype.write;
+    const sizes: number[] = [];
+    ServerSocket.prototype.write = function (this: ServerSocket, blob: Buffer) {
+      let n = 0;
+      for (let at = 0; at + 24 <= blob.length; at += 24 + blob.readUInt32BE(at + 8)) n++;
+      sizes.push(n);
+      return original.call(this, blob);
+    };
+    try {
+      await work();
+    } finally {
+      ServerSocket.prototype.write = original;
+    }
+    return sizes;
+  }
+
+  it('default 1000: the 1001st create removes the soonest-expiring session; listByUser and deleteByUser read at most 500 records per request', async () => {
+    const { store, clock } = open();
+    const base = record(clock);
+    const ids: string[] = [];
+    for (let i = 0; i < 1001; i += 50) {
+      const batch = Array.from({ length: Math.min(50, 1001 - i) }, (_, j) =>
+        store.create({ ...base, expiresAt: new Date(clock.now() + HOUR + (i + j) * SECOND) }),
+      );
+      ids.push(...(await Promise.all(batch)));
+    }
+    let listed: SessionRecord[] = [];
+    const sizes = await requestsPerWrite(async () => {
+      listed = await store.listByUser(base.userId, base.tenantId);
+    });
+    expect(listed.length).toBe(1000);
+    expect(listed.map((r) => r.id)).not.toContain(ids[0]); // the soonest-expiring one went
+    expect(await store.get(ids[0] as string)).toBeNull();
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(501); // 500 GETKQ + NOOP
+    expect(sizes.length).toBeGreaterThanOrEqual(4); // index, marker, then 2 batches of records
+    let count = 0;
+    const deleting = await requestsPerWrite(async () => {
+      count = await store.deleteByUser(base.userId, base.tenantId);
+    });
+    expect(count).toBe(1000);
+    expect(Math.max(...deleting)).toBeLessThanOrEqual(501);
   });
 });
 
@@ -408,6 +509,9 @@ describe('options and ownership', () => {
       [{ client, operationTimeoutMs: 0 }, 'operationTimeoutMs'],
       [{ client, maxRecordBytes: 10 }, 'maxRecordBytes'],
       [{ client, clock: 'now' }, 'clock'],
+      [{ client, maxSessionsPerUser: 0 }, 'maxSessionsPerUser'],
+      [{ client, maxSessionsPerUser: 1_000_001 }, 'maxSessionsPerUser'],
+      [{ client, maxSessionsPerUser: 2.5 }, 'maxSessionsPerUser'],
     ];
     for (const [options, field] of bad) {
       let error: unknown;
@@ -437,15 +541,17 @@ describe('options and ownership', () => {
     expect(await store.get(id)).not.toBeNull();
   });
 
-  it("keeps working when memjs's request counter wraps past 2^31", async () => {
-    const { store, clock } = open();
-    const internals = client as unknown as { seq: number };
+  it('keeps working when its request counter wraps past 2^31', async () => {
+    const conn = new Connection(client as unknown as MemjsClientInternals);
+    const internals = conn as unknown as { seq: number };
     internals.seq = 2 ** 31 - 3;
-    const id = await store.create(record(clock));
-    for (let i = 0; i < 5; i++) expect((await store.get(id))?.id).toBe(id);
+    const op = { aborted: false };
+    const key = `wrap${process.pid}`;
+    expect(await conn.add(key, 'v', 60, op)).not.toBeNull();
+    for (let i = 0; i < 5; i++) expect((await conn.get(key, op))?.value.toString()).toBe('v');
     expect(internals.seq).toBeGreaterThan(0);
     expect(internals.seq).toBeLessThan(100);
-    expect((await client.get('anything')).value).toBeNull(); // and memjs's own requests too
+    conn.close();
   });
 
   it('a corrupt record reads as STORAGE, never as a half-valid record', async () => {

@@ -1,5 +1,5 @@
 // "A command that was not yet sent when its operation rejected is never sent later."
-// memjs queues writes while a connection is still being set up (TCP connect, then SASL).
+// The store queues requests while its connection is still being set up (TCP connect, then SASL).
 // A fake server that stalls the SASL handshake holds the store's requests in that queue;
 // once the operation has rejected, they must never reach the server.
 import net from 'node:net';
