@@ -750,10 +750,10 @@ describe('per-user work is paged', () => {
     expect(pages.length).toBeGreaterThanOrEqual(3);
     for (const q of pages) expect(q.text).toContain('LIMIT 1000');
     // 500 of them expired: deleteByUser removes all 2,500 and counts the 2,000 live ones
-    await pool.query(`UPDATE "${schema}"."${table}" SET expires_at = $1 WHERE user_id = $2 AND (id LIKE '%0' OR id LIKE '%5')`, [
-      clock.now() - 1,
-      base.userId,
-    ]);
+    await pool.query(
+      `UPDATE "${schema}"."${table}" SET expires_at = $1 WHERE user_id = $2 AND (id LIKE '%0' OR id LIKE '%5')`,
+      [clock.now() - 1, base.userId],
+    );
     spy.log.length = 0;
     expect(await store.deleteByUser(base.userId, base.tenantId)).toBe(2000);
     expect(spy.log.length).toBeGreaterThanOrEqual(3);
