@@ -43,7 +43,7 @@ export interface TableSql {
 /**
  * The table and its indexes. Columns:
  * - `id` text primary key (`COLLATE "C"`: byte comparison, no locale cost),
- * - `tenant_id`, `user_id` text: the (tenant, user, expires_at, id) index serves listByUser and
+ * - `tenant_id`, `user_id` text: the (tenant, user, expires_at) index serves listByUser and
  *   deleteByUser page by page, and finds the sessions a create past maxSessionsPerUser removes,
  * - `created_at`, `expires_at`, `last_activity_at` bigint milliseconds since the epoch
  *   (exact, and any valid JavaScript Date fits, which timestamptz does not promise),
@@ -71,7 +71,7 @@ export function tableSql(schema: string, table: string): TableSql {
   record text NOT NULL,
   CONSTRAINT ${quoteIdentifier(pkey)} PRIMARY KEY (id)
 ) WITH (fillfactor = 80)`,
-    `CREATE INDEX IF NOT EXISTS ${quoteIdentifier(userIndex)} ON ${qualified} (tenant_id, user_id, expires_at, id)`,
+    `CREATE INDEX IF NOT EXISTS ${quoteIdentifier(userIndex)} ON ${qualified} (tenant_id, user_id, expires_at)`,
     `CREATE INDEX IF NOT EXISTS ${quoteIdentifier(expiresIndex)} ON ${qualified} (expires_at)`,
   );
   return { qualified, userIndex, expiresIndex, ddl };
@@ -150,7 +150,7 @@ SELECT (SELECT count(*) FROM page)::int AS seen, count(*) FILTER (WHERE expires_
     ),
     // $1 tenant, $2 user, $3 now, $4 and $5 the (expires_at, id) of the last row of the previous page
     listByUserFrom: statement(
-      `SELECT id, record, expires_at, last_activity_at FROM ${t} WHERE tenant_id = $1 AND user_id = $2 AND expires_at > $3 AND (expires_at, id) > ($4::bigint, $5::text) ORDER BY expires_at, id LIMIT ${USER_PAGE}`,
+      `SELECT id, record, expires_at, last_activity_at FROM ${t} WHERE tenant_id = $1 AND user_id = $2 AND expires_at > $3 AND (expires_at, id) > ($4::bigint, $5::text COLLATE "C") ORDER BY expires_at, id LIMIT ${USER_PAGE}`,
     ),
     // $1 now. One bounded batch: lock at most cleanupBatchSize expired rows that no one else
     // holds (SKIP LOCKED: concurrent runs neither wait nor double-count) and delete exactly
