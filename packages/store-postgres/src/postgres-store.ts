@@ -14,6 +14,7 @@ import {
   durationOption,
   expired,
   generateSessionId,
+  maxSessionsPerUserOption,
   notFound,
   OperationDeadlines,
   type RecordRules,
@@ -51,8 +52,6 @@ export const DEFAULT_CLEANUP_BATCH_SIZE = 2000;
 const MIN_MIGRATE_TIMEOUT_MS = 30_000;
 /** The latest valid JavaScript Date, in ms: extend never writes an expiry past it. */
 const MAX_DATE_MS = 8.64e15;
-/** Default of `maxSessionsPerUser`. */
-export const DEFAULT_MAX_SESSIONS_PER_USER = 1000;
 /** PostgreSQL's undefined_table and invalid_schema_name: the store was used before migrate(). */
 const MISSING_TABLE_CODES = new Set(['42P01', '3F000']);
 
@@ -101,6 +100,8 @@ function requestCancel(client: PoolClient, timeoutMs: number): boolean {
     return false;
   }
 }
+
+function noop(): void {}
 
 /**
  * The default `onError`: `console.warn` of each failure, except that a failure with the
@@ -190,6 +191,13 @@ export class PostgresSessionStore implements SessionStore {
   /** The rest of the deadline after a cancel was sent (undefined when there is no margin). */
   private readonly graces: OperationDeadlines | undefined;
   private readonly maxPerUser: number;
+  /**
+   * Per (tenant, user): the settling of the latest create of this instance. A create for
+   * the same user waits for it before it checks a connection out, so creates of one user
+   * through one store never count that user's sessions at the same time (each statement
+   * sees the ones before it: the bound is exact). Its deadline runs while it waits.
+   */
+  private readonly creating = new Map<string, Promise<void>>();
   private readonly onError: (error: SessionError) => void;
   private timer: NodeJS.Timeout | undefined;
   private background: Promise<unknown> | undefined;
@@ -234,13 +242,7 @@ export class PostgresSessionStore implements SessionStore {
       options.cleanupIntervalMs === undefined
         ? undefined
         : durationOption(STORE, 'cleanupIntervalMs', options.cleanupIntervalMs, 0, { max: 2_147_483_647 });
-    this.maxPerUser = durationOption(
-      STORE,
-      'maxSessionsPerUser',
-      options.maxSessionsPerUser,
-      DEFAULT_MAX_SESSIONS_PER_USER,
-      { max: 1_000_000 },
-    );
+    this.maxPerUser = maxSessionsPerUserOption(STORE, options.maxSessionsPerUser);
     if (options.onError !== undefined && typeof options.onError !== 'function') {
       throw invalidOption('onError', `must be a function, got ${typeof options.onError}`);
     }
@@ -315,16 +317,31 @@ export class PostgresSessionStore implements SessionStore {
         customIds: true,
         output: 'encoded', // metadata checked and serialised in one walk
       });
-      const result = await this.run('create', this.q.create, [
-        r.id,
-        r.tenantId,
-        r.userId,
-        r.createdAt.getTime(),
-        r.expiresAt.getTime(),
-        r.lastActivityAt.getTime(),
-        encoded,
-        this.maxPerUser,
-      ]);
+      // Control characters never occur in tenant or user ids: U+0000 separates them.
+      const key = `${r.tenantId}\u0000${r.userId}`;
+      const work = this.run(
+        'create',
+        this.q.create,
+        [
+          r.id,
+          r.tenantId,
+          r.userId,
+          r.createdAt.getTime(),
+          r.expiresAt.getTime(),
+          r.lastActivityAt.getTime(),
+          encoded,
+          this.maxPerUser,
+        ],
+        this.creating.get(key),
+      );
+      const settled = work.then(noop, noop);
+      this.creating.set(key, settled);
+      let result: QueryResult;
+      try {
+        result = await work;
+      } finally {
+        if (this.creating.get(key) === settled) this.creating.delete(key);
+      }
       if (result.rowCount !== 1) throw conflict(STORE);
       return r.id;
     } catch (error) {
@@ -562,11 +579,14 @@ export class PostgresSessionStore implements SessionStore {
    *   instead of handing a hung connection to the next caller.
    * - A checkout that completes after the cancel point is returned unused and the
    *   operation rejects then: the statement is never sent late.
+   * - With `after`, the connection is checked out only once `after` settles (within the
+   *   same deadline): creates of one user go one at a time.
    */
   private run<R extends object = Record<string, unknown>>(
     operation: string,
     statement: Statement,
     values: unknown[],
+    after?: Promise<void>,
   ): Promise<QueryResult<R>> {
     return new Promise((resolve, reject) => {
       let settled = false;
@@ -653,19 +673,26 @@ export class PostgresSessionStore implements SessionStore {
           fail(e);
         }
       };
-      try {
-        // pg.Pool calls back; a pool-like wrapper whose connect() only returns a promise
-        // is served too.
-        const returned = (this.pool.connect as (cb: unknown) => unknown)(onConnect) as Promise<PoolClient> | undefined;
-        if (returned !== undefined && typeof returned.then === 'function') {
-          returned.then(
-            (c) => onConnect(undefined, c),
-            (error: Error) => onConnect(error, undefined),
-          );
+      const checkout = () => {
+        if (settled) return; // timed out while waiting for `after`
+        try {
+          // pg.Pool calls back; a pool-like wrapper whose connect() only returns a promise
+          // is served too.
+          const returned = (this.pool.connect as (cb: unknown) => unknown)(onConnect) as
+            | Promise<PoolClient>
+            | undefined;
+          if (returned !== undefined && typeof returned.then === 'function') {
+            returned.then(
+              (c) => onConnect(undefined, c),
+              (error: Error) => onConnect(error, undefined),
+            );
+          }
+        } catch (error) {
+          if (!settled) fail(error);
         }
-      } catch (error) {
-        if (!settled) fail(error);
-      }
+      };
+      if (after === undefined) checkout();
+      else after.then(checkout);
     });
   }
 

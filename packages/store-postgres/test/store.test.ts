@@ -693,6 +693,19 @@ describe('maxSessionsPerUser', () => {
     expect((await store.get(otherUser))?.id).toBe(otherUser);
   });
 
+  it('concurrent creates for one user through one store leave exactly the bound', async () => {
+    const store = await open({ maxSessionsPerUser: 3 });
+    for (let round = 0; round < 3; round++) {
+      const base = record(Date.now());
+      const created = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => store.create({ ...base, expiresAt: new Date(Date.now() + HOUR + i) })),
+      );
+      const listed = (await store.listByUser(base.userId, base.tenantId)).map((r) => r.id);
+      expect(listed.length).toBe(3);
+      for (const id of listed) expect(created).toContain(id);
+    }
+  });
+
   it('a create that is a CONFLICT removes nothing', async () => {
     const store = await open({ maxSessionsPerUser: 2 });
     const base = record(Date.now());
