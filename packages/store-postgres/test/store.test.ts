@@ -776,6 +776,19 @@ describe('per-user work is paged', () => {
   });
 });
 
+describe('per-user paging with equal expiries', () => {
+  it('pages break ties by id: 2,500 sessions expiring at the same moment are each listed once', async () => {
+    const store = await open({ maxSessionsPerUser: 5000 });
+    const base = record(Date.now());
+    await insertForUser(store, base, 2500, { sameExpiry: true });
+    const listed = await store.listByUser(base.userId, base.tenantId);
+    expect(listed.length).toBe(2500);
+    expect(new Set(listed.map((r) => r.id)).size).toBe(2500);
+    expect(await store.deleteByUser(base.userId, base.tenantId)).toBe(2500);
+    expect(await store.listByUser(base.userId, base.tenantId)).toEqual([]);
+  });
+});
+
 describe('background cleanup errors', () => {
   it('go to onError as STORAGE (a missing table says to run migrate())', async () => {
     const errors: SessionError[] = [];
@@ -823,13 +836,19 @@ describe('background cleanup errors', () => {
 });
 
 /** Inserts `count` sessions of one user with one statement (a real record per row). */
-async function insertForUser(store: PostgresSessionStore, base: SessionRecord, count: number): Promise<void> {
+async function insertForUser(
+  store: PostgresSessionStore,
+  base: SessionRecord,
+  count: number,
+  { sameExpiry = false } = {},
+): Promise<void> {
   const template = encodeRecord({ ...base, id: '__ID__' });
   await pool.query(
     `INSERT INTO "${store.schema}"."${store.table}" (id, tenant_id, user_id, created_at, expires_at, last_activity_at, record)
-     SELECT 'bulk-' || g, $1, $2, $3::bigint + g % 7, $4::bigint + g, $3::bigint, replace($5, '__ID__', 'bulk-' || g)
+     SELECT 'bulk-' || g, $1, $2, $3::bigint + g % 7, $4::bigint + CASE WHEN $7 THEN 0 ELSE g END, $3::bigint,
+            replace($5, '__ID__', 'bulk-' || g)
        FROM generate_series(1, $6::int) AS g`,
-    [base.tenantId, base.userId, base.createdAt.getTime(), base.expiresAt.getTime(), template, count],
+    [base.tenantId, base.userId, base.createdAt.getTime(), base.expiresAt.getTime(), template, count, sameExpiry],
   );
 }
 
