@@ -60,7 +60,7 @@ const MISSING_TABLE_CODES = new Set(['42P01', '3F000']);
  * a quarter of operationTimeoutMs, at most 1 s (room for the cancel to arrive and the
  * server's error to come back before the deadline).
  */
-export function cancelMarginMs(operationTimeoutMs: number): number {
+function cancelMarginMs(operationTimeoutMs: number): number {
   return Math.min(1000, Math.floor(operationTimeoutMs / 4));
 }
 
@@ -102,21 +102,6 @@ function requestCancel(client: PoolClient, timeoutMs: number): boolean {
 }
 
 function noop(): void {}
-
-/**
- * The default `onError`: `console.warn` of each failure, except that a failure with the
- * same message as the one before is not logged again (a missing table would otherwise log
- * every interval). A success in between is not seen here, so after one the same message
- * logs only once it changes; that keeps a flapping backend quiet too.
- */
-function warnOncePerMessage(): (error: SessionError) => void {
-  let last: string | undefined;
-  return (error) => {
-    if (error.message === last) return;
-    last = error.message;
-    console.warn(`${error.message} (background cleanup; set onError to handle it)`);
-  };
-}
 
 interface RecordRow {
   id?: string;
@@ -198,7 +183,9 @@ export class PostgresSessionStore implements SessionStore {
    * sees the ones before it: the bound is exact). Its deadline runs while it waits.
    */
   private readonly creating = new Map<string, Promise<void>>();
-  private readonly onError: (error: SessionError) => void;
+  private readonly onError: ((error: SessionError) => void) | undefined;
+  /** The default onError's last logged message (cleared by a background run that succeeds). */
+  private lastWarning: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private background: Promise<unknown> | undefined;
 
@@ -246,7 +233,7 @@ export class PostgresSessionStore implements SessionStore {
     if (options.onError !== undefined && typeof options.onError !== 'function') {
       throw invalidOption('onError', `must be a function, got ${typeof options.onError}`);
     }
-    this.onError = options.onError ?? warnOncePerMessage();
+    this.onError = options.onError;
     this.deadlines = new OperationDeadlines(this.timeoutMs, STORE);
     const margin = cancelMarginMs(this.timeoutMs);
     this.cancels = new OperationDeadlines(this.timeoutMs - margin, STORE);
@@ -524,16 +511,34 @@ export class PostgresSessionStore implements SessionStore {
   private backgroundCleanup(): void {
     if (this.background !== undefined) return;
     this.background = this.cleanupExpired()
-      .catch((error: unknown) => {
-        try {
-          this.onError(toStorageError(error, STORE, 'cleanupExpired'));
-        } catch {
-          // the hook's own failure must not become an unhandled rejection
-        }
-      })
+      .then(
+        () => {
+          this.lastWarning = undefined;
+        },
+        (error: unknown) => this.backgroundError(toStorageError(error, STORE, 'cleanupExpired')),
+      )
       .finally(() => {
         this.background = undefined;
       });
+  }
+
+  /**
+   * A failed background run goes to onError. Without one: `console.warn`, except that a
+   * failure with the same message as the previous one, with no successful run between, is
+   * not logged again (a missing table would otherwise log every interval).
+   */
+  private backgroundError(error: SessionError): void {
+    if (this.onError !== undefined) {
+      try {
+        this.onError(error);
+      } catch {
+        // the hook's own failure must not become an unhandled rejection
+      }
+      return;
+    }
+    if (error.message === this.lastWarning) return;
+    this.lastWarning = error.message;
+    console.warn(`${error.message} (background cleanup; set the store's onError option to handle it)`);
   }
 
   private decode(row: RecordRow): SessionRecord {
