@@ -233,6 +233,21 @@ async function runAll(pool) {
       ],
     });
   }
+  // A user already at maxSessionsPerUser (1000): each create also removes that user's
+  // session that expires soonest, in the same statement.
+  const fullRecord = record('', 'user-full', now, metadata);
+  for (let i = 0; i < 1000; i += 100) {
+    await Promise.all(Array.from({ length: 100 }, () => store.create(fullRecord)));
+  }
+  for (const concurrency of [1, 64]) {
+    await compare({
+      store: STORE,
+      op: 'create (user at maxSessionsPerUser 1000)',
+      concurrency,
+      subject: () => store.create(fullRecord),
+      references: [{ name: rawInsert, fn: () => raw.create(fullRecord) }],
+    });
+  }
   // connect-pg-simple cannot list a user's sessions.
   for (const concurrency of [1, 64]) {
     await compare({
