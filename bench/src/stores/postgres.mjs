@@ -37,7 +37,12 @@ function makePool(url) {
 }
 
 /** Raw pg: the store's own statements (same names and text), core's codec, nothing else. */
-function rawClient(pool, q) {
+function rawClient(pool, q, qualified) {
+  // A plain INSERT (no per-user bound): what a store without maxSessionsPerUser would run.
+  const insert = {
+    name: 'bench_raw_insert',
+    text: `INSERT INTO ${qualified} (id, tenant_id, user_id, created_at, expires_at, last_activity_at, record) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+  };
   const decode = (row) => {
     const r = decodeRecord(row.record);
     r.expiresAt = new Date(Number(row.expires_at));
@@ -62,7 +67,7 @@ function rawClient(pool, q) {
         r.lastActivityAt.getTime(),
         encodeRecord(r),
       ];
-      const res = await pool.query({ name: q.insert.name, text: q.insert.text, values });
+      const res = await pool.query({ name: insert.name, text: insert.text, values });
       if (res.rowCount !== 1) throw new Error('conflict');
       return r.id;
     },
@@ -161,7 +166,7 @@ async function runAll(pool) {
   const now = Date.now();
   const store = new PostgresSessionStore({ pool: pool(), table: 'bench_sessions' });
   await store.migrate();
-  const raw = rawClient(pool(), store.q);
+  const raw = rawClient(pool(), store.q, `"${store.schema}"."${store.table}"`);
   const PGStore = connectPgSimple(session);
   const peerPool = pool();
   const peer = new PGStore({ pool: peerPool, createTableIfMissing: true, pruneSessionInterval: false });
@@ -183,11 +188,14 @@ async function runAll(pool) {
   await peerPool.query('VACUUM ANALYZE "public"."bench_sessions"');
   await peerPool.query('VACUUM ANALYZE "session"');
 
-  const createRecord = record('', 'user-new', now, metadata);
+  // Creates spread over USERS users (a few sessions each, as sign-ins are): the store's
+  // create also checks the user's count against maxSessionsPerUser.
+  const createRecords = Array.from({ length: USERS }, (_, k) => record('', `new-${k}`, now, metadata));
   const createSession = expressSession(metadata, 'user-new');
   const touchSession = expressSession(metadata, 'user-0');
   const pgSimple = 'connect-pg-simple 10.0.0';
   const rawName = 'raw pg (same named statement + codec)';
+  const rawInsert = 'raw pg (plain named INSERT + codec)';
 
   for (const concurrency of [1, 64]) {
     await compare({
@@ -218,11 +226,26 @@ async function runAll(pool) {
       store: STORE,
       op: 'create',
       concurrency,
-      subject: () => store.create(createRecord),
+      subject: (i) => store.create(createRecords[i % USERS]),
       references: [
-        { name: rawName, fn: () => raw.create(createRecord) },
+        { name: rawInsert, fn: (i) => raw.create(createRecords[i % USERS]) },
         { name: `${pgSimple} (set)`, fn: () => cb((done) => peer.set(generateSessionId(), createSession, done)) },
       ],
+    });
+  }
+  // A user already at maxSessionsPerUser (1000): each create also removes that user's
+  // session that expires soonest, in the same statement.
+  const fullRecord = record('', 'user-full', now, metadata);
+  for (let i = 0; i < 1000; i += 100) {
+    await Promise.all(Array.from({ length: 100 }, () => store.create(fullRecord)));
+  }
+  for (const concurrency of [1, 64]) {
+    await compare({
+      store: STORE,
+      op: 'create (user at maxSessionsPerUser 1000)',
+      concurrency,
+      subject: () => store.create(fullRecord),
+      references: [{ name: rawInsert, fn: () => raw.create(fullRecord) }],
     });
   }
   // connect-pg-simple cannot list a user's sessions.

@@ -1,4 +1,4 @@
-import type { BaseStoreOptions } from '@sessionkit/core';
+import type { BaseStoreOptions, SessionError } from '@sessionkit/core';
 import type { Pool } from 'pg';
 
 /** Options of {@link PostgresSessionStore}. */
@@ -24,18 +24,37 @@ export interface PostgresSessionStoreOptions extends BaseStoreOptions {
   /**
    * When set, `cleanupExpired()` runs every `cleanupIntervalMs` on an unref'd timer (it
    * never keeps the process alive) until `close()`. A run is skipped while the previous
-   * one is still going; a failed run is ignored and the next one tries again.
+   * one is still going; a failed run goes to `onError` and the next one tries again.
    * @default undefined (no timer: call cleanupExpired() yourself)
    */
   cleanupIntervalMs?: number;
+  /**
+   * Called with the `SessionError` of each failed background run (the `cleanupIntervalMs`
+   * timer's cleanup; nobody awaits it, so this is the only place its failure shows). An
+   * exception it throws is ignored.
+   * @default a `console.warn` of the message, once per distinct message in a row (a run
+   * that succeeds or fails differently logs again), so a table that is missing does not
+   * log every interval
+   */
+  onError?: (error: SessionError) => void;
+  /**
+   * Most sessions one (tenant, user) holds, from 1 to 1,000,000. A create for a user who
+   * already holds this many removes, in the same statement, that user's sessions that
+   * expire soonest (ties: earliest createdAt, then smallest id) until the new one makes
+   * exactly this many. Expired sessions not yet cleaned up count, and go first.
+   * @default 1000
+   */
+  maxSessionsPerUser?: number;
   /**
    * Rows deleted per cleanup statement (each statement is its own short transaction).
    * @default 2000
    */
   cleanupBatchSize?: number;
   /**
-   * Longest wait for the pool and PostgreSQL per statement, in ms. A statement that
-   * does not answer in time rejects with `STORAGE` and its connection is destroyed (so a
+   * Longest wait for the pool and PostgreSQL per statement, in ms; then `STORAGE`. A
+   * statement still running `min(1000, operationTimeoutMs / 4)` ms before the deadline is
+   * cancelled on the server (a cancel request, as psql's Ctrl-C), so it has no effect after
+   * its rejection and no backend keeps working for it; its connection is destroyed (so a
    * hung server cannot keep pool connections checked out forever).
    * @default 5000
    */

@@ -1,3 +1,4 @@
+import { connect as netConnect } from 'node:net';
 import {
   ALL_CAPABILITIES,
   assertOptionsObject,
@@ -13,6 +14,7 @@ import {
   durationOption,
   expired,
   generateSessionId,
+  maxSessionsPerUserOption,
   notFound,
   OperationDeadlines,
   type RecordRules,
@@ -40,6 +42,7 @@ import {
   statements,
   type TableSql,
   tableSql,
+  USER_PAGE,
 } from './sql.js';
 
 const STORE = 'postgres';
@@ -49,8 +52,59 @@ export const DEFAULT_CLEANUP_BATCH_SIZE = 2000;
 const MIN_MIGRATE_TIMEOUT_MS = 30_000;
 /** The latest valid JavaScript Date, in ms: extend never writes an expiry past it. */
 const MAX_DATE_MS = 8.64e15;
+/** PostgreSQL's undefined_table and invalid_schema_name: the store was used before migrate(). */
+const MISSING_TABLE_CODES = new Set(['42P01', '3F000']);
+
+/**
+ * How long before the deadline a statement still running is cancelled on the server:
+ * a quarter of operationTimeoutMs, at most 1 s (room for the cancel to arrive and the
+ * server's error to come back before the deadline).
+ */
+function cancelMarginMs(operationTimeoutMs: number): number {
+  return Math.min(1000, Math.floor(operationTimeoutMs / 4));
+}
+
+/** What a pg.Client exposes for a cancel request (undefined on pool-like wrappers' clients). */
+interface CancelKey {
+  processID?: unknown;
+  secretKey?: unknown;
+  host?: unknown;
+  port?: unknown;
+}
+
+/**
+ * Sends PostgreSQL's CancelRequest for the statement `client` is running: a new
+ * connection to the same server carrying the backend's process id and secret key (what
+ * psql's Ctrl-C does; no authentication, it holds no connection slot). Fire and forget,
+ * bounded by `timeoutMs`, never keeps the process alive. Returns false when the client
+ * carries no key (a pool-like wrapper's client): nothing was sent.
+ */
+function requestCancel(client: PoolClient, timeoutMs: number): boolean {
+  const key = client as unknown as CancelKey;
+  const { processID, secretKey, host, port } = key;
+  if (typeof processID !== 'number' || typeof secretKey !== 'number') return false;
+  if (typeof port !== 'number' || typeof host !== 'string' || host === '') return false;
+  const packet = Buffer.alloc(16);
+  packet.writeInt32BE(16, 0);
+  packet.writeInt32BE(80877102, 4); // the CancelRequest code
+  packet.writeInt32BE(processID, 8);
+  packet.writeInt32BE(secretKey, 12);
+  try {
+    const socket = host.startsWith('/') ? netConnect(`${host}/.s.PGSQL.${port}`) : netConnect(port, host);
+    socket.on('error', () => {});
+    socket.setTimeout(timeoutMs, () => socket.destroy());
+    socket.on('connect', () => socket.end(packet));
+    socket.unref();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function noop(): void {}
 
 interface RecordRow {
+  id?: string;
   record: string;
   expires_at: string;
   last_activity_at: string;
@@ -117,6 +171,21 @@ export class PostgresSessionStore implements SessionStore {
   private readonly q: Statements;
   private readonly maxLifetime: string | null;
   private readonly deadlines: OperationDeadlines;
+  /** Fires cancelMarginMs before each operation's deadline (equal to it for tiny timeouts). */
+  private readonly cancels: OperationDeadlines;
+  /** The rest of the deadline after a cancel was sent (undefined when there is no margin). */
+  private readonly graces: OperationDeadlines | undefined;
+  private readonly maxPerUser: number;
+  /**
+   * Per (tenant, user): the settling of the latest create of this instance. A create for
+   * the same user waits for it before it checks a connection out, so creates of one user
+   * through one store never count that user's sessions at the same time (each statement
+   * sees the ones before it: the bound is exact). Its deadline runs while it waits.
+   */
+  private readonly creating = new Map<string, Promise<void>>();
+  private readonly onError: ((error: SessionError) => void) | undefined;
+  /** The default onError's last logged message (cleared by a background run that succeeds). */
+  private lastWarning: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private background: Promise<unknown> | undefined;
 
@@ -130,6 +199,15 @@ export class PostgresSessionStore implements SessionStore {
       typeof (pool as Pool).query !== 'function'
     ) {
       throw invalidOption('pool', 'must be a pg.Pool');
+    }
+    // A pg.Client (or a client checked out of a pool) has connect() and query() too, but the
+    // store checks a connection out per statement: pg would fail on first use with "Client
+    // has already been connected".
+    if ('connectionParameters' in pool || typeof (pool as { release?: unknown }).release === 'function') {
+      throw invalidOption(
+        'pool',
+        'must be a pg.Pool, got a single connection (a pg.Client): pass new pg.Pool({ ... }) instead; the store checks a connection out for each statement',
+      );
     }
     this.pool = pool as Pool;
     this.schema = identifierOption('schema', options.schema, DEFAULT_SCHEMA);
@@ -151,7 +229,15 @@ export class PostgresSessionStore implements SessionStore {
       options.cleanupIntervalMs === undefined
         ? undefined
         : durationOption(STORE, 'cleanupIntervalMs', options.cleanupIntervalMs, 0, { max: 2_147_483_647 });
+    this.maxPerUser = maxSessionsPerUserOption(STORE, options.maxSessionsPerUser);
+    if (options.onError !== undefined && typeof options.onError !== 'function') {
+      throw invalidOption('onError', `must be a function, got ${typeof options.onError}`);
+    }
+    this.onError = options.onError;
     this.deadlines = new OperationDeadlines(this.timeoutMs, STORE);
+    const margin = cancelMarginMs(this.timeoutMs);
+    this.cancels = new OperationDeadlines(this.timeoutMs - margin, STORE);
+    this.graces = margin > 0 ? new OperationDeadlines(margin, STORE) : undefined;
     this.maxLifetime = this.rules.maxLifetimeMs === undefined ? null : String(this.rules.maxLifetimeMs);
     this.sql = tableSql(this.schema, this.table);
     this.q = statements(this.sql.qualified, this.batchSize);
@@ -218,15 +304,31 @@ export class PostgresSessionStore implements SessionStore {
         customIds: true,
         output: 'encoded', // metadata checked and serialised in one walk
       });
-      const result = await this.run('create', this.q.insert, [
-        r.id,
-        r.tenantId,
-        r.userId,
-        r.createdAt.getTime(),
-        r.expiresAt.getTime(),
-        r.lastActivityAt.getTime(),
-        encoded,
-      ]);
+      // Control characters never occur in tenant or user ids: U+0000 separates them.
+      const key = `${r.tenantId}\u0000${r.userId}`;
+      const work = this.run(
+        'create',
+        this.q.create,
+        [
+          r.id,
+          r.tenantId,
+          r.userId,
+          r.createdAt.getTime(),
+          r.expiresAt.getTime(),
+          r.lastActivityAt.getTime(),
+          encoded,
+          this.maxPerUser,
+        ],
+        this.creating.get(key),
+      );
+      const settled = work.then(noop, noop);
+      this.creating.set(key, settled);
+      let result: QueryResult;
+      try {
+        result = await work;
+      } finally {
+        if (this.creating.get(key) === settled) this.creating.delete(key);
+      }
       if (result.rowCount !== 1) throw conflict(STORE);
       return r.id;
     } catch (error) {
@@ -295,8 +397,19 @@ export class PostgresSessionStore implements SessionStore {
     try {
       checkUserArgs(this.rules, 'deleteByUser', userId, tenant);
       const now = Math.floor(readClock(this.rules));
-      const result = await this.run<{ live: number }>('deleteByUser', this.q.deleteByUser, [tenant, userId, now]);
-      return result.rows[0]?.live ?? 0;
+      // Page by page (each statement its own short transaction over at most USER_PAGE
+      // sessions), so a user with 100,000 sessions never holds one statement for long.
+      let live = 0;
+      for (;;) {
+        const result = await this.run<{ seen: number; live: number }>('deleteByUser', this.q.deleteByUser, [
+          tenant,
+          userId,
+          now,
+        ]);
+        const row = result.rows[0];
+        live += row?.live ?? 0;
+        if ((row?.seen ?? 0) < USER_PAGE) return live;
+      }
     } catch (error) {
       throw toStorageError(error, STORE, 'deleteByUser');
     }
@@ -351,13 +464,39 @@ export class PostgresSessionStore implements SessionStore {
     try {
       checkUserArgs(this.rules, 'listByUser', userId, tenant);
       const now = Math.floor(readClock(this.rules));
-      const result = await this.run<RecordRow>('listByUser', this.q.listByUser, [tenant, userId, now]);
-      const out = result.rows.map((row) => this.decode(row));
+      const first = await this.run<RecordRow>('listByUser', this.q.listByUser, [tenant, userId, now]);
+      let rows = first.rows;
+      // More than one page: read them all again in one REPEATABLE READ transaction, so the
+      // pages come from one snapshot (an extend between two pages cannot hide a session).
+      if (rows.length >= USER_PAGE) rows = await this.listAllPages([tenant, userId, now]);
+      const out = rows.map((row) => this.decode(row));
       out.sort(compareSessions);
       return out;
     } catch (error) {
       throw toStorageError(error, STORE, 'listByUser');
     }
+  }
+
+  /** Every page of a large user's sessions, from one snapshot (one statement per page). */
+  private listAllPages(params: [string, string, number]): Promise<RecordRow[]> {
+    const { listByUser, listByUserFrom } = this.q;
+    return this.withClient('listByUser', this.timeoutMs, async (client) => {
+      await client.query(
+        `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL statement_timeout = ${this.timeoutMs - cancelMarginMs(this.timeoutMs) || 1}`,
+      );
+      const all: RecordRow[] = [];
+      let page = (await client.query<RecordRow>({ name: listByUser.name, text: listByUser.text, values: params })).rows;
+      for (;;) {
+        all.push(...page);
+        const last = page[page.length - 1];
+        if (page.length < USER_PAGE || last === undefined) break;
+        const from = [...params, last.expires_at, last.id];
+        page = (await client.query<RecordRow>({ name: listByUserFrom.name, text: listByUserFrom.text, values: from }))
+          .rows;
+      }
+      await client.query('COMMIT');
+      return all;
+    });
   }
 
   /** Stops the cleanup timer and waits for a run in progress. Never ends the pool. */
@@ -372,10 +511,34 @@ export class PostgresSessionStore implements SessionStore {
   private backgroundCleanup(): void {
     if (this.background !== undefined) return;
     this.background = this.cleanupExpired()
-      .catch(() => {})
+      .then(
+        () => {
+          this.lastWarning = undefined;
+        },
+        (error: unknown) => this.backgroundError(toStorageError(error, STORE, 'cleanupExpired')),
+      )
       .finally(() => {
         this.background = undefined;
       });
+  }
+
+  /**
+   * A failed background run goes to onError. Without one: `console.warn`, except that a
+   * failure with the same message as the previous one, with no successful run between, is
+   * not logged again (a missing table would otherwise log every interval).
+   */
+  private backgroundError(error: SessionError): void {
+    if (this.onError !== undefined) {
+      try {
+        this.onError(error);
+      } catch {
+        // the hook's own failure must not become an unhandled rejection
+      }
+      return;
+    }
+    if (error.message === this.lastWarning) return;
+    this.lastWarning = error.message;
+    console.warn(`${error.message} (background cleanup; set the store's onError option to handle it)`);
   }
 
   private decode(row: RecordRow): SessionRecord {
@@ -393,31 +556,81 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   /**
-   * Runs one named statement on a pooled connection within operationTimeoutMs. On a
-   * timeout the connection is released with an error, so pg destroys it instead of
-   * handing a hung connection to the next caller; a checkout that completes after the
-   * deadline is returned unused (the statement is never sent late).
+   * The STORAGE error of a failed statement. A missing table or schema (the store used
+   * before migrate()) says what to do, keeping PostgreSQL's error as the cause.
+   */
+  private storageError(error: unknown, operation: string): SessionError {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && MISSING_TABLE_CODES.has(code) && !SessionError.isInstance(error)) {
+      return new SessionError(
+        'STORAGE',
+        `table ${this.sql.qualified} does not exist: run await store.migrate() once before using the store (or run the SQL from migrationSql() yourself) (${(error as Error).message})`,
+        { store: STORE, operation, cause: error },
+      );
+    }
+    return toStorageError(error, STORE, operation);
+  }
+
+  /**
+   * Runs one named statement on a pooled connection within operationTimeoutMs.
+   *
+   * - A statement still running `cancelMarginMs` before the deadline is cancelled on the
+   *   server (a CancelRequest on a new connection); PostgreSQL then aborts it and answers
+   *   with an error, so the operation rejects STORAGE having changed nothing, and no backend
+   *   keeps working (or waiting on a lock) for it. The connection is then destroyed, never
+   *   reused: a cancel that arrives late must not hit someone else's statement.
+   * - At the deadline itself (the server did not even answer the cancel: it hangs), the
+   *   operation rejects and the connection is released with an error, so pg destroys it
+   *   instead of handing a hung connection to the next caller.
+   * - A checkout that completes after the cancel point is returned unused and the
+   *   operation rejects then: the statement is never sent late.
+   * - With `after`, the connection is checked out only once `after` settles (within the
+   *   same deadline): creates of one user go one at a time.
    */
   private run<R extends object = Record<string, unknown>>(
     operation: string,
     statement: Statement,
     values: unknown[],
+    after?: Promise<void>,
   ): Promise<QueryResult<R>> {
     return new Promise((resolve, reject) => {
       let settled = false;
       let client: PoolClient | undefined;
-      const pending = this.deadlines.add(() => {
+      let cancelled = false;
+      let grace: { clear(): void } | undefined;
+      const timeout = () => {
         if (settled) return;
         settled = true;
         const error = this.deadlines.timeoutError(operation);
-        // Released with an error, pg-pool destroys the connection instead of reusing it.
-        if (client !== undefined) client.release(error.cause as Error);
+        if (client !== undefined) {
+          if (!cancelled) requestCancel(client, this.timeoutMs);
+          // Released with an error, pg-pool destroys the connection instead of reusing it.
+          client.release(error.cause as Error);
+        }
         reject(error);
+      };
+      const pending = this.cancels.add(() => {
+        if (settled) return;
+        if (client === undefined || this.graces === undefined) {
+          timeout(); // still waiting for a connection (or no margin left): give up now
+          return;
+        }
+        cancelled = requestCancel(client, this.timeoutMs);
+        grace = this.graces.add(timeout);
       });
       const fail = (error: unknown) => {
         settled = true;
         pending.clear();
-        reject(toStorageError(error, STORE, operation));
+        grace?.clear();
+        reject(
+          cancelled
+            ? new SessionError(
+                'STORAGE',
+                `backend did not answer within operationTimeoutMs (${this.timeoutMs} ms); the statement was cancelled on the server`,
+                { store: STORE, operation, cause: error },
+              )
+            : this.storageError(error, operation),
+        );
       };
       let answered = false;
       const onConnect = (error: Error | undefined | null, c: PoolClient | undefined) => {
@@ -441,16 +654,20 @@ export class PostgresSessionStore implements SessionStore {
         const onResult = (e: Error | undefined, result: QueryResult<R>) => {
           c.removeListener('error', onError);
           if (settled) return;
+          // After a cancel request the connection is never reused (a cancel still on its
+          // way would hit the next caller's statement).
+          const dispose = cancelled ? new Error('statement cancelled') : undefined;
           if (e) {
             // A server-side error leaves the connection usable; pg-pool drops one whose
             // socket failed (it checks that the client is still queryable).
-            c.release();
+            c.release(dispose);
             fail(e);
             return;
           }
           settled = true;
           pending.clear();
-          c.release();
+          grace?.clear();
+          c.release(dispose);
           resolve(result);
         };
         try {
@@ -461,23 +678,33 @@ export class PostgresSessionStore implements SessionStore {
           fail(e);
         }
       };
-      try {
-        // pg.Pool calls back; a pool-like wrapper whose connect() only returns a promise
-        // is served too.
-        const returned = (this.pool.connect as (cb: unknown) => unknown)(onConnect) as Promise<PoolClient> | undefined;
-        if (returned !== undefined && typeof returned.then === 'function') {
-          returned.then(
-            (c) => onConnect(undefined, c),
-            (error: Error) => onConnect(error, undefined),
-          );
+      const checkout = () => {
+        if (settled) return; // timed out while waiting for `after`
+        try {
+          // pg.Pool calls back; a pool-like wrapper whose connect() only returns a promise
+          // is served too.
+          const returned = (this.pool.connect as (cb: unknown) => unknown)(onConnect) as
+            | Promise<PoolClient>
+            | undefined;
+          if (returned !== undefined && typeof returned.then === 'function') {
+            returned.then(
+              (c) => onConnect(undefined, c),
+              (error: Error) => onConnect(error, undefined),
+            );
+          }
+        } catch (error) {
+          if (!settled) fail(error);
         }
-      } catch (error) {
-        if (!settled) fail(error);
-      }
+      };
+      if (after === undefined) checkout();
+      else after.then(checkout);
     });
   }
 
-  /** Runs `work` on one checked-out connection (for migrate), destroying it on a timeout. */
+  /**
+   * Runs `work` on one checked-out connection (migrate, a large listByUser), destroying
+   * it on a timeout after a cancel request for whatever statement it was running.
+   */
   private withClient<T>(operation: string, timeoutMs: number, work: (client: PoolClient) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let settled = false;
@@ -492,10 +719,11 @@ export class PostgresSessionStore implements SessionStore {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        reject(toStorageError(error, STORE, operation));
+        reject(this.storageError(error, operation));
       };
       const timer = setTimeout(() => {
         const cause = new Error(`timed out after ${timeoutMs} ms`);
+        if (client !== undefined && !released) requestCancel(client, timeoutMs);
         release(cause);
         fail(
           new SessionError('STORAGE', `backend did not answer within ${timeoutMs} ms`, {

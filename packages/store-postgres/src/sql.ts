@@ -11,6 +11,9 @@ export const DEFAULT_SCHEMA = 'public';
 /** Default table. */
 export const DEFAULT_TABLE = 'sessionkit_sessions';
 
+/** Most of one user's sessions a single statement reads or deletes (listByUser and deleteByUser page by it). */
+export const USER_PAGE = 1000;
+
 /** Key of the transaction-scoped advisory lock `migrate()` holds (one for every sessionkit table). */
 export const MIGRATION_LOCK_KEY = 5_313_846_203_478_112n;
 
@@ -40,7 +43,8 @@ export interface TableSql {
 /**
  * The table and its indexes. Columns:
  * - `id` text primary key (`COLLATE "C"`: byte comparison, no locale cost),
- * - `tenant_id`, `user_id` text: the (tenant, user) index serves listByUser and deleteByUser,
+ * - `tenant_id`, `user_id` text: the (tenant, user, expires_at) index serves listByUser and
+ *   deleteByUser page by page, and finds the sessions a create past maxSessionsPerUser removes,
  * - `created_at`, `expires_at`, `last_activity_at` bigint milliseconds since the epoch
  *   (exact, and any valid JavaScript Date fits, which timestamptz does not promise),
  * - `record` text: core's JSON encoding of the record as create/update wrote it (text, not
@@ -67,7 +71,7 @@ export function tableSql(schema: string, table: string): TableSql {
   record text NOT NULL,
   CONSTRAINT ${quoteIdentifier(pkey)} PRIMARY KEY (id)
 ) WITH (fillfactor = 80)`,
-    `CREATE INDEX IF NOT EXISTS ${quoteIdentifier(userIndex)} ON ${qualified} (tenant_id, user_id)`,
+    `CREATE INDEX IF NOT EXISTS ${quoteIdentifier(userIndex)} ON ${qualified} (tenant_id, user_id, expires_at)`,
     `CREATE INDEX IF NOT EXISTS ${quoteIdentifier(expiresIndex)} ON ${qualified} (expires_at)`,
   );
   return { qualified, userIndex, expiresIndex, ddl };
@@ -86,7 +90,7 @@ function statement(text: string): Statement {
 /** Every statement a store runs. `$now` parameters come from the store's clock, never `now()`. */
 export interface Statements {
   readonly get: Statement;
-  readonly insert: Statement;
+  readonly create: Statement;
   readonly touch: Statement;
   readonly extend: Statement;
   readonly update: Statement;
@@ -94,6 +98,7 @@ export interface Statements {
   readonly delete: Statement;
   readonly deleteByUser: Statement;
   readonly listByUser: Statement;
+  readonly listByUserFrom: Statement;
   readonly cleanup: Statement;
 }
 
@@ -102,9 +107,20 @@ export function statements(qualified: string, cleanupBatchSize: number): Stateme
   return {
     // $1 id
     get: statement(`SELECT record, expires_at, last_activity_at FROM ${t} WHERE id = $1`),
-    // $1 id, $2 tenant, $3 user, $4 created, $5 expires, $6 lastActivity, $7 record
-    insert: statement(
-      `INSERT INTO ${t} (id, tenant_id, user_id, created_at, expires_at, last_activity_at, record) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+    // $1 id, $2 tenant, $3 user, $4 created, $5 expires, $6 lastActivity, $7 record,
+    // $8 maxSessionsPerUser. One statement, so one transaction: when the user already holds
+    // $8 or more sessions, the ones that expire soonest (then oldest, then smallest id) go
+    // until the new one makes exactly $8; never when the id exists (the INSERT is then a
+    // CONFLICT and must change nothing). It reads at most $8 + USER_PAGE of the user's index
+    // entries and removes at most USER_PAGE sessions (a user far past a lowered bound
+    // shrinks by that much per create). With nothing to remove, LIMIT 0 reads no victims.
+    create: statement(
+      `WITH held AS (SELECT count(*)::int AS n FROM (SELECT 1 FROM ${t} WHERE tenant_id = $2 AND user_id = $3 LIMIT $8::int + ${USER_PAGE}) AS s),
+evicted AS (DELETE FROM ${t} WHERE tenant_id = $2 AND user_id = $3 AND id IN (
+  SELECT id FROM ${t} WHERE tenant_id = $2 AND user_id = $3 AND NOT EXISTS (SELECT 1 FROM ${t} WHERE id = $1)
+  ORDER BY expires_at, created_at, id
+  LIMIT LEAST(GREATEST((SELECT n FROM held) - $8::int + 1, 0), ${USER_PAGE})))
+INSERT INTO ${t} (id, tenant_id, user_id, created_at, expires_at, last_activity_at, record) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
     ),
     // $1 id, $2 now
     touch: statement(`UPDATE ${t} SET last_activity_at = $2 WHERE id = $1 AND expires_at > $2`),
@@ -120,13 +136,21 @@ export function statements(qualified: string, cleanupBatchSize: number): Stateme
     probe: statement(`SELECT tenant_id, user_id, created_at, expires_at FROM ${t} WHERE id = $1`),
     // $1 id
     delete: statement(`DELETE FROM ${t} WHERE id = $1`),
-    // $1 tenant, $2 user, $3 now
+    // $1 tenant, $2 user, $3 now. One page: at most USER_PAGE of the user's sessions;
+    // `seen` < USER_PAGE means the user has no more (rows others deleted meanwhile are gone
+    // anyway, so the caller repeats while a page was full).
     deleteByUser: statement(
-      `WITH removed AS (DELETE FROM ${t} WHERE tenant_id = $1 AND user_id = $2 RETURNING expires_at) SELECT count(*) FILTER (WHERE expires_at > $3)::int AS live FROM removed`,
+      `WITH page AS (SELECT id FROM ${t} WHERE tenant_id = $1 AND user_id = $2 LIMIT ${USER_PAGE}),
+removed AS (DELETE FROM ${t} WHERE tenant_id = $1 AND user_id = $2 AND id IN (SELECT id FROM page) RETURNING expires_at)
+SELECT (SELECT count(*) FROM page)::int AS seen, count(*) FILTER (WHERE expires_at > $3)::int AS live FROM removed`,
     ),
-    // $1 tenant, $2 user, $3 now
+    // $1 tenant, $2 user, $3 now: the first page, in index order (expires_at, id)
     listByUser: statement(
-      `SELECT record, expires_at, last_activity_at FROM ${t} WHERE tenant_id = $1 AND user_id = $2 AND expires_at > $3`,
+      `SELECT id, record, expires_at, last_activity_at FROM ${t} WHERE tenant_id = $1 AND user_id = $2 AND expires_at > $3 ORDER BY expires_at, id LIMIT ${USER_PAGE}`,
+    ),
+    // $1 tenant, $2 user, $3 now, $4 and $5 the (expires_at, id) of the last row of the previous page
+    listByUserFrom: statement(
+      `SELECT id, record, expires_at, last_activity_at FROM ${t} WHERE tenant_id = $1 AND user_id = $2 AND expires_at > $3 AND (expires_at, id) > ($4::bigint, $5::text COLLATE "C") ORDER BY expires_at, id LIMIT ${USER_PAGE}`,
     ),
     // $1 now. One bounded batch: lock at most cleanupBatchSize expired rows that no one else
     // holds (SKIP LOCKED: concurrent runs neither wait nor double-count) and delete exactly

@@ -1,6 +1,6 @@
 // Fault tests always start their own server: they pause (SIGSTOP) and kill (SIGKILL) it.
 import { SessionError, type SessionRecord } from '@sessionkit/core';
-import type pg from 'pg';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PostgresServer, startPostgres } from '../../../scripts/test-servers/index.mjs';
 import { PostgresSessionStore } from '../src/index.js';
@@ -141,5 +141,92 @@ describe('a killed server (SIGKILL)', () => {
     }
     // and the old store recovers too
     await eventually(() => store.get(acknowledged[0]!.id));
+  });
+});
+
+describe('a lock held on the table (a migration, VACUUM FULL)', () => {
+  it('timed-out creates and deletes reject on time, are cancelled on the server, never commit later, and leave no backend busy', async () => {
+    const app = `sessionkit_lock_${rand().replace(/-/g, '')}`;
+    const max = 4;
+    const locked = new pg.Pool({ connectionString: server.url, max, application_name: app });
+    locked.on('error', () => {});
+    const observer = new pg.Client({ connectionString: server.url, application_name: 'observer' });
+    const locker = new pg.Client({ connectionString: server.url, application_name: 'locker' });
+    await observer.connect();
+    await locker.connect();
+    const subject = new PostgresSessionStore({
+      pool: locked,
+      table: `locked_${rand().replace(/-/g, '')}`,
+      operationTimeoutMs: TIMEOUT,
+    });
+    const qualified = `"${subject.schema}"."${subject.table}"`;
+    /** Backends of the store's pool, by state (pg_stat_activity, seen from another connection). */
+    const backends = async (state?: string) =>
+      (
+        await observer.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND ($2::text IS NULL OR state = $2)',
+          [app, state ?? null],
+        )
+      ).rows[0]!.n;
+    try {
+      await subject.migrate();
+      const kept = await Promise.all(Array.from({ length: 24 }, () => subject.create(record(Date.now()))));
+      const lost: string[] = [];
+      await locker.query('BEGIN');
+      await locker.query(`LOCK TABLE ${qualified} IN ACCESS EXCLUSIVE MODE`);
+      try {
+        // three waves of twice as many operations as the pool holds: 24 timed-out statements
+        for (let wave = 0; wave < 3; wave++) {
+          const ops: Promise<void>[] = [];
+          for (let i = 0; i < 4; i++) {
+            const id = `lost-${wave}-${i}-${rand()}`;
+            lost.push(id);
+            ops.push(storageWithin(() => subject.create(record(Date.now(), { id })), `create ${id}`));
+            const victim = kept[wave * 8 + i]!;
+            ops.push(storageWithin(() => subject.delete(victim), `delete ${victim}`));
+          }
+          await Promise.all(ops);
+        }
+        // Still locked: the cancelled backends are gone, not queued behind the lock.
+        // (Before: one backend per timed-out statement, all waiting: 24 with a pool of 4.)
+        let busy = await backends('active');
+        for (const until = Date.now() + 3000; busy > 0 && Date.now() < until; busy = await backends('active')) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        expect(busy, 'backends of the pool still running a statement while the lock is held').toBe(0);
+        expect(await backends(), 'backends of the pool, any state').toBeLessThanOrEqual(max);
+        const waiting = await observer.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND relation = $1::regclass',
+          [qualified],
+        );
+        expect(waiting.rows[0]!.n, 'lock requests still queued on the table').toBe(0);
+      } finally {
+        await locker.query('COMMIT');
+      }
+      // Give anything that might still run after the lock went a moment to commit.
+      await new Promise((r) => setTimeout(r, 500));
+      const found = await observer.query<{ id: string }>(`SELECT id FROM ${qualified} WHERE id = ANY($1::text[])`, [
+        [...lost, ...kept],
+      ]);
+      const ids = new Set(found.rows.map((r) => r.id));
+      expect(
+        lost.filter((id) => ids.has(id)),
+        'creates that rejected but committed',
+      ).toEqual([]);
+      expect(
+        kept.filter((id) => !ids.has(id)),
+        'deletes that rejected but committed',
+      ).toEqual([]);
+      expect(await backends('active')).toBe(0);
+      // and the same store works at once
+      const id = await subject.create(record(Date.now()));
+      expect((await subject.get(id))?.id).toBe(id);
+    } finally {
+      await locker.query('ROLLBACK').catch(() => {});
+      await subject.close();
+      await locked.end().catch(() => {});
+      await locker.end().catch(() => {});
+      await observer.end().catch(() => {});
+    }
   });
 });

@@ -1,7 +1,7 @@
-import { SessionError, type SessionRecord, tenantId } from '@sessionkit/core';
+import { encodeRecord, SessionError, type SessionRecord, tenantId } from '@sessionkit/core';
 import fc from 'fast-check';
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { migrationSql, PostgresSessionStore, type PostgresSessionStoreOptions } from '../src/index.js';
 import { database, HOUR, makePool, manualClock, rand, record, uniqueName } from './helpers.js';
 
@@ -106,6 +106,27 @@ describe('options', () => {
     invalid({ pool: {} }, 'pool');
   });
 
+  it('rejects a pg.Client (or a checked-out client) passed as pool, saying to pass a pg.Pool', async () => {
+    const client = new pg.Client({ connectionString: db.url });
+    let caught: unknown;
+    try {
+      new PostgresSessionStore({ pool: client as unknown as pg.Pool });
+    } catch (error) {
+      caught = error;
+    }
+    expect(SessionError.isInstance(caught)).toBe(true);
+    expect((caught as SessionError).code).toBe('INVALID');
+    expect((caught as SessionError).field).toBe('pool');
+    expect((caught as SessionError).message).toMatch(/pg\.Client/);
+    expect((caught as SessionError).message).toMatch(/new pg\.Pool/);
+    const checkedOut = await pool.connect();
+    try {
+      invalid({ pool: checkedOut }, 'pool');
+    } finally {
+      checkedOut.release();
+    }
+  });
+
   it('rejects schema and table names that are not plain identifiers', () => {
     for (const bad of ['', 'a-b', 'a b', 'a"b', 'a;drop table x', '1abc', 'x'.repeat(64), 'ünï', 'a.b', 5, null]) {
       invalid({ ...base(), schema: bad }, 'schema');
@@ -120,6 +141,10 @@ describe('options', () => {
       invalid({ ...base(), operationTimeoutMs: bad }, 'operationTimeoutMs');
       invalid({ ...base(), cleanupIntervalMs: bad }, 'cleanupIntervalMs');
     }
+    for (const bad of [0, -1, 1.5, Number.NaN, '10', 1_000_001]) {
+      invalid({ ...base(), maxSessionsPerUser: bad }, 'maxSessionsPerUser');
+    }
+    invalid({ ...base(), onError: 'log' }, 'onError');
     invalid({ ...base(), maxRecordBytes: 10 }, 'maxRecordBytes');
     invalid({ ...base(), maxLifetimeMs: -5 }, 'maxLifetimeMs');
     invalid({ ...base(), clock: 5 }, 'clock');
@@ -156,7 +181,7 @@ describe('migrate and the exported SQL', () => {
     await pool.query(`DROP SCHEMA "${target}" CASCADE`);
   });
 
-  it('creates the primary key, a (tenant, user) index and an expiry index, and none on last_activity_at', async () => {
+  it('creates the primary key, a (tenant, user, expires_at) index and an expiry index, and none on last_activity_at', async () => {
     const store = await open();
     const indexes = await pool.query(
       `SELECT i.relname AS name, ix.indisprimary AS primary, array_agg(a.attname ORDER BY k.ord)::text[] AS columns
@@ -169,7 +194,7 @@ describe('migrate and the exported SQL', () => {
       [`"${store.schema}"."${store.table}"`],
     );
     const columns = indexes.rows.map((r) => (r.columns as string[]).join(',')).sort();
-    expect(columns).toEqual(['expires_at', 'id', 'tenant_id,user_id']);
+    expect(columns).toEqual(['expires_at', 'id', 'tenant_id,user_id,expires_at']);
     expect(indexes.rows.find((r) => r.primary)?.columns).toEqual(['id']);
     expect(columns.join(' ')).not.toContain('last_activity_at');
   });
@@ -232,12 +257,20 @@ describe('migrate and the exported SQL', () => {
     await pool.query(`DROP SCHEMA "${target}" CASCADE`);
   });
 
-  it('without migrate(), operations reject STORAGE naming the missing table', async () => {
-    const store = new PostgresSessionStore({ pool, schema, table: `missing_${rand().replace(/-/g, '')}` });
-    const error = await rejection(store.get('x'));
-    expect(error.code).toBe('STORAGE');
-    expect(error.cause).toBeDefined();
-    expect(error.message).toMatch(/does not exist/);
+  it('without migrate(), operations reject STORAGE saying to run migrate(), with the PostgreSQL error as cause', async () => {
+    const table = `missing_${rand().replace(/-/g, '')}`;
+    for (const store of [
+      new PostgresSessionStore({ pool, schema, table }),
+      new PostgresSessionStore({ pool, schema: uniqueName('noschema'), table }),
+    ]) {
+      for (const op of [() => store.get('x'), () => store.create(record(Date.now())), () => store.cleanupExpired()]) {
+        const error = await rejection(op());
+        expect(error.code).toBe('STORAGE');
+        expect(error.message).toContain(`table "${store.schema}"."${table}" does not exist`);
+        expect(error.message).toContain('run await store.migrate()');
+        expect((error.cause as { code?: string }).code).toMatch(/^(42P01|3F000)$/);
+      }
+    }
   });
 });
 
@@ -265,13 +298,17 @@ describe('statements', () => {
     expect(await count(() => store.extend(id, HOUR))).toBe(1);
     expect(await count(() => store.update({ ...input, id, metadata: { v: 2 } }))).toBe(1);
     expect(await count(() => store.listByUser(input.userId, input.tenantId))).toBe(1);
-    expect(await count(() => store.create({ ...input, id }).catch(() => {}))).toBe(1); // CONFLICT from the INSERT
+    /** Runs `fn`, which must reject with `code`. */
+    const rejects = (fn: () => Promise<unknown>, code: string) => async () => {
+      expect((await rejection(fn())).code).toBe(code);
+    };
+    expect(await count(rejects(() => store.create({ ...input, id }), 'CONFLICT'))).toBe(1); // from the INSERT alone
     expect(await count(() => store.delete(id))).toBe(1);
     // error paths may take a second statement, never more
-    expect(await count(() => store.touch(id).catch(() => {}))).toBe(2);
+    expect(await count(rejects(() => store.touch(id), 'NOT_FOUND'))).toBe(2);
     const short = await store.create(record(clock.now(), { expiresAt: new Date(clock.now() + 1000) }));
     clock.advance(1000);
-    expect(await count(() => store.extend(short, HOUR).catch(() => {}))).toBe(2);
+    expect(await count(rejects(() => store.extend(short, HOUR), 'EXPIRED'))).toBe(2);
     expect(await count(() => store.deleteByUser(input.userId, input.tenantId))).toBe(1);
     // ids that can name no session never reach the server
     expect(await count(() => store.get('a\u0000b'))).toBe(0);
@@ -459,17 +496,45 @@ describe('races', () => {
     expect(await rowCount(store)).toBe(0);
   });
 
-  it('deleteByUser racing creates and mutations leaves exactly the sessions created after it', async () => {
+  it('deleteByUser racing creates and mutations: mutations fail only NOT_FOUND, the count matches, and listByUser returns exactly the survivors', async () => {
     const store = await open();
-    const base = record(Date.now());
-    const before = await Promise.all(Array.from({ length: 10 }, () => store.create({ ...base })));
-    const mutations = before.flatMap((id) => [store.touch(id).catch(() => {}), store.extend(id, HOUR).catch(() => {})]);
-    const removed = await store.deleteByUser(base.userId, base.tenantId);
-    await Promise.all(mutations);
-    expect(removed).toBe(10);
-    for (const id of before) expect(await store.get(id)).toBeNull();
-    const after = await Promise.all(Array.from({ length: 3 }, () => store.create({ ...base })));
-    expect((await store.listByUser(base.userId, base.tenantId)).map((r) => r.id).sort()).toEqual(after.sort());
+    for (let round = 0; round < 6; round++) {
+      const base = record(Date.now());
+      const before = await Promise.all(Array.from({ length: 10 }, () => store.create({ ...base })));
+      const created: Promise<string>[] = [];
+      let removed = -1;
+      // Every call is a thunk, started in one synchronous loop in an order rotated each
+      // round, so deleteByUser lands before, among and after the others.
+      const thunks: (() => Promise<unknown>)[] = [
+        ...before.flatMap((id) => [
+          () => store.touch(id),
+          () => store.extend(id, HOUR),
+          () => store.update({ ...base, id, metadata: { round } }),
+        ]),
+        ...Array.from({ length: 6 }, () => () => {
+          const p = store.create({ ...base });
+          created.push(p);
+          return p;
+        }),
+      ];
+      thunks.splice((round * 7) % (thunks.length + 1), 0, async () => {
+        removed = await store.deleteByUser(base.userId, base.tenantId);
+      });
+      const settled = await Promise.allSettled(thunks.map((start) => start()));
+      for (const s of settled) {
+        if (s.status === 'rejected') {
+          expect(SessionError.isInstance(s.reason), String(s.reason)).toBe(true);
+          expect((s.reason as SessionError).code, (s.reason as Error).message).toBe('NOT_FOUND');
+        }
+      }
+      for (const id of before) expect(await store.get(id)).toBeNull();
+      const after = await Promise.all(created); // creates never fail here
+      const survivors = [];
+      for (const id of after) if ((await store.get(id)) !== null) survivors.push(id);
+      // deleteByUser counted the ten and every new session it removed, nothing else
+      expect(removed).toBe(10 + after.length - survivors.length);
+      expect((await store.listByUser(base.userId, base.tenantId)).map((r) => r.id).sort()).toEqual(survivors.sort());
+    }
   });
 
   it('concurrent creates and deletes for one user: listByUser returns exactly the live ones', async () => {
@@ -538,6 +603,7 @@ describe('cleanup', () => {
       table: `s${n++}`,
       clock: clock.now,
       cleanupIntervalMs: 30,
+      onError: () => {}, // a run before migrate() below fails: expected here
     });
     opened.push(store);
     const timer = (store as unknown as { timer: NodeJS.Timeout }).timer;
@@ -579,6 +645,219 @@ describe('HOT updates', () => {
     }
   });
 });
+
+describe('maxSessionsPerUser', () => {
+  const ids = (records: SessionRecord[]) => records.map((r) => r.id).sort();
+
+  it('a create past the bound removes the sessions that expire soonest (then oldest, then smallest id), never the new one', async () => {
+    const clock = manualClock();
+    const store = await open({ clock: clock.now, maxSessionsPerUser: 3 });
+    const t = clock.now();
+    const base = record(t);
+    const at = (id: string, createdAt: number, expiresIn: number) =>
+      store.create({ ...base, id, createdAt: new Date(createdAt), expiresAt: new Date(t + expiresIn) });
+    await at('late', t, 5 * HOUR);
+    await at('b-tie', t - 10, 2 * HOUR);
+    await at('a-tie', t - 10, 2 * HOUR); // same expiry and createdAt as b-tie: the smaller id goes first
+    // the fourth: a-tie goes (soonest expiry, then smallest id among the equal createdAt)
+    await at('new-1', t, 3 * HOUR);
+    expect(ids(await store.listByUser(base.userId, base.tenantId))).toEqual(['b-tie', 'late', 'new-1']);
+    expect(await store.get('a-tie')).toBeNull();
+    // the new session expires soonest of all: it is still never the one removed
+    await at('new-2', t, HOUR);
+    expect(ids(await store.listByUser(base.userId, base.tenantId))).toEqual(['late', 'new-1', 'new-2']);
+    // an earlier createdAt breaks an expiry tie before the id does
+    await at('z-old', t - 50, 30 * HOUR);
+    await at('y-young', t - 40, 30 * HOUR);
+    expect(ids(await store.listByUser(base.userId, base.tenantId))).toEqual(['late', 'y-young', 'z-old']);
+    await at('x-4', t, 30 * HOUR);
+    expect(ids(await store.listByUser(base.userId, base.tenantId))).toEqual(['x-4', 'y-young', 'z-old']);
+    await at('x-5', t, 40 * HOUR);
+    expect(ids(await store.listByUser(base.userId, base.tenantId))).toEqual(['x-4', 'x-5', 'y-young']);
+    expect(await rowCount(store)).toBe(3);
+  });
+
+  it('expired sessions not yet cleaned up count and go first; other users and tenants are untouched', async () => {
+    const clock = manualClock();
+    const store = await open({ clock: clock.now, maxSessionsPerUser: 2 });
+    const base = record(clock.now());
+    const short = await store.create({ ...base, expiresAt: new Date(clock.now() + 1000) });
+    const long = await store.create({ ...base, expiresAt: new Date(clock.now() + 10 * HOUR) });
+    const otherTenant = await store.create({ ...base, tenantId: tenantId(`${base.tenantId}x`) });
+    const otherUser = await store.create({ ...base, userId: `${base.userId}x` });
+    clock.advance(2000);
+    const fresh = await store.create(record(clock.now(), { userId: base.userId, tenantId: base.tenantId }));
+    expect(await store.get(short)).toBeNull(); // gone, not EXPIRED
+    expect((await store.listByUser(base.userId, base.tenantId)).map((r) => r.id).sort()).toEqual([fresh, long].sort());
+    expect((await store.get(otherTenant))?.id).toBe(otherTenant);
+    expect((await store.get(otherUser))?.id).toBe(otherUser);
+  });
+
+  it('concurrent creates for one user through one store leave exactly the bound', async () => {
+    const store = await open({ maxSessionsPerUser: 3 });
+    for (let round = 0; round < 3; round++) {
+      const base = record(Date.now());
+      const created = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => store.create({ ...base, expiresAt: new Date(Date.now() + HOUR + i) })),
+      );
+      const listed = (await store.listByUser(base.userId, base.tenantId)).map((r) => r.id);
+      expect(listed.length).toBe(3);
+      for (const id of listed) expect(created).toContain(id);
+    }
+  });
+
+  it('a create that is a CONFLICT removes nothing', async () => {
+    const store = await open({ maxSessionsPerUser: 2 });
+    const base = record(Date.now());
+    const first = await store.create({ ...base, id: `c-${rand()}` });
+    const second = await store.create({ ...base, id: `c-${rand()}` });
+    expect((await rejection(store.create({ ...base, id: first }))).code).toBe('CONFLICT');
+    expect((await rejection(store.create({ ...base, id: second }))).code).toBe('CONFLICT');
+    expect((await store.listByUser(base.userId, base.tenantId)).length).toBe(2);
+  });
+
+  it('defaults to 1000, and a user far past a lowered bound comes back to it', async () => {
+    const store = await open();
+    const base = record(Date.now());
+    await insertForUser(store, base, 1000);
+    await store.create({ ...base });
+    expect(await rowCount(store)).toBe(1000);
+    // the same table through a store with a bound of 10: one create brings the user to 10
+    const strict = new PostgresSessionStore({ pool, schema, table: store.table, maxSessionsPerUser: 10 });
+    const id = await strict.create({ ...base });
+    expect(await rowCount(store)).toBe(10);
+    expect((await strict.get(id))?.id).toBe(id);
+  });
+});
+
+describe('per-user work is paged', () => {
+  it('listByUser and deleteByUser of a user with 2,500 sessions run statements over at most 1,000 of them', async () => {
+    const spy = spyPool(pool);
+    const clock = manualClock();
+    const table = `s${n++}`;
+    const store = new PostgresSessionStore({
+      pool: spy.pool,
+      schema,
+      table,
+      clock: clock.now,
+      maxSessionsPerUser: 5000,
+    });
+    opened.push(store);
+    await store.migrate();
+    const base = record(clock.now());
+    await insertForUser(store, base, 2500);
+    const other = await store.create(record(clock.now()));
+    spy.log.length = 0;
+    const listed = await store.listByUser(base.userId, base.tenantId);
+    expect(listed.length).toBe(2500);
+    expect(new Set(listed.map((r) => r.id)).size).toBe(2500);
+    for (let i = 1; i < listed.length; i++) {
+      const a = listed[i - 1]!;
+      const b = listed[i]!;
+      expect(
+        a.createdAt.getTime() < b.createdAt.getTime() ||
+          (a.createdAt.getTime() === b.createdAt.getTime() && a.id < b.id),
+      ).toBe(true);
+    }
+    const pages = spy.log.filter((q) => q.name !== undefined);
+    expect(pages.length).toBeGreaterThanOrEqual(3);
+    for (const q of pages) expect(q.text).toContain('LIMIT 1000');
+    // 500 of them expired: deleteByUser removes all 2,500 and counts the 2,000 live ones
+    await pool.query(
+      `UPDATE "${schema}"."${table}" SET expires_at = $1 WHERE user_id = $2 AND (id LIKE '%0' OR id LIKE '%5')`,
+      [clock.now() - 1, base.userId],
+    );
+    spy.log.length = 0;
+    expect(await store.deleteByUser(base.userId, base.tenantId)).toBe(2000);
+    expect(spy.log.length).toBeGreaterThanOrEqual(3);
+    for (const q of spy.log) expect(q.text).toContain('LIMIT 1000');
+    expect(await rowCount(store)).toBe(1);
+    expect((await store.get(other))?.id).toBe(other);
+  });
+});
+
+describe('per-user paging with equal expiries', () => {
+  it('pages break ties by id: 2,500 sessions expiring at the same moment are each listed once', async () => {
+    const store = await open({ maxSessionsPerUser: 5000 });
+    const base = record(Date.now());
+    await insertForUser(store, base, 2500, { sameExpiry: true });
+    const listed = await store.listByUser(base.userId, base.tenantId);
+    expect(listed.length).toBe(2500);
+    expect(new Set(listed.map((r) => r.id)).size).toBe(2500);
+    expect(await store.deleteByUser(base.userId, base.tenantId)).toBe(2500);
+    expect(await store.listByUser(base.userId, base.tenantId)).toEqual([]);
+  });
+});
+
+describe('background cleanup errors', () => {
+  it('go to onError as STORAGE (a missing table says to run migrate())', async () => {
+    const errors: SessionError[] = [];
+    const store = new PostgresSessionStore({
+      pool,
+      schema,
+      table: `nothere_${rand().replace(/-/g, '')}`,
+      cleanupIntervalMs: 20,
+      onError: (error) => {
+        errors.push(error);
+        throw new Error('a hook that throws changes nothing');
+      },
+    });
+    opened.push(store);
+    const deadline = Date.now() + 10_000;
+    while (errors.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await store.close();
+    expect(errors.length).toBeGreaterThanOrEqual(2);
+    for (const error of errors) {
+      expect(SessionError.isInstance(error)).toBe(true);
+      expect(error.code).toBe('STORAGE');
+      expect(error.operation).toBe('cleanupExpired');
+      expect(error.message).toContain('migrate()');
+      expect(error.cause).toBeDefined();
+    }
+  });
+
+  it('by default are logged with console.warn once per distinct message in a row, not every interval', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const spy = spyPool(pool);
+    try {
+      const table = `nothere_${rand().replace(/-/g, '')}`;
+      const store = new PostgresSessionStore({ pool: spy.pool, schema, table, cleanupIntervalMs: 20 });
+      opened.push(store);
+      const deadline = Date.now() + 10_000;
+      while (spy.log.length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(spy.log.length).toBeGreaterThanOrEqual(4); // four failed runs
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0]![0])).toContain(`"${schema}"."${table}" does not exist`);
+      // a run that succeeds in between: the same failure is logged again
+      await store.migrate();
+      const migrated = spy.log.length;
+      while (spy.log.length < migrated + 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await pool.query(`DROP TABLE "${schema}"."${table}"`);
+      while (warn.mock.calls.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      await store.close();
+      expect(warn).toHaveBeenCalledTimes(2);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+});
+
+/** Inserts `count` sessions of one user with one statement (a real record per row). */
+async function insertForUser(
+  store: PostgresSessionStore,
+  base: SessionRecord,
+  count: number,
+  { sameExpiry = false } = {},
+): Promise<void> {
+  const template = encodeRecord({ ...base, id: '__ID__' });
+  await pool.query(
+    `INSERT INTO "${store.schema}"."${store.table}" (id, tenant_id, user_id, created_at, expires_at, last_activity_at, record)
+     SELECT 'bulk-' || g, $1, $2, $3::bigint + g % 7, $4::bigint + CASE WHEN $7 THEN 0 ELSE g END, $3::bigint,
+            replace($5, '__ID__', 'bulk-' || g)
+       FROM generate_series(1, $6::int) AS g`,
+    [base.tenantId, base.userId, base.createdAt.getTime(), base.expiresAt.getTime(), template, count, sameExpiry],
+  );
+}
 
 /** Inserts `count` sessions through the store (so they are real records). */
 async function insertMany(store: PostgresSessionStore, count: number, now: number, expiresAt: number): Promise<void> {
