@@ -1,6 +1,7 @@
 export type { Device, ManagerState, Session } from './layout.js';
 export {
   DEFAULT_ABSOLUTE_TIMEOUT_MS,
+  DEFAULT_HASH_CACHE_SIZE,
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_ROTATION_GRACE_MS,
   DEFAULT_TOUCH_AFTER_MS,

@@ -9,6 +9,7 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 30 * MINUTE;
 export const DEFAULT_ABSOLUTE_TIMEOUT_MS = 12 * HOUR;
 export const DEFAULT_TOUCH_AFTER_MS = MINUTE;
 export const DEFAULT_ROTATION_GRACE_MS = 5_000;
+export const DEFAULT_HASH_CACHE_SIZE = 1000;
 
 /** Options of {@link SessionManager}. */
 export interface SessionManagerOptions {
@@ -41,6 +42,13 @@ export interface SessionManagerOptions {
   rotationGraceMs?: number;
   /** Milliseconds since the epoch; every timeout decision uses it. @default Date.now */
   clock?: () => number;
+  /**
+   * How many token -> handle hashes to remember (first in, first out), so a token seen
+   * again skips SHA-256. It holds tokens of recent requests in this process's memory, as
+   * the requests themselves do. 0 turns it off.
+   * @default 1000
+   */
+  hashCacheSize?: number;
 }
 
 export interface ResolvedOptions {
@@ -50,6 +58,7 @@ export interface ResolvedOptions {
   touchAfterMs: number;
   rotationGraceMs: number;
   clock: () => number;
+  hashCacheSize: number;
 }
 
 function invalid(field: string, message: string): SessionError {
@@ -86,5 +95,22 @@ export function resolveOptions(input: unknown): ResolvedOptions {
   const rotationGraceMs = duration(options, 'rotationGraceMs', DEFAULT_ROTATION_GRACE_MS, 0);
   const clock = options.clock ?? Date.now;
   if (typeof clock !== 'function') throw invalid('clock', 'must be a function returning milliseconds since the epoch');
-  return { store, idleTimeoutMs, absoluteTimeoutMs, touchAfterMs, rotationGraceMs, clock: clock as () => number };
+  const hashCacheSize = options.hashCacheSize ?? DEFAULT_HASH_CACHE_SIZE;
+  if (
+    typeof hashCacheSize !== 'number' ||
+    !Number.isInteger(hashCacheSize) ||
+    hashCacheSize < 0 ||
+    hashCacheSize > 1_000_000
+  ) {
+    throw invalid('hashCacheSize', 'must be an integer from 0 to 1000000');
+  }
+  return {
+    store,
+    idleTimeoutMs,
+    absoluteTimeoutMs,
+    touchAfterMs,
+    rotationGraceMs,
+    clock: clock as () => number,
+    hashCacheSize,
+  };
 }

@@ -80,6 +80,8 @@ export class SessionManager {
   readonly #store: SessionStore;
   /** handle -> time of the last slide this process wrote (the throttle within one process). */
   readonly #touched = new Map<string, number>();
+  /** token -> handle, first in first out (hashCacheSize entries). */
+  readonly #hashes = new Map<string, string>();
 
   constructor(options: SessionManagerOptions) {
     this.#o = resolveOptions(options);
@@ -121,10 +123,10 @@ export class SessionManager {
       };
       if (this.stateless) {
         const token = await this.#store.create(record);
-        return { token, session: this.#session({ ...record, id: token }, await handleOf(token), false) };
+        return { token, session: this.#session({ ...record, id: token }, handleOf(token), false) };
       }
       const token = newToken();
-      const handle = await handleOf(token);
+      const handle = handleOf(token);
       await this.#store.create({ ...record, id: handle });
       return { token, session: this.#session({ ...record, id: handle }, handle, false) };
     });
@@ -138,17 +140,43 @@ export class SessionManager {
    * `touchAfterMs`. A backend failure rejects `STORAGE`.
    */
   validate(token: string | null | undefined): Promise<Session | null> {
-    return this.#run('validate', async () => {
-      const found = await this.#find(token);
-      if (found === undefined) return null;
-      const { record, state, id } = found;
-      const rotated = state.rotatedTo !== undefined;
-      if (!rotated && !this.stateless && this.#store.capabilities.mutate) {
-        const slid = await this.#slide(record, id);
-        if (!slid) return null;
-      }
-      return this.#session(record, this.stateless ? await handleOf(id) : id, rotated);
-    });
+    if (this.stateless) return this.#run('validate', () => this.#validateStateless(token));
+    // The hot path: one store read and one promise step (no nested async functions).
+    if (!isTokenShaped(token)) return Promise.resolve(null);
+    let read: Promise<SessionRecord | null>;
+    let id: string;
+    try {
+      id = this.#handle(token);
+      read = this.#store.get(id);
+    } catch (error) {
+      return Promise.reject(toStorageError(error, STORE, 'validate'));
+    }
+    return read.then(
+      (record) => {
+        if (record === null) return null;
+        const parsed = readState(record);
+        if (parsed === undefined || !this.#live(record, parsed.state, this.#now())) return null;
+        const rotated = parsed.state.rotatedTo !== undefined;
+        const session = () => this.#session(record, id, rotated, parsed);
+        if (rotated || !this.#store.capabilities.mutate || !this.#needsSlide(record, id)) return session();
+        return this.#slide(record, id).then(
+          (slid) => (slid ? session() : null),
+          (error: unknown) => {
+            throw toStorageError(error, STORE, 'validate');
+          },
+        );
+      },
+      (error: unknown) => {
+        if (SessionError.hasCode(error, 'EXPIRED')) return null;
+        throw toStorageError(error, STORE, 'validate');
+      },
+    );
+  }
+
+  async #validateStateless(token: unknown): Promise<Session | null> {
+    const found = await this.#find(token);
+    if (found === undefined) return null;
+    return this.#session(found.record, handleOf(found.id), false, found);
   }
 
   /**
@@ -190,7 +218,7 @@ export class SessionManager {
       }
       const now = this.#now();
       const newTokenText = newToken();
-      const handle = await handleOf(newTokenText);
+      const handle = handleOf(newTokenText);
       const created = old.createdAt.getTime();
       const next: SessionRecord = {
         id: handle,
@@ -236,7 +264,7 @@ export class SessionManager {
   list(userId: string, tenantId: TenantId, currentToken?: string): Promise<Device[]> {
     return this.#run('list', async () => {
       this.#need('list', 'list');
-      const current = isTokenShaped(currentToken) ? await handleOf(currentToken) : undefined;
+      const current = isTokenShaped(currentToken) ? this.#handle(currentToken) : undefined;
       const records = await this.#store.listByUser(userId, tenantId);
       const now = this.#now();
       const devices: Device[] = [];
@@ -297,7 +325,9 @@ export class SessionManager {
         return live;
       }
       if (!isTokenShaped(token)) return false;
-      return this.revoke(await handleOf(token));
+      const handle = this.#handle(token);
+      this.#hashes.delete(token);
+      return this.revoke(handle);
     });
   }
 
@@ -377,7 +407,7 @@ export class SessionManager {
       id = token;
     } else {
       if (!isTokenShaped(token)) return undefined;
-      id = await handleOf(token);
+      id = this.#handle(token);
     }
     const record = await this.#getOrNull(id);
     if (record === null) return undefined;
@@ -397,12 +427,17 @@ export class SessionManager {
     );
   }
 
-  /** Slides the idle window when the stored activity is touchAfterMs old; false when the session vanished meanwhile. */
+  /** True when the stored activity is touchAfterMs old and no slide of this process covers it. */
+  #needsSlide(record: SessionRecord, id: string): boolean {
+    const now = this.#now();
+    if (now - record.lastActivityAt.getTime() < this.touchAfterMs) return false;
+    const last = this.#touched.get(id);
+    return !(last !== undefined && now - last < this.touchAfterMs && last >= record.lastActivityAt.getTime());
+  }
+
+  /** Slides the idle window (one extend); false when the session vanished meanwhile. */
   async #slide(record: SessionRecord, id: string): Promise<boolean> {
     const now = this.#now();
-    if (now - record.lastActivityAt.getTime() < this.touchAfterMs) return true;
-    const last = this.#touched.get(id);
-    if (last !== undefined && now - last < this.touchAfterMs && last >= record.lastActivityAt.getTime()) return true;
     const expiresAt = Math.min(now + this.idleTimeoutMs, record.createdAt.getTime() + this.absoluteTimeoutMs);
     if (this.#touched.size >= TOUCH_MEMORY) this.#touched.clear();
     this.#touched.set(id, now);
@@ -418,8 +453,19 @@ export class SessionManager {
     return true;
   }
 
-  #session(record: SessionRecord, handle: string, rotated: boolean): Session {
-    const parsed = readState(record);
+  #handle(token: string): string {
+    const max = this.#o.hashCacheSize;
+    if (max === 0) return handleOf(token);
+    let handle = this.#hashes.get(token);
+    if (handle === undefined) {
+      handle = handleOf(token);
+      if (this.#hashes.size >= max) this.#hashes.delete(this.#hashes.keys().next().value as string);
+      this.#hashes.set(token, handle);
+    }
+    return handle;
+  }
+
+  #session(record: SessionRecord, handle: string, rotated: boolean, parsed = readState(record)): Session {
     return {
       handle,
       userId: record.userId,

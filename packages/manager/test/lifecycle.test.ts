@@ -6,7 +6,6 @@ import { SessionManager } from '../src/index.js';
 import {
   type Backend,
   counting,
-  type ManualClock,
   MINUTE,
   manualClock,
   memoryBackend,

@@ -75,7 +75,7 @@ describe('tokens and handles', () => {
     }
     const { createHash } = await import('node:crypto');
     const token = newToken();
-    expect(await handleOf(token)).toBe(createHash('sha256').update(token).digest('base64url'));
+    expect(handleOf(token)).toBe(createHash('sha256').update(token).digest('base64url'));
   });
 
   it('constantTimeEqual compares exactly', () => {
