@@ -155,11 +155,12 @@ export class SessionManager {
       (record) => {
         if (record === null) return null;
         const parsed = readState(record);
-        if (parsed === undefined || !this.#live(record, parsed.state, this.#now())) return null;
+        const now = this.#now();
+        if (parsed === undefined || !this.#live(record, parsed.state, now)) return null;
         const rotated = parsed.state.rotatedTo !== undefined;
         const session = () => this.#session(record, id, rotated, parsed);
-        if (rotated || !this.#store.capabilities.mutate || !this.#needsSlide(record, id)) return session();
-        return this.#slide(record, id).then(
+        if (rotated || !this.#store.capabilities.mutate || !this.#needsSlide(record, id, now)) return session();
+        return this.#slide(record, id, now).then(
           (slid) => (slid ? session() : null),
           (error: unknown) => {
             throw toStorageError(error, STORE, 'validate');
@@ -428,16 +429,14 @@ export class SessionManager {
   }
 
   /** True when the stored activity is touchAfterMs old and no slide of this process covers it. */
-  #needsSlide(record: SessionRecord, id: string): boolean {
-    const now = this.#now();
+  #needsSlide(record: SessionRecord, id: string, now: number): boolean {
     if (now - record.lastActivityAt.getTime() < this.touchAfterMs) return false;
     const last = this.#touched.get(id);
     return !(last !== undefined && now - last < this.touchAfterMs && last >= record.lastActivityAt.getTime());
   }
 
   /** Slides the idle window (one extend); false when the session vanished meanwhile. */
-  async #slide(record: SessionRecord, id: string): Promise<boolean> {
-    const now = this.#now();
+  async #slide(record: SessionRecord, id: string, now: number): Promise<boolean> {
     const expiresAt = Math.min(now + this.idleTimeoutMs, record.createdAt.getTime() + this.absoluteTimeoutMs);
     if (this.#touched.size >= TOUCH_MEMORY) this.#touched.clear();
     this.#touched.set(id, now);
