@@ -70,7 +70,7 @@ describe('sessionMiddleware over real HTTP', () => {
         await redis.kill();
         const res = await fetch(`${server.url}/me`, { headers });
         expect(res.status).toBe(500);
-        expect((await res.json()).error).toMatch(/STORAGE|backend|sessionkit/i);
+        expect(((await res.json()) as { error: string }).error).toMatch(/STORAGE|backend|sessionkit/i);
         expect(setCookieOf(res, '__Host-session')).toBeUndefined(); // the cookie is kept for when Redis is back
       } finally {
         await server.close();
