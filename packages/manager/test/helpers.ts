@@ -1,12 +1,14 @@
 // Real backends for the manager's tests: store-memory in process, and throwaway Redis and
 // PostgreSQL servers from scripts/test-servers (REDIS_URL / DATABASE_URL when set).
 import { type SessionStore, tenantId } from '@sessionkit/core';
+import { MemcachedSessionStore } from '@sessionkit/store-memcached';
 import { MemorySessionStore } from '@sessionkit/store-memory';
 import { PostgresSessionStore } from '@sessionkit/store-postgres';
 import { RedisSessionStore } from '@sessionkit/store-redis';
 import { Redis } from 'ioredis';
+import memjs from 'memjs';
 import pg from 'pg';
-import { startPostgres, startRedis } from '../../../scripts/test-servers/index.mjs';
+import { startMemcached, startPostgres, startRedis } from '../../../scripts/test-servers/index.mjs';
 
 export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;
@@ -103,6 +105,25 @@ export async function postgresBackend(): Promise<Backend> {
     async stop() {
       await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
       await pool.end();
+      await server?.stop();
+    },
+  };
+}
+
+export async function memcachedBackend(): Promise<Backend> {
+  const server = process.env.MEMCACHED_SERVERS ? undefined : await startMemcached();
+  const quiet = { log: () => {} };
+  const client = memjs.Client.create(process.env.MEMCACHED_SERVERS ?? server?.server, {
+    timeout: 1,
+    retries: 1,
+    logger: quiet,
+  });
+  let n = 0;
+  return {
+    name: 'memcached',
+    make: async (clock) => new MemcachedSessionStore({ client, clock, prefix: `mgr${process.pid}-${n++}:` }),
+    async stop() {
+      client.close();
       await server?.stop();
     },
   };

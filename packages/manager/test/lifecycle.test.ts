@@ -8,6 +8,7 @@ import {
   counting,
   MINUTE,
   manualClock,
+  memcachedBackend,
   memoryBackend,
   postgresBackend,
   redisBackend,
@@ -24,6 +25,7 @@ const backends: Record<string, () => Promise<Backend>> = {
   memory: async () => memoryBackend(),
   redis: redisBackend,
   postgres: postgresBackend,
+  memcached: memcachedBackend,
 };
 
 for (const [name, start] of Object.entries(backends)) {
