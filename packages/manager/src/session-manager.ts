@@ -78,6 +78,8 @@ export class SessionManager {
   readonly stateless: boolean;
   readonly #o: ResolvedOptions;
   readonly #store: SessionStore;
+  /** The store has update/extend/touch (capabilities are fixed at construction). */
+  readonly #mutable: boolean;
   /** handle -> time of the last slide this process wrote (the throttle within one process). */
   readonly #touched = new Map<string, number>();
   /** token -> handle, first in first out (hashCacheSize entries). */
@@ -91,6 +93,7 @@ export class SessionManager {
     this.touchAfterMs = this.#o.touchAfterMs;
     this.rotationGraceMs = this.#o.rotationGraceMs;
     this.stateless = !this.#store.capabilities.customIds;
+    this.#mutable = this.#store.capabilities.mutate;
   }
 
   /** The public handle of a token (SHA-256, base64url). */
@@ -142,11 +145,14 @@ export class SessionManager {
   validate(token: string | null | undefined): Promise<Session | null> {
     if (this.stateless) return this.#run('validate', () => this.#validateStateless(token));
     // The hot path: one store read and one promise step (no nested async functions).
-    if (!isTokenShaped(token)) return Promise.resolve(null);
+    if (typeof token !== 'string') return Promise.resolve(null);
     let read: Promise<SessionRecord | null>;
-    let id: string;
+    let id: string | undefined = this.#hashes.get(token); // only shaped tokens are cached
     try {
-      id = this.#handle(token);
+      if (id === undefined) {
+        if (!isTokenShaped(token)) return Promise.resolve(null);
+        id = this.#handle(token);
+      }
       read = this.#store.get(id);
     } catch (error) {
       return Promise.reject(toStorageError(error, STORE, 'validate'));
@@ -157,11 +163,13 @@ export class SessionManager {
         const parsed = readState(record);
         const now = this.#now();
         if (parsed === undefined || !this.#live(record, parsed.state, now)) return null;
+        const handle = id as string;
         const rotated = parsed.state.rotatedTo !== undefined;
-        const session = () => this.#session(record, id, rotated, parsed);
-        if (rotated || !this.#store.capabilities.mutate || !this.#needsSlide(record, id, now)) return session();
-        return this.#slide(record, id, now).then(
-          (slid) => (slid ? session() : null),
+        if (rotated || !this.#mutable || !this.#needsSlide(record, handle, now)) {
+          return this.#session(record, handle, rotated, parsed);
+        }
+        return this.#slide(record, handle, now).then(
+          (slid) => (slid ? this.#session(record, handle, false, parsed) : null),
           (error: unknown) => {
             throw toStorageError(error, STORE, 'validate');
           },
