@@ -1,0 +1,2 @@
+export { type SessionEnv, type SessionVariables, sessionMiddleware, signIn, signOut, stepUp } from './middleware.js';
+export type { SessionCookieOptions, SessionMiddlewareOptions } from './options.js';

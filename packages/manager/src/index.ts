@@ -1,0 +1,11 @@
+export type { Device, ManagerState, Session } from './layout.js';
+export {
+  DEFAULT_ABSOLUTE_TIMEOUT_MS,
+  DEFAULT_HASH_CACHE_SIZE,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_ROTATION_GRACE_MS,
+  DEFAULT_TOUCH_AFTER_MS,
+  type SessionManagerOptions,
+} from './options.js';
+export { type Issued, type IssueInput, type Owner, SessionManager, type StepUpInput } from './session-manager.js';
+export { constantTimeEqual } from './token.js';

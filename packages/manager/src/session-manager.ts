@@ -1,0 +1,505 @@
+import {
+  type JsonValue,
+  SessionError,
+  type SessionRecord,
+  type SessionStore,
+  type TenantId,
+  toStorageError,
+} from '@sessionkit/core';
+import { type Device, type ManagerState, readState, type Session, wrapMetadata } from './layout.js';
+import { type ResolvedOptions, resolveOptions, type SessionManagerOptions } from './options.js';
+import { handleOf, isTokenShaped, newToken } from './token.js';
+
+/** What issue takes. */
+export interface IssueInput {
+  userId: string;
+  tenantId: TenantId;
+  /** The factors the user signed in with, e.g. `['password']`. @default [] */
+  factorsUsed?: string[];
+  /** @default 1 */
+  assuranceLevel?: number;
+  /** The app's metadata (JSON), e.g. the user agent for the devices list. @default null */
+  metadata?: JsonValue;
+  /** Stored as the record's transactionId. @default '' */
+  transactionId?: string;
+}
+
+/** What stepUp takes. */
+export interface StepUpInput {
+  /** The factors used in this step; the new session holds the old ones and these. */
+  factorsUsed: string[];
+  /** The new level: not lower than the current one (INVALID). */
+  assuranceLevel: number;
+  /** Replaces the app's metadata. @default the current metadata */
+  metadata?: JsonValue;
+}
+
+/** A new token for the client (put it in a cookie) and its session. */
+export interface Issued {
+  token: string;
+  session: Session;
+}
+
+/** Owner check for revoke: only a session of this user in this tenant is removed. */
+export interface Owner {
+  userId: string;
+  tenantId: TenantId;
+}
+
+const STORE = 'manager';
+/** Longest token accepted from a stateless store (a JWT); anything longer is not a token. */
+const MAX_STATELESS_TOKEN = 16_384;
+/** How many handles the in-process touch throttle remembers. */
+const TOUCH_MEMORY = 10_000;
+
+interface Found {
+  record: SessionRecord;
+  state: ManagerState;
+  data: JsonValue;
+  id: string;
+}
+
+/**
+ * The session lifecycle over any sessionkit store: issue a token at sign-in, validate it
+ * on every request (idle and absolute timeouts), rotate it on step-up, list devices and
+ * revoke them. Every method rejects only with a `SessionError`; a backend failure rejects
+ * `STORAGE` (never a `null` that would look like "signed out").
+ */
+export class SessionManager {
+  readonly idleTimeoutMs: number;
+  readonly absoluteTimeoutMs: number;
+  readonly touchAfterMs: number;
+  readonly rotationGraceMs: number;
+  /**
+   * True when the store cannot keep records under a caller-chosen id (store-jwt): the
+   * store's id is the token itself, sessions cannot slide, and only issue, validate,
+   * signOut and revokeAll work.
+   */
+  readonly stateless: boolean;
+  readonly #o: ResolvedOptions;
+  readonly #store: SessionStore;
+  /** The store has update/extend/touch (capabilities are fixed at construction). */
+  readonly #mutable: boolean;
+  /** handle -> time of the last slide this process wrote (the throttle within one process). */
+  readonly #touched = new Map<string, number>();
+  /** token -> handle, first in first out (hashCacheSize entries). */
+  readonly #hashes = new Map<string, string>();
+
+  constructor(options: SessionManagerOptions) {
+    this.#o = resolveOptions(options);
+    this.#store = this.#o.store;
+    this.idleTimeoutMs = this.#o.idleTimeoutMs;
+    this.absoluteTimeoutMs = this.#o.absoluteTimeoutMs;
+    this.touchAfterMs = this.#o.touchAfterMs;
+    this.rotationGraceMs = this.#o.rotationGraceMs;
+    this.stateless = !this.#store.capabilities.customIds;
+    this.#mutable = this.#store.capabilities.mutate;
+  }
+
+  /** The public handle of a token (SHA-256, base64url). */
+  handleOf(token: string): Promise<string> {
+    return this.#run('handleOf', async () => {
+      if (typeof token !== 'string') throw invalid('handleOf', 'token', 'must be a string');
+      return handleOf(token);
+    });
+  }
+
+  /**
+   * Starts a session at sign-in. Returns the token (256 random bits, base64url) for the
+   * client; the store keeps the session under the token's hash only.
+   */
+  issue(input: IssueInput): Promise<Issued> {
+    return this.#run('issue', async () => {
+      if (typeof input !== 'object' || input === null) throw invalid('issue', 'input', 'must be an object');
+      const now = this.#now();
+      const record: SessionRecord = {
+        id: '',
+        userId: input.userId,
+        tenantId: input.tenantId,
+        transactionId: input.transactionId ?? '',
+        factorsUsed: input.factorsUsed ?? [],
+        assuranceLevel: input.assuranceLevel ?? 1,
+        metadata: wrapMetadata({ v: 1 }, input.metadata === undefined ? null : input.metadata),
+        createdAt: new Date(now),
+        lastActivityAt: new Date(now),
+        expiresAt: new Date(now + Math.min(this.idleTimeoutMs, this.absoluteTimeoutMs)),
+      };
+      if (this.stateless) {
+        const token = await this.#store.create(record);
+        return { token, session: this.#session({ ...record, id: token }, handleOf(token), false) };
+      }
+      const token = newToken();
+      const handle = handleOf(token);
+      await this.#store.create({ ...record, id: handle });
+      return { token, session: this.#session({ ...record, id: handle }, handle, false) };
+    });
+  }
+
+  /**
+   * The session of a token, or `null` when the token is missing, malformed, unknown,
+   * revoked, expired, idle (`now >= lastActivityAt + idleTimeoutMs`), past its absolute
+   * timeout (`now >= createdAt + absoluteTimeoutMs`), or rotated out by stepUp with its
+   * grace window over. Slides the idle window with at most one store write per
+   * `touchAfterMs`. A backend failure rejects `STORAGE`.
+   */
+  validate(token: string | null | undefined): Promise<Session | null> {
+    if (this.stateless) return this.#run('validate', () => this.#validateStateless(token));
+    // The hot path: one store read and one promise step (no nested async functions).
+    if (typeof token !== 'string') return Promise.resolve(null);
+    let read: Promise<SessionRecord | null>;
+    let id: string | undefined = this.#hashes.get(token); // only shaped tokens are cached
+    try {
+      if (id === undefined) {
+        if (!isTokenShaped(token)) return Promise.resolve(null);
+        id = this.#handle(token);
+      }
+      read = this.#store.get(id);
+    } catch (error) {
+      return Promise.reject(toStorageError(error, STORE, 'validate'));
+    }
+    return read.then(
+      (record) => {
+        if (record === null) return null;
+        const parsed = readState(record);
+        const now = this.#now();
+        if (parsed === undefined || !this.#live(record, parsed.state, now)) return null;
+        const handle = id as string;
+        const rotated = parsed.state.rotatedTo !== undefined;
+        if (rotated || !this.#mutable || !this.#needsSlide(record, handle, now)) {
+          return this.#session(record, handle, rotated, parsed);
+        }
+        return this.#slide(record, handle, now).then(
+          (slid) => (slid ? this.#session(record, handle, false, parsed) : null),
+          (error: unknown) => {
+            throw toStorageError(error, STORE, 'validate');
+          },
+        );
+      },
+      (error: unknown) => {
+        if (SessionError.hasCode(error, 'EXPIRED')) return null;
+        throw toStorageError(error, STORE, 'validate');
+      },
+    );
+  }
+
+  async #validateStateless(token: unknown): Promise<Session | null> {
+    const found = await this.#find(token);
+    if (found === undefined) return null;
+    return this.#session(found.record, handleOf(found.id), false, found);
+  }
+
+  /**
+   * Step-up: a new token for the same sign-in at `assuranceLevel` (not lower than the
+   * current one: INVALID), holding the old factors and `factorsUsed`. The old token
+   * validates for `rotationGraceMs` more, then never again. Resolves `null` when the token
+   * does not validate (a token already rotated out included). UNSUPPORTED on a stateless store.
+   */
+  stepUp(token: string, input: StepUpInput): Promise<Issued | null> {
+    return this.#run('stepUp', async () => {
+      if (typeof input !== 'object' || input === null) throw invalid('stepUp', 'input', 'must be an object');
+      const { assuranceLevel, factorsUsed } = input;
+      if (
+        typeof assuranceLevel !== 'number' ||
+        !Number.isInteger(assuranceLevel) ||
+        assuranceLevel !== (assuranceLevel | 0)
+      ) {
+        throw invalid('stepUp', 'assuranceLevel', 'must be an int32');
+      }
+      if (!Array.isArray(factorsUsed) || factorsUsed.some((f) => typeof f !== 'string')) {
+        throw invalid('stepUp', 'factorsUsed', 'must be an array of strings');
+      }
+      const caps = this.#store.capabilities;
+      if (this.stateless || !caps.mutate || !caps.revoke) {
+        throw new SessionError(
+          'UNSUPPORTED',
+          'needs a store with caller-chosen ids, update and delete (not a stateless store)',
+          {
+            store: STORE,
+            operation: 'stepUp',
+          },
+        );
+      }
+      const found = await this.#find(token);
+      if (found === undefined || found.state.rotatedTo !== undefined) return null;
+      const { record: old, data, id: oldHandle } = found;
+      if (assuranceLevel < old.assuranceLevel) {
+        throw invalid('stepUp', 'assuranceLevel', `must not be lower than the session's level (${old.assuranceLevel})`);
+      }
+      const now = this.#now();
+      const newTokenText = newToken();
+      const handle = handleOf(newTokenText);
+      const created = old.createdAt.getTime();
+      const next: SessionRecord = {
+        id: handle,
+        userId: old.userId,
+        tenantId: old.tenantId,
+        transactionId: old.transactionId,
+        factorsUsed: [...new Set([...old.factorsUsed, ...factorsUsed])],
+        assuranceLevel,
+        metadata: wrapMetadata({ v: 1, rotatedFrom: oldHandle }, input.metadata === undefined ? data : input.metadata),
+        createdAt: old.createdAt,
+        lastActivityAt: new Date(now),
+        expiresAt: new Date(Math.min(now + this.idleTimeoutMs, created + this.absoluteTimeoutMs)),
+      };
+      await this.#store.create(next);
+      try {
+        if (this.rotationGraceMs === 0) {
+          await this.#store.delete(oldHandle);
+        } else {
+          const graceUntil = now + this.rotationGraceMs;
+          await this.#store.update({
+            ...old,
+            metadata: wrapMetadata({ ...found.state, rotatedTo: handle, graceUntil }, data),
+            expiresAt: new Date(Math.min(old.expiresAt.getTime(), graceUntil)),
+          });
+        }
+      } catch (error) {
+        // The old session could not be cut short: undo the new one, so no second live
+        // session is left behind. A revoked or expired old session means "signed out".
+        await this.#store.delete(handle).catch(() => {});
+        if (SessionError.hasCode(error, 'NOT_FOUND') || SessionError.hasCode(error, 'EXPIRED')) return null;
+        throw error;
+      }
+      this.#touched.delete(oldHandle);
+      return { token: newTokenText, session: this.#session(next, handle, false) };
+    });
+  }
+
+  /**
+   * The user's devices: every live session of `userId` in `tenantId` (sessions rotated out
+   * by stepUp are not listed; their successor is), ordered by sign-in time. With
+   * `currentToken`, that session has `current: true`.
+   */
+  list(userId: string, tenantId: TenantId, currentToken?: string): Promise<Device[]> {
+    return this.#run('list', async () => {
+      this.#need('list', 'list');
+      const current = isTokenShaped(currentToken) ? this.#handle(currentToken) : undefined;
+      const records = await this.#store.listByUser(userId, tenantId);
+      const now = this.#now();
+      const devices: Device[] = [];
+      for (const record of records) {
+        const parsed = readState(record);
+        if (parsed === undefined || parsed.state.rotatedTo !== undefined || !this.#live(record, parsed.state, now))
+          continue;
+        devices.push({
+          handle: record.id,
+          createdAt: record.createdAt,
+          lastActivityAt: record.lastActivityAt,
+          expiresAt: record.expiresAt,
+          assuranceLevel: record.assuranceLevel,
+          factorsUsed: record.factorsUsed,
+          metadata: parsed.data,
+          current: record.id === current,
+        });
+      }
+      return devices;
+    });
+  }
+
+  /**
+   * Revokes the session with this handle (and the one it replaced at step-up, if that is
+   * still in its grace window). With `owner`, only a session of that user in that tenant
+   * is revoked. Resolves true when a session was removed.
+   */
+  revoke(handle: string, owner?: Owner): Promise<boolean> {
+    return this.#run('revoke', async () => {
+      if (typeof handle !== 'string') throw invalid('revoke', 'handle', 'must be a string');
+      this.#need('revoke', 'revoke');
+      if (this.stateless) {
+        throw new SessionError('UNSUPPORTED', 'a stateless store cannot revoke by handle: use signOut(token)', {
+          store: STORE,
+          operation: 'revoke',
+        });
+      }
+      if (!isTokenShaped(handle)) return false;
+      const record = await this.#getOrNull(handle);
+      if (record === null) return false;
+      if (owner !== undefined && (record.userId !== owner.userId || record.tenantId !== owner.tenantId)) return false;
+      await this.#store.delete(handle);
+      this.#touched.delete(handle);
+      const from = readState(record)?.state.rotatedFrom;
+      if (from !== undefined) await this.#store.delete(from);
+      return true;
+    });
+  }
+
+  /** Signs out the session of this token (sign-out). Works on a stateless store with revocations too. */
+  signOut(token: string): Promise<boolean> {
+    return this.#run('signOut', async () => {
+      this.#need('signOut', 'revoke');
+      if (this.stateless) {
+        if (typeof token !== 'string' || token === '' || token.length > MAX_STATELESS_TOKEN) return false;
+        const live = (await this.#find(token)) !== undefined;
+        await this.#store.delete(token);
+        return live;
+      }
+      if (!isTokenShaped(token)) return false;
+      const handle = this.#handle(token);
+      this.#hashes.delete(token);
+      return this.revoke(handle);
+    });
+  }
+
+  /**
+   * Revokes every other session of the token's user ("sign out other devices"); the
+   * token's own session (and its predecessor in grace) stays. Resolves how many were
+   * removed; 0 when the token does not validate.
+   */
+  revokeOthers(token: string): Promise<number> {
+    return this.#run('revokeOthers', async () => {
+      this.#need('revokeOthers', 'list');
+      this.#need('revokeOthers', 'revoke');
+      const found = await this.#find(token);
+      if (found === undefined || found.state.rotatedTo !== undefined) return 0;
+      const keep = new Set([found.id, found.state.rotatedFrom]);
+      let removed = 0;
+      for (const record of await this.#store.listByUser(found.record.userId, found.record.tenantId)) {
+        if (keep.has(record.id)) continue;
+        await this.#store.delete(record.id);
+        this.#touched.delete(record.id);
+        removed++;
+      }
+      return removed;
+    });
+  }
+
+  /** Revokes every session of the user in the tenant ("sign out everywhere"); resolves the store's count. */
+  revokeAll(userId: string, tenantId: TenantId): Promise<number> {
+    return this.#run('revokeAll', async () => {
+      this.#need('revokeAll', 'revokeUser');
+      return this.#store.deleteByUser(userId, tenantId);
+    });
+  }
+
+  // --- internals ---------------------------------------------------------------------
+
+  async #run<T>(operation: string, body: () => Promise<T>): Promise<T> {
+    try {
+      return await body();
+    } catch (error) {
+      throw toStorageError(error, STORE, operation);
+    }
+  }
+
+  #now(): number {
+    const now = this.#o.clock();
+    if (typeof now !== 'number' || !Number.isFinite(now)) {
+      throw new SessionError('INVALID', 'clock returned a non-finite value', { store: STORE, field: 'clock' });
+    }
+    return now;
+  }
+
+  #need(operation: string, capability: 'list' | 'revoke' | 'revokeUser'): void {
+    if (!this.#store.capabilities[capability]) {
+      throw new SessionError('UNSUPPORTED', `the store lacks the "${capability}" capability`, {
+        store: STORE,
+        operation,
+      });
+    }
+  }
+
+  /** get, with EXPIRED read as "no session". */
+  async #getOrNull(id: string): Promise<SessionRecord | null> {
+    try {
+      return await this.#store.get(id);
+    } catch (error) {
+      if (SessionError.hasCode(error, 'EXPIRED')) return null;
+      throw error;
+    }
+  }
+
+  /** The live, manager-made session of a token, or undefined. */
+  async #find(token: unknown): Promise<Found | undefined> {
+    let id: string;
+    if (this.stateless) {
+      if (typeof token !== 'string' || token === '' || token.length > MAX_STATELESS_TOKEN) return undefined;
+      id = token;
+    } else {
+      if (!isTokenShaped(token)) return undefined;
+      id = this.#handle(token);
+    }
+    const record = await this.#getOrNull(id);
+    if (record === null) return undefined;
+    const parsed = readState(record);
+    if (parsed === undefined || !this.#live(record, parsed.state, this.#now())) return undefined;
+    return { record, state: parsed.state, data: parsed.data, id };
+  }
+
+  /** The timeouts, at the exact millisecond: a session is over from each deadline on. */
+  #live(record: SessionRecord, state: ManagerState, now: number): boolean {
+    const idle = this.stateless ? record.createdAt.getTime() : record.lastActivityAt.getTime();
+    return (
+      now < idle + this.idleTimeoutMs &&
+      now < record.createdAt.getTime() + this.absoluteTimeoutMs &&
+      now < record.expiresAt.getTime() &&
+      (state.graceUntil === undefined || now < state.graceUntil)
+    );
+  }
+
+  /** True when the stored activity is touchAfterMs old and no slide of this process covers it. */
+  #needsSlide(record: SessionRecord, id: string, now: number): boolean {
+    if (now - record.lastActivityAt.getTime() < this.touchAfterMs) return false;
+    const last = this.#touched.get(id);
+    return !(last !== undefined && now - last < this.touchAfterMs && last >= record.lastActivityAt.getTime());
+  }
+
+  /** Slides the idle window (one extend); false when the session vanished meanwhile. */
+  async #slide(record: SessionRecord, id: string, now: number): Promise<boolean> {
+    const expiresAt = Math.min(now + this.idleTimeoutMs, record.createdAt.getTime() + this.absoluteTimeoutMs);
+    if (this.#touched.size >= TOUCH_MEMORY) this.#touched.clear();
+    this.#touched.set(id, now);
+    try {
+      await this.#store.extend(id, expiresAt - now);
+    } catch (error) {
+      this.#touched.delete(id);
+      if (SessionError.hasCode(error, 'NOT_FOUND') || SessionError.hasCode(error, 'EXPIRED')) return false;
+      throw error;
+    }
+    record.lastActivityAt = new Date(now);
+    record.expiresAt = new Date(expiresAt);
+    return true;
+  }
+
+  #handle(token: string): string {
+    const max = this.#o.hashCacheSize;
+    if (max === 0) return handleOf(token);
+    let handle = this.#hashes.get(token);
+    if (handle === undefined) {
+      handle = handleOf(token);
+      if (this.#hashes.size >= max) this.#hashes.delete(this.#hashes.keys().next().value as string);
+      this.#hashes.set(token, handle);
+    }
+    return handle;
+  }
+
+  #session(record: SessionRecord, handle: string, rotated: boolean, parsed = readState(record)): Session {
+    return {
+      handle,
+      userId: record.userId,
+      tenantId: record.tenantId,
+      factorsUsed: record.factorsUsed,
+      assuranceLevel: record.assuranceLevel,
+      metadata: parsed === undefined ? null : parsed.data,
+      createdAt: record.createdAt,
+      lastActivityAt: record.lastActivityAt,
+      expiresAt: this.#deadline(record, parsed?.state),
+      rotated,
+    };
+  }
+
+  #deadline(record: SessionRecord, state: ManagerState | undefined): Date {
+    const idleFrom = this.stateless ? record.createdAt.getTime() : record.lastActivityAt.getTime();
+    return new Date(
+      Math.min(
+        idleFrom + this.idleTimeoutMs,
+        record.createdAt.getTime() + this.absoluteTimeoutMs,
+        record.expiresAt.getTime(),
+        state?.graceUntil ?? Number.POSITIVE_INFINITY,
+      ),
+    );
+  }
+}
+
+function invalid(operation: string, field: string, message: string): SessionError {
+  return new SessionError('INVALID', `${field} ${message}`, { store: STORE, operation, field });
+}
