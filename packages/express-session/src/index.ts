@@ -8,4 +8,4 @@ export {
   type SessionkitStoreOptions,
 } from './options.js';
 export { decodeSession, encodeSession } from './session-codec.js';
-export { type SessionSummary, SessionkitStore } from './sessionkit-store.js';
+export { SessionkitStore, type SessionSummary } from './sessionkit-store.js';

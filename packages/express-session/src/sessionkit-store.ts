@@ -389,7 +389,14 @@ export class SessionkitStore extends expressSession.Store {
       await this.store.delete(id);
     }
     await this.createOrReplace(record);
-    this.reads.set(id, { userId, tenantId: tenant, createdAt: record.createdAt, lastActivityMs: now, expiresMs, digest });
+    this.reads.set(id, {
+      userId,
+      tenantId: tenant,
+      createdAt: record.createdAt,
+      lastActivityMs: now,
+      expiresMs,
+      digest,
+    });
   }
 
   /** Creates the record; when one with its id exists already (not read by this process), updates or moves it. */

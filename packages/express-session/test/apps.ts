@@ -40,7 +40,8 @@ function describe(sess: Sess, sid: string) {
     sid,
     userId: sess.userId ?? null,
     cart: sess.cart ?? null,
-    loggedInAt: sess.loggedInAt instanceof Date ? sess.loggedInAt.toISOString() : `not a Date: ${typeof sess.loggedInAt}`,
+    loggedInAt:
+      sess.loggedInAt instanceof Date ? sess.loggedInAt.toISOString() : `not a Date: ${typeof sess.loggedInAt}`,
     nested: sess.nested ?? null,
     nestedAtIsDate: (sess.nested as { list?: { at?: unknown }[] } | undefined)?.list?.[2]?.at instanceof Date,
     expiresIsDate: sess.cookie.expires instanceof Date,

@@ -10,12 +10,7 @@ import { RedisSessionStore } from '@sessionkit/store-redis';
 import { Cluster, Redis } from 'ioredis';
 import memjs from 'memjs';
 import pg from 'pg';
-import {
-  startMemcached,
-  startPostgres,
-  startRedis,
-  startRedisCluster,
-} from '../../../scripts/test-servers/index.mjs';
+import { startMemcached, startPostgres, startRedis, startRedisCluster } from '../../../scripts/test-servers/index.mjs';
 
 export type BackendName = 'memory' | 'redis' | 'redis-cluster' | 'postgres' | 'memcached';
 export const BACKENDS: BackendName[] = ['memory', 'redis', 'redis-cluster', 'postgres', 'memcached'];
@@ -40,7 +35,10 @@ export async function startBackend(name: BackendName): Promise<Backend> {
       return { name, makeStore: async () => new MemorySessionStore(), stop: async () => {} };
     case 'redis': {
       const server = process.env.REDIS_URL ? undefined : await startRedis();
-      const client = new Redis(process.env.REDIS_URL ?? (server?.url as string), { ...REDIS_CLIENT, lazyConnect: true });
+      const client = new Redis(process.env.REDIS_URL ?? (server?.url as string), {
+        ...REDIS_CLIENT,
+        lazyConnect: true,
+      });
       await client.connect();
       return {
         name,
@@ -128,7 +126,6 @@ export function counted(store: SessionStore): { store: SessionStore; counts: Cou
       };
     },
   });
-  const writes = () =>
-    ['create', 'update', 'extend', 'touch', 'delete'].reduce((sum, m) => sum + (counts[m] ?? 0), 0);
+  const writes = () => ['create', 'update', 'extend', 'touch', 'delete'].reduce((sum, m) => sum + (counts[m] ?? 0), 0);
   return { store: proxy, counts, writes };
 }

@@ -1,8 +1,9 @@
 // A tiny browser stand-in over real HTTP: fetch with a cookie jar. The jar keeps every
 // cookie it is given and ignores expiry, so a test can replay a cookie the server has
 // expired and see what the server does with it.
-import type { AddressInfo } from 'node:net';
+
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 export class Browser {
   readonly jar = new Map<string, string>();
