@@ -26,7 +26,9 @@ function readTap(file) {
   skipped += skip;
 }
 
-const packages = readdirSync(path.join(root, 'packages')).map((d) => path.join(root, 'packages', d));
+const packages = ['packages', 'examples'].flatMap((parent) =>
+  readdirSync(path.join(root, parent)).map((d) => path.join(root, parent, d)),
+);
 for (const dir of packages) {
   const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
   if (!pkg.scripts?.test) continue;
