@@ -11,13 +11,21 @@ export async function openStore(env = process.env) {
     const pool = new pg.Pool({ connectionString: env.DATABASE_URL });
     const store = new PostgresSessionStore({ pool });
     await store.migrate();
-    return { name: 'PostgreSQL', store, close: async () => (await store.close(), await pool.end()) };
+    const close = async () => {
+      await store.close();
+      await pool.end();
+    };
+    return { name: 'PostgreSQL', store, close };
   }
   if (env.REDIS_URL) {
     // nothing queued while disconnected: a request fails fast instead of replaying later
     const client = new Redis(env.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
     const store = new RedisSessionStore({ client });
-    return { name: 'Redis', store, close: async () => (await store.close(), client.disconnect()) };
+    const close = async () => {
+      await store.close();
+      client.disconnect();
+    };
+    return { name: 'Redis', store, close };
   }
   const store = new MemorySessionStore({ cleanupIntervalMs: 60_000 });
   return { name: 'memory', store, close: () => store.close() };

@@ -73,10 +73,10 @@ it('two devices: both listed, A revokes B, A logs out everywhere', async () => {
   ]) {
     const rows = p.locator('#devices tbody tr');
     expect(await rows.count()).toBe(2);
-    expect(await p.locator('#devices tr.this').innerText()).toContain(self);
-    expect(await p.locator('#devices tr.this').innerText()).toContain('this device');
-    expect(await p.locator('#devices tr.other').innerText()).toContain(other);
-    expect(await p.locator('#devices tr.other').innerText()).toContain('127.0.0.1');
+    expect(await p.locator('#devices tr.this').textContent()).toContain(self);
+    expect(await p.locator('#devices tr.this').textContent()).toContain('this device');
+    expect(await p.locator('#devices tr.other').textContent()).toContain(other);
+    expect(await p.locator('#devices tr.other').textContent()).toContain('127.0.0.1');
   }
   mkdirSync(results, { recursive: true });
   await a.screenshot({ path: path.join(results, 'devices.png'), fullPage: true });
