@@ -3,6 +3,7 @@
 // skipped), who owns it and when it began (so a set can update it, or move it when the
 // user changed), and a digest of its data (so a set that changes nothing is a touch).
 // Bounded: the oldest entries go first; a miss only costs a read or a create attempt.
+import type { JsonValue } from '@sessionkit/core';
 
 export interface RecentRead {
   userId: string;
@@ -11,8 +12,13 @@ export interface RecentRead {
   lastActivityMs: number;
   /** When the record expires in the backend. */
   expiresMs: number;
-  /** SHA-256 of the session's encoded data without cookie.expires. */
-  digest: string;
+  /**
+   * The session's data as read, until the request's touch or set is done with it (the
+   * digest of a read is worked out only if a set needs it).
+   */
+  loaded?: JsonValue | undefined;
+  /** SHA-256 of the session's data without the cookie's expiry, once known. */
+  digest?: string | undefined;
 }
 
 export class RecentReads {

@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
 import {
   durationOption,
   hasControlCharacters,
-  type JsonValue,
   MAX_IDENTIFIER_LENGTH,
   SessionError,
   type SessionRecord,
@@ -11,6 +9,7 @@ import {
   tenantId,
 } from '@sessionkit/core';
 import expressSession from 'express-session';
+import { digestOf, sha256 } from './digest.js';
 import { asSessionError, invalid, optionError, STORE } from './errors.js';
 import {
   ANONYMOUS_PREFIX,
@@ -39,34 +38,6 @@ export interface SessionSummary {
   createdAt: Date;
   lastActivityAt: Date;
   expiresAt: Date;
-}
-
-function sha256(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('base64url');
-}
-
-/** JSON with object keys sorted, so that a backend that reorders keys changes no digest. */
-function canonical(value: JsonValue): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  const keys = Object.keys(value).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(value[k] as JsonValue)}`).join(',')}}`;
-}
-
-/**
- * A digest of the session's data, leaving out the cookie's expiry, which moves on every
- * request (`expires`; @fastify/session also keeps the previous one as `originalExpires`).
- */
-function digestOf(metadata: JsonValue): string {
-  let value = metadata;
-  if (metadata !== null && typeof metadata === 'object' && !Array.isArray(metadata)) {
-    const cookie = metadata.cookie;
-    if (cookie !== null && typeof cookie === 'object' && !Array.isArray(cookie)) {
-      const { expires: _expires, originalExpires: _original, ...rest } = cookie;
-      value = { ...metadata, cookie: rest };
-    }
-  }
-  return sha256(canonical(value));
 }
 
 function isGone(error: unknown): boolean {
@@ -333,7 +304,7 @@ export class SessionkitStore extends expressSession.Store {
       createdAt: record.createdAt,
       lastActivityMs: record.lastActivityAt.getTime(),
       expiresMs: record.expiresAt.getTime(),
-      digest: digestOf(record.metadata),
+      loaded: record.metadata,
     });
     return session as unknown as expressSession.SessionData;
   }
@@ -367,7 +338,11 @@ export class SessionkitStore extends expressSession.Store {
       lastActivityAt: new Date(now),
     };
     if (seen && seen.userId === userId && seen.tenantId === tenant) {
-      if (seen.digest === digest && this.fresh(seen, now, expiresMs)) return;
+      const before = seen.digest ?? (seen.loaded === undefined ? undefined : digestOf(seen.loaded));
+      if (before === digest && this.fresh(seen, now, expiresMs)) {
+        this.reads.set(id, { ...seen, loaded: undefined, digest });
+        return;
+      }
       try {
         await this.store.update({ ...record, createdAt: seen.createdAt });
       } catch (error) {
@@ -378,7 +353,7 @@ export class SessionkitStore extends expressSession.Store {
         }
         throw error;
       }
-      this.reads.set(id, { ...seen, lastActivityMs: now, expiresMs, digest });
+      this.reads.set(id, { ...seen, lastActivityMs: now, expiresMs, loaded: undefined, digest });
       return;
     }
     if (seen) {
@@ -439,6 +414,7 @@ export class SessionkitStore extends expressSession.Store {
     const id = this.idOf('touch', sid);
     const now = this.clock();
     const seen = this.reads.get(id);
+    if (seen?.loaded !== undefined) this.reads.set(id, { ...seen, loaded: undefined });
     const expiresMs = this.expiryOf(session, now);
     if (expiresMs <= now) return;
     if (seen && this.fresh(seen, now, expiresMs)) return;
@@ -452,7 +428,7 @@ export class SessionkitStore extends expressSession.Store {
       }
       throw error;
     }
-    if (seen) this.reads.set(id, { ...seen, lastActivityMs: now, expiresMs });
+    if (seen) this.reads.set(id, { ...seen, lastActivityMs: now, expiresMs, loaded: undefined });
   }
 
   /**
