@@ -41,9 +41,17 @@ export interface SessionStore {
    *
    * The whole record is validated first (`INVALID`, naming the field): userId and
    * tenantId non-empty identifiers, transactionId and factorsUsed identifiers (empty
-   * allowed), assuranceLevel an int32, metadata JSON, valid Dates with `expiresAt` later
-   * than both `createdAt` and now, and the encoded record within `maxRecordBytes`.
-   * With `maxLifetimeMs`, `expiresAt` is capped at `createdAt + maxLifetimeMs`.
+   * allowed), assuranceLevel an int32, metadata JSON, valid Dates with `createdAt` not
+   * later than now (a session cannot start in the future: `INVALID` naming
+   * `record.createdAt`) and `expiresAt` later than both `createdAt` and now, and the
+   * encoded record within `maxRecordBytes`. With `maxLifetimeMs`, `expiresAt` is capped
+   * at `createdAt + maxLifetimeMs`.
+   *
+   * Server-side stores bound each user (`maxSessionsPerUser`, default 1000): a create for
+   * a (tenantId, userId) that already holds that many sessions (expired ones still
+   * recorded count) removes, in the same atomic step, that user's sessions with the
+   * soonest `expiresAt` (ties: earliest `createdAt`, then smallest id) until the user
+   * holds exactly `maxSessionsPerUser` including the new one, which is never removed.
    *
    * `record.id === ''` makes the store generate an id (256 bits from a CSPRNG,
    * base64url). A caller-chosen id needs the `customIds` capability and rejects
@@ -72,7 +80,10 @@ export interface SessionStore {
 
   /**
    * Removes every session of `userId` in `tenantId` (and none of any other tenant) and
-   * resolves with how many unexpired sessions it removed.
+   * resolves with how many unexpired sessions it removed. A stateless token store
+   * (store-jwt), which keeps no records, cannot count and resolves 0. Acts on an index
+   * entry only while the record it names still belongs to that (tenantId, userId), and
+   * pages through a large user (no single backend call over an unbounded number).
    */
   deleteByUser(userId: string, tenantId: TenantId): Promise<number>;
 
@@ -96,7 +107,9 @@ export interface SessionStore {
 
   /**
    * Every unexpired session of `userId` in `tenantId`, ordered by createdAt then id;
-   * `[]` when none. Costs what that user has, not what the store holds.
+   * `[]` when none. Costs what that user has, not what the store holds, in pages of a
+   * bounded size. Never includes a session whose record belongs to another user or
+   * tenant (a caller-chosen id that expired and was reused).
    */
   listByUser(userId: string, tenantId: TenantId): Promise<SessionRecord[]>;
 
