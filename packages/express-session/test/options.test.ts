@@ -115,6 +115,23 @@ describe('touchAfterMs', () => {
   });
 });
 
+describe('no resurrection', () => {
+  it('a session revoked after this request read it is not brought back by its set or touch', async () => {
+    const store = new MemorySessionStore();
+    const s = new SessionkitStore({ store, touchAfterMs: 0 });
+    const cookie = { expires: new Date(Date.now() + 60_000) };
+    await call((cb) => s.set('sid-r', { cookie, userId: 'rita' } as never, cb));
+    const [, loaded] = await call<Record<string, unknown>>((cb) => s.get('sid-r', cb as never));
+    expect(loaded?.userId).toBe('rita');
+    expect(await s.revokeUser('rita')).toBe(1); // "log out everywhere" from another device
+    const [setErr] = await call((cb) => s.set('sid-r', { ...loaded, cookie, cart: 'changed' } as never, cb));
+    const [touchErr] = await call((cb) => s.touch('sid-r', { ...loaded, cookie } as never, cb));
+    expect([setErr, touchErr]).toEqual([null, null]);
+    expect(await store.get(s.handleOf('sid-r'))).toBeNull();
+    expect(await s.listSessions('rita')).toEqual([]);
+  });
+});
+
 describe('the session mapping', () => {
   it('round-trips JSON, Dates anywhere, and objects that look like its tags', () => {
     const session = {
