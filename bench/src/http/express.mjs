@@ -108,7 +108,7 @@ async function measure(apps, counters) {
   return new Map(
     [...samples].map(([variant, s]) => [
       variant,
-      { rps: median(s.rps), work: s.work.length ? median(s.work) : null, detail: s.detail },
+      { rps: median(s.rps), samples: s.rps, work: s.work.length ? median(s.work) : null, detail: s.detail },
     ]),
   );
 }
@@ -129,6 +129,9 @@ function record(backend, result, ours, peer, unit) {
     reference: peer,
     referenceOpsPerSec: Math.round(p.rps),
     ratio: Number((o.rps / p.rps).toFixed(2)),
+    // ours / peer within each round (the two ran back to back), median over rounds:
+    // steadier than the ratio of medians when the machine's load swings between rounds
+    pairedRatio: Number(median(o.samples.map((v, i) => v / p.samples[i])).toFixed(2)),
     backendWorkUnit: unit,
     backendWorkPerRequest: o.work === null ? null : Number(o.work.toFixed(3)),
     referenceBackendWorkPerRequest: p.work === null ? null : Number(p.work.toFixed(3)),
@@ -141,7 +144,7 @@ function record(backend, result, ours, peer, unit) {
       ? ''
       : `; ${unit} per page view: ${row.backendWorkPerRequest} (${row.backendWorkDetail}) vs ${row.referenceBackendWorkPerRequest} (${row.referenceBackendWorkDetail})`;
   process.stderr.write(
-    `  ${backend}: SessionkitStore ${fmt(row.opsPerSec)} req/s vs ${peer} ${fmt(row.referenceOpsPerSec)}: ratio ${row.ratio}${work}\n`,
+    `  ${backend}: SessionkitStore ${fmt(row.opsPerSec)} req/s vs ${peer} ${fmt(row.referenceOpsPerSec)}: ratio ${row.ratio} (paired by round: ${row.pairedRatio})${work}\n`,
   );
 }
 
