@@ -4,7 +4,7 @@
 #   npm test       -> bash scripts/run.sh test
 # It needs only Node >= 20.19 and npm. It installs pnpm (the pinned version) when it is
 # missing, the workspace's dependencies from the lockfile, and, for `test`, the server
-# binaries the tests start (redis-server, memcached, PostgreSQL) when they are missing.
+# binaries the tests start (redis-server, memcached, PostgreSQL, chromium) when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,6 +48,7 @@ ensure_servers() {
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   command -v memcached >/dev/null 2>&1 || missing+=(memcached)
   have_postgres || missing+=(postgresql)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium) # examples/express-app's browser test
   [ ${#missing[@]} -eq 0 ] && return
   log "installing test servers: ${missing[*]}"
   if ! command -v apt-get >/dev/null 2>&1; then
@@ -82,7 +83,7 @@ case "${1:-}" in
     ensure_servers
     ensure_pnpm
     install_workspace
-    rm -rf packages/*/.test-results
+    rm -rf packages/*/.test-results examples/*/.test-results
     status=0
     log "build, typecheck, publint"
     "${PNPM[@]}" exec turbo run build typecheck publint --output-logs=errors-only || status=1
