@@ -19,9 +19,18 @@ for (const mode of ['single', 'cluster'] as const) {
   const client = () => (mode === 'single' ? single.client : cluster.client);
   describeSessionStore({
     name: `RedisSessionStore (${mode})`,
-    create: ({ clock, maxLifetimeMs, maxRecordBytes }) => {
+    create: ({ clock, maxLifetimeMs, maxRecordBytes, ...more }) => {
       const prefix = `conf${process.pid}-${n++}:`;
-      const store = new RedisSessionStore({ client: client(), prefix, clock, maxLifetimeMs, maxRecordBytes });
+      // maxSessionsPerUser: set by the suite's tests of it (newer suites); passed through when defined.
+      const { maxSessionsPerUser } = more as { maxSessionsPerUser?: number };
+      const store = new RedisSessionStore({
+        client: client(),
+        prefix,
+        clock,
+        maxLifetimeMs,
+        maxRecordBytes,
+        ...(maxSessionsPerUser === undefined ? {} : { maxSessionsPerUser }),
+      });
       prefixes.set(store, prefix);
       return store;
     },
