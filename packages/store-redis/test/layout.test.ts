@@ -347,6 +347,10 @@ describe('constructor', () => {
       [{ client, operationTimeoutMs: 1.5 }, 'operationTimeoutMs'],
       [{ client, maxRecordBytes: 10 }, 'maxRecordBytes'],
       [{ client, clock: 'now' }, 'clock'],
+      [{ client, maxSessionsPerUser: 0 }, 'maxSessionsPerUser'],
+      [{ client, maxSessionsPerUser: 2.5 }, 'maxSessionsPerUser'],
+      [{ client, maxSessionsPerUser: 1_000_001 }, 'maxSessionsPerUser'],
+      [{ client, maxSessionsPerUser: '10' }, 'maxSessionsPerUser'],
     ];
     for (const [options, field] of bad) {
       let error: unknown;
