@@ -1,10 +1,14 @@
 // Sums every package's test results (vitest JSON reports and node:test TAP files) and
 // prints one line: "N passed, M failed". A package with a test script that left no
-// results counts as a failure, so a run that executed nothing is visible.
+// results, or whose results show no test that ran (zero tests, or every one skipped),
+// counts as a failure: CI must not stay green when a package's tests did not run.
+// Usage: node scripts/sum-test-results.mjs [repository root] (default: this repository).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const root = process.argv[2]
+  ? path.resolve(process.argv[2])
+  : path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 let passed = 0;
 let failed = 0;
 let skipped = 0;
@@ -24,6 +28,10 @@ function readTap(file) {
   passed += pass;
   failed += fail + cancelled;
   skipped += skip;
+  if (pass + fail + cancelled === 0) {
+    problems.push(`${path.relative(root, file)}: ran no tests`);
+    failed += 1;
+  }
 }
 
 const packages = readdirSync(path.join(root, 'packages')).map((d) => path.join(root, 'packages', d));
@@ -51,7 +59,12 @@ for (const dir of packages) {
       );
     }
   }
-  if (report.numTotalTests === 0) problems.push(`${pkg.name}: ran no tests`);
+  if (report.numPassedTests + report.numFailedTests === 0) {
+    problems.push(
+      `${pkg.name}: ran no tests (${report.numTotalTests} found, ${report.numPendingTests} skipped): counted as a failure`,
+    );
+    failed += 1;
+  }
   if (pkg.scripts.test.includes('node --test')) {
     const tap = path.join(results, 'node-test.tap');
     if (existsSync(tap)) readTap(tap);

@@ -9,6 +9,12 @@ export {
   MAX_JSON_DEPTH,
   measureJson,
 } from './json.js';
+export {
+  compareForEviction,
+  DEFAULT_MAX_SESSIONS_PER_USER,
+  MAX_SESSIONS_PER_USER_LIMIT,
+  maxSessionsPerUserOption,
+} from './per-user.js';
 export type { JsonValue, SessionRecord } from './record.js';
 export type { BaseStoreOptions, SessionStore } from './store.js';
 export { hasControlCharacters, MAX_IDENTIFIER_LENGTH, type TenantId, tenantId } from './tenant.js';

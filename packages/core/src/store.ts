@@ -41,9 +41,17 @@ export interface SessionStore {
    *
    * The whole record is validated first (`INVALID`, naming the field): userId and
    * tenantId non-empty identifiers, transactionId and factorsUsed identifiers (empty
-   * allowed), assuranceLevel an int32, metadata JSON, valid Dates with `expiresAt` later
-   * than both `createdAt` and now, and the encoded record within `maxRecordBytes`.
-   * With `maxLifetimeMs`, `expiresAt` is capped at `createdAt + maxLifetimeMs`.
+   * allowed), assuranceLevel an int32, metadata JSON, valid Dates with `createdAt` not
+   * later than now (a session cannot start in the future: `INVALID` naming
+   * `record.createdAt`) and `expiresAt` later than both `createdAt` and now, and the
+   * encoded record within `maxRecordBytes`. With `maxLifetimeMs`, `expiresAt` is capped
+   * at `createdAt + maxLifetimeMs`.
+   *
+   * Server-side stores bound each user (`maxSessionsPerUser`, default 1000): a create for
+   * a (tenantId, userId) that already holds that many sessions (expired ones still
+   * recorded count) removes, in the same atomic step, that user's sessions with the
+   * soonest `expiresAt` (ties: earliest `createdAt`, then smallest id) until the user
+   * holds exactly `maxSessionsPerUser` including the new one, which is never removed.
    *
    * `record.id === ''` makes the store generate an id (256 bits from a CSPRNG,
    * base64url). A caller-chosen id needs the `customIds` capability and rejects

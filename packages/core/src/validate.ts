@@ -256,6 +256,19 @@ export function checkRecord(rules: RecordRules, input: unknown, options: CheckRe
   const createdAt = dateMs(rules, operation, 'record.createdAt', r.createdAt);
   let expiresAt = dateMs(rules, operation, 'record.expiresAt', r.expiresAt);
   const lastActivityAt = dateMs(rules, operation, 'record.lastActivityAt', r.lastActivityAt);
+  // A session cannot start in the future: a future createdAt would stretch maxLifetimeMs
+  // (and any bound that rests on it, such as store-jwt's per-user revocation entries).
+  // Checked in create only: in update createdAt must equal the stored one, which passed
+  // this check when it was created, and checking again would fail a caller whose clock
+  // runs behind the creating process's.
+  if (operation === 'create' && createdAt > current) {
+    throw invalid(
+      rules,
+      operation,
+      'record.createdAt',
+      `is ${createdAt - current} ms later than now; a session cannot start in the future`,
+    );
+  }
   if (expiresAt <= createdAt)
     throw invalid(rules, operation, 'record.expiresAt', 'must be later than record.createdAt');
   if (expiresAt <= current) throw invalid(rules, operation, 'record.expiresAt', 'must be in the future');

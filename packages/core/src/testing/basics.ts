@@ -27,6 +27,19 @@ export function capabilityTests(test: Register, expected: Record<Capability, boo
     assert.deepStrictEqual({ ...caps }, { ...expected });
   });
 
+  test('a store the suite treats as stateless keeps no records: no list, mutate or customIds', {}, async (env) => {
+    const { list, mutate, customIds } = env.store.capabilities;
+    if (env.stateless) {
+      assert.deepStrictEqual(
+        { list, mutate, customIds },
+        { list: false, mutate: false, customIds: false },
+        'the suite option stateless: true is for token stores only (they cannot count)',
+      );
+    } else {
+      assert.equal(typeof list, 'boolean', 'a counting store declares its capabilities');
+    }
+  });
+
   test('close() resolves and may be called twice', {}, async ({ open }) => {
     const extra = await open();
     await extra.close();
@@ -217,6 +230,54 @@ export function createTests(test: Register): void {
     await rejectsWith(() => under.create({ ...input, id: `sid-${rand()}` }), 'INVALID', 'maxRecordBytes');
   });
 
+  test('maxRecordBytes: the exact boundary holds for store-issued ids too', { lacks: 'customIds' }, async (env) => {
+    // A store without customIds counts the record with the id it issues, or with no id
+    // when the id is the token itself (store-jwt). Either way a record of exactly
+    // maxRecordBytes is accepted and one byte less of limit rejects it.
+    const input = env.record({ metadata: { text: 'é😀'.repeat(40), plain: 'y'.repeat(100) } });
+    const withoutId = Buffer.byteLength(encodeRecord(input), 'utf8');
+    let limit = withoutId;
+    const exact = await env.open({ maxRecordBytes: limit });
+    try {
+      await exact.create(input);
+    } catch (error) {
+      assert.ok(SessionError.hasCode(error, 'INVALID'), `create at the boundary: ${String(error)}`);
+      // the store counts the id it issues: learn its length from a roomy store
+      const roomy = await env.open({ maxRecordBytes: 4 * withoutId });
+      const id = await roomy.create(input);
+      limit = Buffer.byteLength(encodeRecord({ ...input, id }), 'utf8');
+      const withId = await env.open({ maxRecordBytes: limit });
+      await withId.create(input);
+    }
+    const under = await env.open({ maxRecordBytes: limit - 1 });
+    await rejectsWith(() => under.create(input), 'INVALID', 'maxRecordBytes');
+  });
+
+  test('create rejects a createdAt later than now INVALID, naming record.createdAt', {}, async (env) => {
+    const { store, clock, caps } = env;
+    for (const ahead of [1, SECOND, 10 * 365 * 24 * HOUR]) {
+      const input = env.record({
+        createdAt: new Date(clock.now() + ahead),
+        lastActivityAt: new Date(clock.now()),
+        expiresAt: new Date(clock.now() + ahead + HOUR),
+      });
+      await rejectsWith(() => store.create(input), 'INVALID', 'record.createdAt');
+      if (caps.list) assert.deepStrictEqual(await store.listByUser(input.userId, input.tenantId), []);
+    }
+    const atNow = env.record({ createdAt: new Date(clock.now()) });
+    assert.ok(await store.get(await store.create(atNow)), 'createdAt equal to now is accepted');
+  });
+
+  test('maxLifetimeMs cannot be stretched by a future createdAt', {
+    storeOptions: { maxLifetimeMs: HOUR },
+  }, async (env) => {
+    const input = env.record({
+      createdAt: new Date(env.clock.now() + 10 * 365 * 24 * HOUR),
+      expiresAt: new Date(env.clock.now() + 10 * 365 * 24 * HOUR + 30 * MINUTE),
+    });
+    await rejectsWith(() => env.store.create(input), 'INVALID', 'record.createdAt');
+  });
+
   test('maxLifetimeMs caps expiresAt at createdAt + maxLifetimeMs in create', {
     storeOptions: { maxLifetimeMs: 10 * MINUTE },
   }, async (env) => {
@@ -288,10 +349,12 @@ export function badRecords(now: number): Mutator[] {
     ['metadata', (r) => (r.metadata = { m: new Map() })],
     ['createdAt', (r) => (r.createdAt = new Date(Number.NaN))],
     ['createdAt', (r) => (r.createdAt = now)],
+    ['createdAt', (r) => (r.createdAt = new Date(now + 1))],
+    ['createdAt', (r) => ((r.createdAt = new Date(now + 2 * HOUR)), (r.expiresAt = new Date(now + 3 * HOUR)))],
     ['expiresAt', (r) => (r.expiresAt = new Date(Number.NaN))],
     ['expiresAt', (r) => (r.expiresAt = '2030-01-01T00:00:00Z')],
     ['expiresAt', (r) => (r.expiresAt = new Date(now))], // equal to now: not later
-    ['expiresAt', (r) => ((r.createdAt = new Date(now + 2 * HOUR)), (r.expiresAt = new Date(now + HOUR)))],
+    ['expiresAt', (r) => ((r.createdAt = new Date(now - HOUR)), (r.expiresAt = new Date(now - 2 * HOUR)))],
     ['expiresAt', (r) => (r.expiresAt = new Date(now - 1))],
     ['lastActivityAt', (r) => (r.lastActivityAt = new Date(Number.NaN))],
     ['lastActivityAt', (r) => (r.lastActivityAt = undefined)],

@@ -33,6 +33,8 @@ export interface TestEnv {
   store: SessionStore;
   clock: TestClock;
   caps: StoreCapabilities;
+  /** The suite's `stateless` option: the store keeps tokens, not records, and cannot count. */
+  stateless: boolean;
   /** A valid record for a fresh random user and tenant (override any field). */
   record(overrides?: Partial<SessionRecord>): SessionRecord;
   /** Another store built by the factory (destroyed after the test), for option tests. */
@@ -165,6 +167,7 @@ export type Register = (name: string, options: RegisterOptions, fn: (env: TestEn
 export function makeRegister(options: DescribeSessionStoreOptions, caps: StoreCapabilities): Register {
   const { runner } = options;
   const destroy = options.destroy ?? ((store: SessionStore) => store.close());
+  const stateless = options.stateless === true;
   return (name, reg, fn) => {
     const missing = (reg.needs ?? []).filter((c) => !caps[c]);
     if (missing.length > 0) {
@@ -185,7 +188,7 @@ export function makeRegister(options: DescribeSessionStoreOptions, caps: StoreCa
       };
       try {
         const store = await open(reg.storeOptions);
-        await fn({ store, clock, caps, record: (o) => makeRecord(clock, o), open });
+        await fn({ store, clock, caps, stateless, record: (o) => makeRecord(clock, o), open });
       } finally {
         for (const store of opened.reverse()) await destroy(store);
       }

@@ -12,7 +12,8 @@
  *
  * describeSessionStore({
  *   name: 'MySessionStore',
- *   create: ({ clock, maxLifetimeMs, maxRecordBytes }) => new MySessionStore({ clock, maxLifetimeMs, maxRecordBytes }),
+ *   create: (options) => new MySessionStore(options), // clock, maxLifetimeMs, maxRecordBytes, maxSessionsPerUser
+ *   // stateless: true, // only for a token store that keeps no records (store-jwt)
  *   runner: { describe, it },
  * })
  */
@@ -21,6 +22,7 @@ import { capabilityTests, createTests, validationTests } from './basics.js';
 import { isolationTests, propertyTests, raceTests } from './concurrency.js';
 import { capabilitiesOf, makeRegister } from './harness.js';
 import { cleanupTests, deleteTests, expiryTests, extendTouchTests, listTests, updateTests } from './lifecycle.js';
+import { ownershipTests, perUserTests } from './ownership.js';
 import type { DescribeSessionStoreOptions } from './types.js';
 
 export type {
@@ -57,6 +59,8 @@ export function describeSessionStore<S extends SessionStore>(options: DescribeSe
     describe('listByUser', () => listTests(test));
     describe('cleanupExpired', () => cleanupTests(test));
     describe('tenant isolation', () => isolationTests(test, propertyRuns));
+    describe('ownership', () => ownershipTests(test));
+    describe('maxSessionsPerUser', () => perUserTests(test));
     describe('races', () => raceTests(test, raceRounds));
     describe('properties', () => propertyTests(test, propertyRuns));
   });

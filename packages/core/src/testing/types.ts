@@ -28,6 +28,18 @@ export interface ConformanceStoreOptions {
   maxLifetimeMs?: number;
   /** Set by the tests of `maxRecordBytes`; pass it through when defined. */
   maxRecordBytes?: number;
+  /**
+   * Set by the tests of `maxSessionsPerUser`; pass it through when defined (every
+   * server-side store takes it). The rule they check: a create for a (tenantId, userId)
+   * that already holds `maxSessionsPerUser` or more sessions (expired ones still recorded
+   * count) removes, in the same atomic step, that user's existing sessions with the
+   * soonest `expiresAt` (ties: earliest `createdAt`, then smallest id) until the user holds
+   * exactly `maxSessionsPerUser` including the new one. The new session is never the one
+   * removed; removed sessions are gone as if deleted (`get` resolves `null`). The tests
+   * run for stores with the `list` capability; a value that is not an integer from 1 to
+   * 1,000,000 is `INVALID` naming `maxSessionsPerUser`.
+   */
+  maxSessionsPerUser?: number;
 }
 
 export interface DescribeSessionStoreOptions<S extends SessionStore = SessionStore> {
@@ -48,6 +60,17 @@ export interface DescribeSessionStoreOptions<S extends SessionStore = SessionSto
    * @default every capability true (a server-side store)
    */
   capabilities?: StoreCapabilities;
+  /**
+   * The store keeps no session records: its ids are self-contained tokens (store-jwt).
+   * Such a store cannot count, so `deleteByUser` resolves 0; its `cleanupExpired` drops
+   * revocation entries (token ids denied by `delete`) whose tokens have expired and
+   * resolves with how many. Every other store, with or without `list`, counts: its
+   * `deleteByUser` resolves with the number of unexpired sessions it removed and its
+   * `cleanupExpired` with the number of session records it removed. A stateless store
+   * must declare `list`, `mutate` and `customIds` false (the first test checks it).
+   * @default false
+   */
+  stateless?: boolean;
   /** Your runner's `describe` and `it`: `import { describe, it } from 'vitest'` or `'node:test'`. */
   runner: ConformanceRunner;
   /** fast-check runs per property test. @default 15 */
