@@ -16,6 +16,7 @@ import {
   expired,
   generateSessionId,
   hasControlCharacters,
+  maxSessionsPerUserOption,
   notFound,
   OperationDeadlines,
   type RecordRules,
@@ -63,8 +64,6 @@ const CLEANUP_BATCH = 256;
 const USER_PAGE = 500;
 /** When a write needs the tag secret's key to live past its known expiry, push it this much further. */
 const SECRET_STEP_MS = 86_400_000;
-const DEFAULT_MAX_SESSIONS_PER_USER = 1000;
-const MAX_MAX_SESSIONS_PER_USER = 1_000_000;
 const SCAN_COUNT = 512;
 
 type Client = Redis | Cluster;
@@ -153,13 +152,7 @@ export class RedisSessionStore implements SessionStore {
       options.operationTimeoutMs,
       DEFAULT_OPERATION_TIMEOUT_MS,
     );
-    this.maxSessionsPerUser = durationOption(
-      STORE,
-      'maxSessionsPerUser',
-      options.maxSessionsPerUser,
-      DEFAULT_MAX_SESSIONS_PER_USER,
-      { min: 1, max: MAX_MAX_SESSIONS_PER_USER },
-    );
+    this.maxSessionsPerUser = maxSessionsPerUserOption(STORE, options.maxSessionsPerUser);
     this.client = client as Client;
     this.cluster = (client as Redis).isCluster === true;
     this.keys = new KeyLayout(prefix);

@@ -19,10 +19,8 @@ for (const mode of ['single', 'cluster'] as const) {
   const client = () => (mode === 'single' ? single.client : cluster.client);
   describeSessionStore({
     name: `RedisSessionStore (${mode})`,
-    create: ({ clock, maxLifetimeMs, maxRecordBytes, ...more }) => {
+    create: ({ clock, maxLifetimeMs, maxRecordBytes, maxSessionsPerUser }) => {
       const prefix = `conf${process.pid}-${n++}:`;
-      // maxSessionsPerUser: set by the suite's tests of it (newer suites); passed through when defined.
-      const { maxSessionsPerUser } = more as { maxSessionsPerUser?: number };
       const store = new RedisSessionStore({
         client: client(),
         prefix,
