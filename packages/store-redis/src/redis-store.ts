@@ -710,7 +710,11 @@ export class RedisSessionStore implements SessionStore {
     for (const node of nodes) {
       let cursor = '0';
       do {
-        if (node.status !== 'ready') await this.readyNode(node);
+        if (node.status !== 'ready') {
+          // The caller's own Redis client is theirs to connect; Cluster nodes are ioredis's.
+          if (!this.cluster) throw this.notReady('cleanupExpired', node);
+          await this.readyNode(node);
+        }
         const page = await this.timed('cleanupExpired', node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT));
         cursor = page[0];
         try {
