@@ -157,7 +157,10 @@ describe('faults on Redis Cluster', () => {
   });
 
   it('one master paused: its operations reject STORAGE in time, the other masters keep working; after SIGCONT nothing of it happened', async () => {
-    const store = new RedisSessionStore({ client, prefix: 'cpause:', operationTimeoutMs: TIMEOUT });
+    // A longer timeout than the single-Redis tests: the users on the other masters must keep
+    // working within it on a busy machine.
+    const timeout = 2000;
+    const store = new RedisSessionStore({ client, prefix: 'cpause:', operationTimeoutMs: timeout });
     const layout = new KeyLayout('cpause:');
     const slots = (await client.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
     const masterOf = async (key: string): Promise<number> => {
@@ -177,13 +180,12 @@ describe('faults on Redis Cluster', () => {
     const server = cluster.servers.find((s) => s.port === pausedPort) as RedisServer;
     server.pause();
     try {
-      await everyOperationRejects(store, live as SessionRecord, 'paused');
+      await everyOperationRejects(store, live as SessionRecord, 'paused', timeout + SLACK);
       // Users on the other masters: every operation works while that master is paused.
       for (const other of others as SessionRecord[]) {
         const owner = [other.userId, other.tenantId] as const;
-        expect((await store.get(other.id))?.userId, `get on master ${await masterOf(layout.record(other.id))}`).toBe(
-          other.userId,
-        );
+        // (No client command here: a CLUSTER command may go to the paused master.)
+        expect((await store.get(other.id))?.userId).toBe(other.userId);
         await store.touch(other.id);
         await store.extend(other.id, 2 * 3_600_000);
         await store.update({ ...other, metadata: { still: 'working' }, expiresAt: new Date(Date.now() + 3_600_000) });
