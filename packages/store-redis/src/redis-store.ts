@@ -112,6 +112,9 @@ export class RedisSessionStore implements SessionStore {
   /** The tag secret's key lives at least until then (ms, Redis clock). */
   private secretUntil = 0;
   private loadingSecret: Promise<void> | undefined;
+  private tagSecret: string | undefined;
+  /** When the tag secret was last read (Date.now()): it is read again once a minute. */
+  private secretCheckedAt = 0;
 
   constructor(options: RedisSessionStoreOptions) {
     assertOptionsObject(STORE, options);
@@ -239,14 +242,24 @@ export class RedisSessionStore implements SessionStore {
    * (the first call, and when a write goes past the key's known expiry, about once a day).
    */
   private userTags(operation: string, until: number): UserTags | Promise<UserTags> {
-    if (this.tags !== undefined && until <= this.secretUntil) return this.tags;
+    if (this.tags !== undefined && until <= this.secretUntil) {
+      // Once a minute, in the background: the key is written back with this store's secret
+      // if it was lost (a restart without persistence), so stores on the prefix keep agreeing.
+      if (Date.now() - this.secretCheckedAt > CLOCK_RESYNC_MS && this.loadingSecret === undefined) {
+        this.loadSecret(operation, 0).catch(() => {});
+      }
+      return this.tags;
+    }
     return this.loadSecret(operation, until).then(() => this.userTags(operation, until));
   }
 
   private loadSecret(operation: string, until: number): Promise<void> {
     if (this.loadingSecret) return this.loadingSecret;
-    const candidate = randomBytes(32).toString('base64url');
-    const want = Math.max(until, this.secretUntil) + SECRET_STEP_MS;
+    const candidate = this.tagSecret ?? randomBytes(32).toString('base64url');
+    this.secretCheckedAt = Date.now();
+    // Push the expiry a day past `until` when it is needed; otherwise keep (or, for a key
+    // that was lost, restore) the expiry already known.
+    const want = until > this.secretUntil ? until + SECRET_STEP_MS : this.secretUntil;
     this.loadingSecret = this.script(operation, SECRET, [this.keys.secret()], [candidate, want])
       .then((reply) => {
         if (!Array.isArray(reply) || typeof reply[0] !== 'string' || reply[0].length < 32) {
@@ -265,7 +278,6 @@ export class RedisSessionStore implements SessionStore {
       });
     return this.loadingSecret;
   }
-  private tagSecret: string | undefined;
 
   /**
    * Runs a by-id script on the id's record key; on Cluster, when the id is a

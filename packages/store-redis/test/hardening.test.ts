@@ -277,6 +277,28 @@ describe('generated ids', () => {
   });
 });
 
+describe('the tag secret', () => {
+  it('a lost secret key is written back with the same secret, so a new store agrees with the old one', async () => {
+    const clock = new Clock();
+    const prefix = `lost${n++}:`;
+    const old = new RedisSessionStore({ client: single.client, prefix, clock: clock.now });
+    const id = await old.create(record(clock));
+    const secret = await single.client.get(new KeyLayout(prefix).secret());
+    await single.client.del(new KeyLayout(prefix).secret()); // e.g. a restart without persistence
+    // A minute later the store reads the secret again (in the background) and writes its own back.
+    (old as unknown as { secretCheckedAt: number }).secretCheckedAt = 0;
+    await old.listByUser('alice', tenantId('acme'));
+    for (let i = 0; i < 100 && (await single.client.exists(new KeyLayout(prefix).secret())) === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(await single.client.get(new KeyLayout(prefix).secret())).toBe(secret);
+    expect(Number(await single.client.pexpiretime(new KeyLayout(prefix).secret()))).toBeGreaterThan(clock.t + HOUR);
+    const fresh = new RedisSessionStore({ client: single.client, prefix, clock: clock.now });
+    expect((await fresh.listByUser('alice', tenantId('acme'))).map((s) => s.id)).toEqual([id]);
+    await dropKeys(single.client, prefix);
+  });
+});
+
 describe('cleanupExpired on Cluster masters the client has not connected yet', () => {
   it('connects them (lazyConnect, status wait) within the deadline and cleans every master', async () => {
     const clock = new Clock();
