@@ -69,7 +69,8 @@ describe('repository shape', () => {
       const pkg = JSON.parse(read('packages', dir, 'package.json'));
       it('is publishable: exports with types first, files, sideEffects, ESM + CJS', () => {
         assert.equal(pkg.private, undefined);
-        assert.deepEqual(pkg.files, ['dist']);
+        // core also ships the contract it implements (CONTRACT.md, linked from its README)
+        assert.deepEqual(pkg.files, dir === 'core' ? ['dist', 'CONTRACT.md'] : ['dist']);
         assert.equal(pkg.sideEffects, false);
         assert.equal(pkg.exports['./package.json'], './package.json');
         for (const [key, entry] of Object.entries(pkg.exports)) {

@@ -80,7 +80,10 @@ export interface SessionStore {
 
   /**
    * Removes every session of `userId` in `tenantId` (and none of any other tenant) and
-   * resolves with how many unexpired sessions it removed.
+   * resolves with how many unexpired sessions it removed. A stateless token store
+   * (store-jwt), which keeps no records, cannot count and resolves 0. Acts on an index
+   * entry only while the record it names still belongs to that (tenantId, userId), and
+   * pages through a large user (no single backend call over an unbounded number).
    */
   deleteByUser(userId: string, tenantId: TenantId): Promise<number>;
 
@@ -104,7 +107,9 @@ export interface SessionStore {
 
   /**
    * Every unexpired session of `userId` in `tenantId`, ordered by createdAt then id;
-   * `[]` when none. Costs what that user has, not what the store holds.
+   * `[]` when none. Costs what that user has, not what the store holds, in pages of a
+   * bounded size. Never includes a session whose record belongs to another user or
+   * tenant (a caller-chosen id that expired and was reused).
    */
   listByUser(userId: string, tenantId: TenantId): Promise<SessionRecord[]>;
 

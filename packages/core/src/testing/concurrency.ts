@@ -6,7 +6,7 @@ import { hasControlCharacters, isWellFormed, type TenantId, tenantId } from '../
 import { checkRecord, resolveRecordRules } from '../validate.js';
 import { assertSameRecord, expectedRecord, HOUR, ids, MINUTE, type Register, rand, rejectsWith } from './harness.js';
 
-function describe(value: unknown): string {
+function shown(value: unknown): string {
   try {
     return JSON.stringify(value) ?? String(value);
   } catch {
@@ -68,8 +68,8 @@ export function raceTests(test: Register, rounds: number): void {
         inputs.push(input);
         sessions.push(await store.create(input));
       }
-      // Thunks, called in the batch's order: deleteByUser moves one place each round, so
-      // some rounds call it before every mutation and some after.
+      // Thunks, called in the batch's order: deleteByUser moves along the batch from round
+      // to round, so some rounds call it before every mutation and some after.
       const mutations: [string, () => Promise<unknown>][] = [];
       sessions.forEach((id, i) => {
         mutations.push([`touch ${i}`, () => store.touch(id)], [`extend ${i}`, () => store.extend(id, HOUR)]);
@@ -84,7 +84,8 @@ export function raceTests(test: Register, rounds: number): void {
             }),
         ]);
       });
-      const at = round % (mutations.length + 1);
+      // spread over the rounds: the first round calls it first, the last round last
+      const at = rounds > 1 ? Math.round((round * mutations.length) / (rounds - 1)) : round % (mutations.length + 1);
       const batch: [string, () => Promise<unknown>][] = [
         ...mutations.slice(0, at),
         ['deleteByUser', () => store.deleteByUser(base.userId, base.tenantId)],
@@ -451,7 +452,7 @@ export function propertyTests(test: Register, propertyRuns: number): void {
           return;
         }
         const id = await env.store.create(input as unknown as SessionRecord);
-        assertSameRecord(await env.store.get(id), expectedRecord(expected, id), `with ${field} = ${describe(value)}`);
+        assertSameRecord(await env.store.get(id), expectedRecord(expected, id), `with ${field} = ${shown(value)}`);
         if (env.caps.revoke) await env.store.delete(id);
       }),
       { numRuns: propertyRuns * 4, examples: examples as [never, unknown][] },

@@ -157,6 +157,8 @@ export interface RegisterOptions {
   needs?: Capability[];
   /** A capability the store must lack for the test to run (tests of UNSUPPORTED). */
   lacks?: Capability;
+  /** Run only when the suite option `backendExpires` is set (otherwise reported as skipped). */
+  backendExpires?: true;
   /** Options passed to the factory for the test's main store. */
   storeOptions?: Partial<ConformanceStoreOptions>;
 }
@@ -172,6 +174,13 @@ export function makeRegister(options: DescribeSessionStoreOptions, caps: StoreCa
     const missing = (reg.needs ?? []).filter((c) => !caps[c]);
     if (missing.length > 0) {
       runner.it.skip(`${name} [skipped: store lacks ${missing.join(', ')}]`, async () => {});
+      return;
+    }
+    if (reg.backendExpires && options.backendExpires !== true) {
+      runner.it.skip(
+        `${name} [skipped: the backend does not expire data by itself (suite option backendExpires)]`,
+        async () => {},
+      );
       return;
     }
     if (reg.lacks && caps[reg.lacks]) {

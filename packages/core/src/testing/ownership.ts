@@ -1,8 +1,18 @@
 import assert from 'node:assert/strict';
 import { SessionError } from '../errors.js';
 import type { SessionRecord } from '../record.js';
-import { tenantId } from '../tenant.js';
-import { assertSameRecord, expectedRecord, HOUR, ids, MINUTE, type Register, rand, SECOND } from './harness.js';
+import { type TenantId, tenantId } from '../tenant.js';
+import {
+  assertSameRecord,
+  expectedRecord,
+  HOUR,
+  ids,
+  MINUTE,
+  type Register,
+  rand,
+  SECOND,
+  type TestEnv,
+} from './harness.js';
 
 const DAY = 24 * HOUR;
 
@@ -24,47 +34,40 @@ export function ownershipTests(test: Register): void {
     if (caps.cleanup) assert.equal(await store.cleanupExpired(), 1, 'cleanupExpired removes the expired session');
     else await store.delete(x);
     assert.equal(await store.get(x), null, 'the expired session is gone');
+    await reuseNeverReachesFirstOwner(env, alice, aliceLive);
+  });
 
-    const bob = env.record({
-      id: x,
-      userId: `bob-${rand()}`,
-      tenantId: tenantId(`other-${rand()}`),
-      expiresAt: new Date(clock.now() + 10 * DAY),
-      metadata: { owner: 'bob' },
-    });
-    assert.equal(await store.create(bob), x, 'another tenant may reuse the id');
-    const bobs = expectedRecord(bob, x);
-
-    if (caps.list) {
-      assert.deepStrictEqual(ids(await store.listByUser(alice.userId, alice.tenantId)), [aliceLive], "alice's list");
-      assert.deepStrictEqual(ids(await store.listByUser(bob.userId, bob.tenantId)), [x], "bob's list");
-    }
-    clock.advance(MINUTE);
-    if (caps.cleanup) assert.equal(await store.cleanupExpired(), 0, 'nothing has expired');
-    assertSameRecord(await store.get(x), bobs, "bob's session after cleanupExpired");
-    // alice signs in again (a create may prune her index), then signs out everywhere
-    const aliceAgain = await store.create({
-      ...alice,
-      id: '',
-      createdAt: new Date(clock.now()),
-      lastActivityAt: new Date(clock.now()),
-      expiresAt: new Date(clock.now() + DAY),
-    });
-    assertSameRecord(await store.get(x), bobs, "bob's session after alice's create");
-    if (caps.list) {
-      assert.deepStrictEqual(
-        ids(await store.listByUser(alice.userId, alice.tenantId)).sort(),
-        [aliceLive, aliceAgain].sort(),
-        "alice's list after her create",
+  test('ownership: an id the backend dropped by itself, reused by another tenant, never reaches the first user', {
+    needs: ['customIds'],
+    backendExpires: true,
+    storeOptions: { expiredRetentionMs: 0 },
+  }, async (env) => {
+    const { store, clock } = env;
+    const x = `device-${rand()}`;
+    // the backend expires keys by its own (real) clock: keep the test clock in step
+    clock.set(Math.max(clock.now(), Date.now()));
+    const alice = env.record({ id: x, expiresAt: new Date(clock.now() + 200), metadata: { owner: 'alice' } });
+    await store.create(alice);
+    const aliceLive = await store.create({ ...alice, id: '', expiresAt: new Date(clock.now() + 30 * DAY) });
+    // No cleanupExpired and no delete: the backend drops x while alice's index still names it.
+    const giveUp = Date.now() + 15 * SECOND;
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      clock.set(Math.max(clock.now(), Date.now()));
+      const gone = await store.get(x).then(
+        (r) => r === null,
+        (e: unknown) => {
+          if (SessionError.hasCode(e, 'EXPIRED')) return false;
+          throw e;
+        },
+      );
+      if (gone) break;
+      assert.ok(
+        Date.now() < giveUp,
+        'the backend did not drop the session 15 s after expiresAt with expiredRetentionMs 0: is expiredRetentionMs passed through?',
       );
     }
-    if (caps.revokeUser) {
-      const removed = await store.deleteByUser(alice.userId, alice.tenantId);
-      if (!env.stateless) assert.equal(removed, 2, "deleteByUser counts alice's two sessions only");
-      assert.equal(await store.get(aliceLive), null);
-      assertSameRecord(await store.get(x), bobs, "bob's session after alice's deleteByUser");
-      if (caps.list) assert.deepStrictEqual(ids(await store.listByUser(bob.userId, bob.tenantId)), [x]);
-    }
+    await reuseNeverReachesFirstOwner(env, alice, aliceLive);
   });
 
   test('ownership: an id reused by another user of the same tenant never reaches the first user', {
@@ -84,6 +87,53 @@ export function ownershipTests(test: Register): void {
     assert.equal(await store.deleteByUser(alice.userId, alice.tenantId), env.stateless ? 0 : 1);
     assertSameRecord(await store.get(x), expectedRecord(carol, x), "carol's session after alice's deleteByUser");
   });
+}
+
+/**
+ * Alice's session `alice.id` is gone while she still has `aliceLive`. Bob, in another
+ * tenant, creates the same id: alice's listByUser, cleanupExpired, a create of hers and
+ * her deleteByUser must neither show nor touch Bob's session.
+ */
+async function reuseNeverReachesFirstOwner(env: TestEnv, alice: SessionRecord, aliceLive: string): Promise<void> {
+  const { store, clock, caps } = env;
+  const x = alice.id;
+  const bob = env.record({
+    id: x,
+    userId: `bob-${rand()}`,
+    tenantId: tenantId(`other-${rand()}`),
+    expiresAt: new Date(clock.now() + 10 * DAY),
+    metadata: { owner: 'bob' },
+  });
+  assert.equal(await store.create(bob), x, 'another tenant may reuse the id');
+  const bobs = expectedRecord(bob, x);
+  const aliceList = async (what: string, expected: string[]) => {
+    if (!caps.list) return;
+    assert.deepStrictEqual(ids(await store.listByUser(alice.userId, alice.tenantId)).sort(), expected.sort(), what);
+  };
+
+  await aliceList("alice's list", [aliceLive]);
+  if (caps.list) assert.deepStrictEqual(ids(await store.listByUser(bob.userId, bob.tenantId)), [x], "bob's list");
+  clock.advance(MINUTE);
+  if (caps.cleanup) assert.equal(await store.cleanupExpired(), 0, 'nothing has expired');
+  assertSameRecord(await store.get(x), bobs, "bob's session after cleanupExpired");
+  await aliceList("alice's list after cleanupExpired", [aliceLive]);
+  // alice signs in again (a create may prune her index), then signs out everywhere
+  const aliceAgain = await store.create({
+    ...alice,
+    id: '',
+    createdAt: new Date(clock.now()),
+    lastActivityAt: new Date(clock.now()),
+    expiresAt: new Date(clock.now() + DAY),
+  });
+  assertSameRecord(await store.get(x), bobs, "bob's session after alice's create");
+  await aliceList("alice's list after her create", [aliceLive, aliceAgain]);
+  if (caps.revokeUser) {
+    const removed = await store.deleteByUser(alice.userId, alice.tenantId);
+    if (!env.stateless) assert.equal(removed, 2, "deleteByUser counts alice's two sessions only");
+    assert.equal(await store.get(aliceLive), null);
+    assertSameRecord(await store.get(x), bobs, "bob's session after alice's deleteByUser");
+    if (caps.list) assert.deepStrictEqual(ids(await store.listByUser(bob.userId, bob.tenantId)), [x]);
+  }
 }
 
 /**
@@ -109,7 +159,7 @@ export function perUserTests(test: Register): void {
     const one = await store.create(at(20, 1 * HOUR));
     const two = await store.create(at(10, 2 * HOUR));
     // neighbours at the bound too: another user of the tenant, the same user elsewhere
-    const neighbours: [string, string, TenantIdLike][] = [];
+    const neighbours: [string, string, TenantId][] = [];
     for (const other of [
       { ...base, userId: `${base.userId}-2` },
       { ...base, tenantId: tenantId(`${base.tenantId}-2`) },
@@ -214,5 +264,3 @@ export function perUserTests(test: Register): void {
     assert.ok(await roomy.get(await roomy.create(env.record())));
   });
 }
-
-type TenantIdLike = ReturnType<typeof tenantId>;

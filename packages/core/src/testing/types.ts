@@ -40,6 +40,12 @@ export interface ConformanceStoreOptions {
    * 1,000,000 is `INVALID` naming `maxSessionsPerUser`.
    */
   maxSessionsPerUser?: number;
+  /**
+   * Set (to 0) by the tests of sessions the backend drops by itself, which run only with
+   * `backendExpires: true`; a store that takes `expiredRetentionMs` passes it through when
+   * defined.
+   */
+  expiredRetentionMs?: number;
 }
 
 export interface DescribeSessionStoreOptions<S extends SessionStore = SessionStore> {
@@ -71,6 +77,16 @@ export interface DescribeSessionStoreOptions<S extends SessionStore = SessionSto
    * @default false
    */
   stateless?: boolean;
+  /**
+   * The backend drops expired data by itself (Redis and memcached expire keys at
+   * `expiresAt + expiredRetentionMs`). Set it, and pass `expiredRetentionMs` through in
+   * `create`, to run the tests of what happens after the backend dropped a session while
+   * an index still names it (ownership of a reused id). They wait in real time, about a
+   * second, for the backend to drop the session; without this option they are reported
+   * as skipped.
+   * @default false
+   */
+  backendExpires?: boolean;
   /** Your runner's `describe` and `it`: `import { describe, it } from 'vitest'` or `'node:test'`. */
   runner: ConformanceRunner;
   /** fast-check runs per property test. @default 15 */
