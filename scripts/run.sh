@@ -90,7 +90,7 @@ case "${1:-}" in
     log "lint (biome)"
     "${PNPM[@]}" exec biome check . || status=1
     log "tests (every package; servers are started by the tests themselves)"
-    "${PNPM[@]}" exec turbo run test --concurrency=2 || status=1
+    "${PNPM[@]}" exec turbo run test --concurrency=2 --continue || status=1
     log "repository checks"
     node --test --test-reporter=spec --test-reporter=tap --test-reporter-destination=stdout \
       --test-reporter-destination=.test-results-repo.tap scripts/repo-shape.test.mjs scripts/test-servers.test.mjs scripts/sum-test-results.test.mjs || status=1
