@@ -21,13 +21,12 @@ import type { SessionStore } from '../store.js';
 import { capabilityTests, createTests, validationTests } from './basics.js';
 import { isolationTests, propertyTests, raceTests } from './concurrency.js';
 import { capabilitiesOf, makeRegister } from './harness.js';
-
-// Helpers for a store's own tests (the suite uses the same ones).
-export { HOUR, MINUTE, makeRecord, SECOND, sampleMetadata, TestClock } from './harness.js';
 import { cleanupTests, deleteTests, expiryTests, extendTouchTests, listTests, updateTests } from './lifecycle.js';
 import { ownershipTests, perUserTests } from './ownership.js';
 import type { DescribeSessionStoreOptions } from './types.js';
 
+// Helpers for a store's own tests (the suite uses the same ones).
+export { HOUR, MINUTE, makeRecord, SECOND, sampleMetadata, TestClock } from './harness.js';
 export type {
   ConformanceRunner,
   ConformanceStoreOptions,
