@@ -70,7 +70,9 @@ export function createStore(name, { into } = {}) {
     throw new Error(`store-${name} already exists (packages/store-${name}); pick another name`);
   }
   const benchFile = into ? path.join(base, 'bench', `${name}.mjs`) : path.join(root, 'bench/src/stores', `${name}.mjs`);
-  const changesetFile = into ? path.join(base, 'changeset.md') : path.join(root, '.changeset', `store-${name}-initial.md`);
+  const changesetFile = into
+    ? path.join(base, 'changeset.md')
+    : path.join(root, '.changeset', `store-${name}-initial.md`);
   for (const f of [benchFile, changesetFile]) {
     if (existsSync(f)) throw new Error(`${f} already exists; nothing was written`);
   }
