@@ -56,11 +56,12 @@ describe('pnpm create-store', () => {
       'build core first: pnpm exec turbo run build --filter=@sessionkit/core',
     );
     withTempDir((dir) => {
-      const gen = run(process.execPath, [generator, 'ci-check', `--into=${dir}`], root);
+      // 'x-check' sorts after 'options': the generated imports must be ordered for any name.
+      const gen = run(process.execPath, [generator, 'x-check', `--into=${dir}`], root);
       assert.equal(gen.status, 0, gen.output);
-      const pkgDir = path.join(dir, 'store-ci-check');
+      const pkgDir = path.join(dir, 'store-x-check');
       const pkg = JSON.parse(readFileSync(path.join(pkgDir, 'package.json'), 'utf8'));
-      assert.equal(pkg.name, '@sessionkit/store-ci-check');
+      assert.equal(pkg.name, '@sessionkit/store-x-check');
       for (const dep of Object.keys(pkg.devDependencies)) {
         assert.ok(existsSync(path.join(toolchain, dep)), `${dep} is not installed in ${toolchain}`);
       }
