@@ -40,10 +40,10 @@ function bin(name) {
 }
 
 /** Runs a command (our child, killed by its PID on timeout); resolves { code, stdout, stderr }. */
-function exec(command, args, { timeoutMs = RUNTIME_TIMEOUT_MS, env = {} } = {}) {
+function exec(command, args, { timeoutMs = RUNTIME_TIMEOUT_MS, env = {}, cwd = work } = {}) {
   return new Promise((resolve) => {
     const child = spawn(command, args, {
-      cwd: work,
+      cwd,
       env: { ...process.env, NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -152,6 +152,30 @@ const worker :Workerd.Worker = (
       await server;
     }
   },
+  // The server stores under Bun: throwaway Redis, PostgreSQL and memcached started here
+  // (stopped by their PIDs), the suites run by bun from src/servers-entry.mjs.
+  async 'bun-servers'() {
+    const { startMemcached, startPostgres, startRedis } = await import('../../../scripts/test-servers/index.mjs');
+    const exe = path.join(path.dirname(require.resolve('bun/package.json')), 'bin', 'bun.exe');
+    const servers = [];
+    try {
+      const [redis, postgres, memcached] = await Promise.all([startRedis(), startPostgres(), startMemcached()]);
+      servers.push(redis, postgres, memcached);
+      const r = await exec(exe, [path.join(here, 'servers-entry.mjs')], {
+        cwd: pkgDir,
+        env: {
+          SESSIONKIT_RT_REDIS_URL: redis.url,
+          SESSIONKIT_RT_DATABASE_URL: postgres.url,
+          SESSIONKIT_RT_MEMCACHED: memcached.server,
+        },
+      });
+      const out = parseResults(r.stdout, r.stderr, r.code);
+      if (out.results.length < 100) throw new Error(`only ${out.results.length} tests ran`);
+      return { version: `bun ${out.info.bun}`, results: out };
+    } finally {
+      await Promise.all(servers.map((s) => s.stop().catch(() => {})));
+    }
+  },
   async 'edge-runtime'() {
     const { EdgeRuntime } = await import('edge-runtime');
     const { readFileSync } = await import('node:fs');
@@ -199,7 +223,7 @@ try {
 
 let reference;
 if (bundled) {
-  for (const name of ['node', 'bun', 'deno', 'workerd', 'edge-runtime']) {
+  for (const name of ['node', 'bun', 'deno', 'workerd', 'edge-runtime', 'bun-servers']) {
     if (only && !only.includes(name)) continue;
     const started = Date.now();
     try {
@@ -207,7 +231,7 @@ if (bundled) {
       const { info, results } = out;
       const entry = { runtime: name, version, info, results, ms: Date.now() - started };
       if (name === 'node') reference = results.map((r) => r.name);
-      else if (reference) {
+      else if (reference && name !== 'bun-servers') {
         const names = new Set(results.map((r) => r.name));
         const missing = reference.filter((n) => !names.has(n));
         if (missing.length || results.length !== reference.length) {
@@ -255,7 +279,7 @@ for (const e of report) {
   const r = e.results ?? [];
   const n = (s) => r.filter((x) => x.status === s).length;
   console.log(
-    `${e.error ? '✗' : n('failed') ? '✗' : '✓'} ${e.runtime.padEnd(12)} ${(e.version ?? '').padEnd(24)} ${n('passed')} passed, ${n('failed')} failed, ${n('skipped')} skipped${e.ms !== undefined ? ` (${(e.ms / 1000).toFixed(1)} s)` : ''}${e.info ? ` [timer handle: ${e.info.timerHandle}; Buffer: ${e.info.buffer}; process: ${e.info.process}]` : ''}`,
+    `${e.error ? '✗' : n('failed') ? '✗' : '✓'} ${e.runtime.padEnd(12)} ${(e.version ?? '').padEnd(24)} ${n('passed')} passed, ${n('failed')} failed, ${n('skipped')} skipped${e.ms !== undefined ? ` (${(e.ms / 1000).toFixed(1)} s)` : ''}${e.info?.timerHandle ? ` [timer handle: ${e.info.timerHandle}; Buffer: ${e.info.buffer}; process: ${e.info.process}]` : ''}`,
   );
   for (const t of r.filter((x) => x.status === 'failed').slice(0, 10))
     console.log(`    ✗ ${t.name}\n      ${t.error.split('\n').join('\n      ')}`);
