@@ -90,6 +90,53 @@ async function freePort() {
   });
 }
 
+async function runWorkerd(flags) {
+  const exe = bin('workerd');
+  const version = (await exec(exe, ['--version'], { timeoutMs: 30_000 })).stdout.trim();
+  const port = await freePort();
+  const config = `config-${port}.capnp`;
+  writeFileSync(
+    path.join(work, config),
+    `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [ (name = "main", worker = .worker) ],
+  sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
+);
+const worker :Workerd.Worker = (
+  modules = [
+    (name = "worker.mjs", esModule = embed "worker.mjs"),
+    (name = "bundle.mjs", esModule = embed "bundle.mjs"),
+  ],
+  compatibilityDate = "2026-11-01",
+  compatibilityFlags = [${flags.map((f) => JSON.stringify(f)).join(', ')}],
+);
+`,
+  );
+  const server = exec(exe, ['serve', config], { timeoutMs: RUNTIME_TIMEOUT_MS });
+  let exited;
+  server.then((r) => {
+    exited = r;
+  });
+  try {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      if (exited) throw new Error(`workerd exited (${exited.code}) before it served\n${exited.stderr.trim()}`);
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(RUNTIME_TIMEOUT_MS) });
+        const text = await res.text();
+        if (!res.ok) throw new Error(`workerd answered ${res.status}: ${text.slice(0, 2000)}`);
+        return { version, results: JSON.parse(text) };
+      } catch (error) {
+        if (error?.cause?.code !== 'ECONNREFUSED' || Date.now() > deadline) throw error;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } finally {
+    for (const child of children) if (child.spawnargs.includes(config)) child.kill('SIGTERM');
+    await server;
+  }
+}
+
 const runtimes = {
   async node() {
     const r = await exec(process.execPath, ['cli.mjs']);
@@ -108,50 +155,12 @@ const runtimes = {
     const r = await exec(bin('deno'), ['run', '--no-config', '--no-lock', '--no-prompt', 'cli.mjs'], { env });
     return { version, results: parseResults(r.stdout, r.stderr, r.code) };
   },
-  async workerd() {
-    const exe = bin('workerd');
-    const version = (await exec(exe, ['--version'], { timeoutMs: 30_000 })).stdout.trim();
-    const port = await freePort();
-    writeFileSync(
-      path.join(work, 'config.capnp'),
-      `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [ (name = "main", worker = .worker) ],
-  sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
-);
-const worker :Workerd.Worker = (
-  modules = [
-    (name = "worker.mjs", esModule = embed "worker.mjs"),
-    (name = "bundle.mjs", esModule = embed "bundle.mjs"),
-  ],
-  compatibilityDate = "2026-11-01",
-);
-`,
-    );
-    const server = exec(exe, ['serve', 'config.capnp'], { timeoutMs: RUNTIME_TIMEOUT_MS });
-    let exited;
-    server.then((r) => {
-      exited = r;
-    });
-    try {
-      const deadline = Date.now() + 20_000;
-      for (;;) {
-        if (exited) throw new Error(`workerd exited (${exited.code}) before it served\n${exited.stderr.trim()}`);
-        try {
-          const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(RUNTIME_TIMEOUT_MS) });
-          const text = await res.text();
-          if (!res.ok) throw new Error(`workerd answered ${res.status}: ${text.slice(0, 2000)}`);
-          return { version, results: JSON.parse(text) };
-        } catch (error) {
-          if (error?.cause?.code !== 'ECONNREFUSED' || Date.now() > deadline) throw error;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
-    } finally {
-      for (const child of children) if (child.spawnargs.includes('config.capnp')) child.kill('SIGTERM');
-      await server;
-    }
-  },
+  // workerd as a Worker with today's compatibility date gets (Node globals such as Buffer
+  // and process, timer objects with unref) ...
+  workerd: () => runWorkerd([]),
+  // ... and as a plain Worker without Node compatibility: no Buffer, no process, timer
+  // handles are numbers.
+  'workerd-plain': () => runWorkerd(['no_nodejs_compat', 'no_nodejs_compat_v2']),
   // The server stores under Bun: throwaway Redis, PostgreSQL and memcached started here
   // (stopped by their PIDs), the suites run by bun from src/servers-entry.mjs.
   async 'bun-servers'() {
@@ -223,7 +232,7 @@ try {
 
 let reference;
 if (bundled) {
-  for (const name of ['node', 'bun', 'deno', 'workerd', 'edge-runtime', 'bun-servers']) {
+  for (const name of ['node', 'bun', 'deno', 'workerd', 'workerd-plain', 'edge-runtime', 'bun-servers']) {
     if (only && !only.includes(name)) continue;
     const started = Date.now();
     try {
@@ -279,7 +288,7 @@ for (const e of report) {
   const r = e.results ?? [];
   const n = (s) => r.filter((x) => x.status === s).length;
   console.log(
-    `${e.error ? '✗' : n('failed') ? '✗' : '✓'} ${e.runtime.padEnd(12)} ${(e.version ?? '').padEnd(24)} ${n('passed')} passed, ${n('failed')} failed, ${n('skipped')} skipped${e.ms !== undefined ? ` (${(e.ms / 1000).toFixed(1)} s)` : ''}${e.info?.timerHandle ? ` [timer handle: ${e.info.timerHandle}; Buffer: ${e.info.buffer}; process: ${e.info.process}]` : ''}`,
+    `${e.error ? '✗' : n('failed') ? '✗' : '✓'} ${e.runtime.padEnd(13)} ${(e.version ?? '').padEnd(24)} ${n('passed')} passed, ${n('failed')} failed, ${n('skipped')} skipped${e.ms !== undefined ? ` (${(e.ms / 1000).toFixed(1)} s)` : ''}${e.info?.timerHandle ? ` [timer handle: ${e.info.timerHandle}; Buffer: ${e.info.buffer}; process: ${e.info.process}]` : ''}`,
   );
   for (const t of r.filter((x) => x.status === 'failed').slice(0, 10))
     console.log(`    ✗ ${t.name}\n      ${t.error.split('\n').join('\n      ')}`);
