@@ -3,7 +3,17 @@
 // conformance suite for core's MapSessionStore fixture and for MemorySessionStore, plus
 // the pieces of core that touch the platform (ids, byte counts, timers), and exposes
 // `run()` on globalThis for the runtime's harness.
-import { generateSessionId, OperationDeadlines, SessionError, unrefTimer, withTimeout } from '@sessionkit/core';
+import {
+  checkRecord,
+  decodeRecord,
+  generateSessionId,
+  OperationDeadlines,
+  resolveRecordRules,
+  SessionError,
+  tenantId,
+  unrefTimer,
+  withTimeout,
+} from '@sessionkit/core';
 import { describeSessionStore } from '@sessionkit/core/testing';
 import { MemorySessionStore } from '@sessionkit/store-memory';
 import { MapSessionStore } from '../../core/test/fixtures/map-store.mjs';
@@ -24,6 +34,36 @@ describe('core on this runtime', () => {
       seen.add(id);
     }
     check(seen.size === 300, 'ids repeat');
+  });
+  it("checkRecord's encoded output: the record's UTF-8 size as TextEncoder counts it, and it decodes back", () => {
+    const rules = resolveRecordRules('runtime', { maxRecordBytes: 1_000_000 });
+    const now = Date.now();
+    for (const text of [
+      'plain',
+      'ünïcødé ✓ 日本語 😀',
+      'lone \ud800 surrogate',
+      'x'.repeat(70_000),
+      `${'é'.repeat(70_000)}\ud83d\ude00`,
+    ]) {
+      const { encoded, bytes, record } = checkRecord(
+        rules,
+        {
+          id: '',
+          userId: 'u',
+          tenantId: tenantId('t'),
+          transactionId: 'tx',
+          factorsUsed: ['password'],
+          assuranceLevel: 1,
+          metadata: { text },
+          createdAt: new Date(now),
+          expiresAt: new Date(now + 60_000),
+          lastActivityAt: new Date(now),
+        },
+        { operation: 'create', output: 'encoded', generateId: generateSessionId },
+      );
+      check(bytes === new TextEncoder().encode(encoded).length, `bytes ${bytes} for ${text.slice(0, 20)}`);
+      check(decodeRecord(encoded, 'runtime').id === record.id, 'the encoded record decodes to the same id');
+    }
   });
   it('withTimeout rejects STORAGE when the work never settles', async () => {
     const started = Date.now();
