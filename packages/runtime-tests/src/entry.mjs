@@ -91,6 +91,38 @@ describe('core on this runtime', () => {
   });
 });
 
+describe('store-memory on this runtime', () => {
+  it("cleanupIntervalMs: the background sweep runs (its timer is unref'd only where the runtime can)", async () => {
+    let now = Date.now();
+    const store = new MemorySessionStore({ clock: () => now, cleanupIntervalMs: 20 });
+    try {
+      const id = await store.create({
+        id: '',
+        userId: 'u',
+        tenantId: tenantId('t'),
+        transactionId: 'tx',
+        factorsUsed: ['password'],
+        assuranceLevel: 1,
+        metadata: null,
+        createdAt: new Date(now),
+        expiresAt: new Date(now + 1000),
+        lastActivityAt: new Date(now),
+      });
+      check(store.stats().sessions === 1, 'one session held');
+      now += 2000;
+      // Nothing but the background sweep removes it (stats count expired sessions held).
+      const deadline = Date.now() + 10_000;
+      while (store.stats().sessions !== 0) {
+        check(Date.now() < deadline, 'the sweep never removed the expired session');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      check((await store.get(id)) === null, 'the expired session is gone');
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describeSessionStore({
   name: 'MapSessionStore (core fixture)',
   create: (options) => new MapSessionStore(options),
