@@ -21,7 +21,9 @@ const STORE = 'memory';
 const HOUR = 3_600_000;
 const POPULATION = 10_000; // sessions read by get/touch
 const BOUND = 100_000; // every store's size limit during create runs
+const UNBOUNDED_BYTES = 1024 * 1024 * 1024; // store-memory's maxBytes: never the bound that bites here
 const USERS = 2_000; // users of the get/touch population (5 sessions each)
+const NEW_USERS = 2_000; // users the create runs spread their sessions over
 const tenant = tenantId('acme');
 
 /**
@@ -87,7 +89,8 @@ class MapBaseline {
 async function setup() {
   const metadata = sampleMetadata();
   const now = Date.now();
-  const store = new MemorySessionStore({ maxSessions: BOUND });
+  // Bounded by count like the peers: maxBytes set well above what BOUND sessions take.
+  const store = new MemorySessionStore({ maxSessions: BOUND, maxBytes: UNBOUNDED_BYTES });
   const base = new MapBaseline();
   const express = new session.MemoryStore();
   const MemoryStore = createMemoryStore(session);
@@ -111,8 +114,11 @@ async function setup() {
 export async function run() {
   const s = await setup();
   const { metadata, store, base, express, memorystore } = s;
-  const createRecord = record('', 'user-new', Date.now(), metadata);
-  const createSession = expressSession(metadata, 'user-new');
+  // Creates spread over NEW_USERS users (5 sessions each per 10 000 creates), as logins
+  // are: one user with 100 000 sessions would only measure maxSessionsPerUser.
+  const createNow = Date.now();
+  const createRecords = Array.from({ length: NEW_USERS }, (_, u) => record('', `user-new-${u}`, createNow, metadata));
+  const createSessions = Array.from({ length: NEW_USERS }, (_, u) => expressSession(metadata, `user-new-${u}`));
   const touchSession = expressSession(metadata, 'user-0');
   let expressCreated = 0;
 
@@ -121,20 +127,20 @@ export async function run() {
       store: STORE,
       op: 'create',
       concurrency,
-      subject: () => store.create(createRecord),
+      subject: (i) => store.create(createRecords[i % NEW_USERS]),
       references: [
-        { name: 'Map + codec', fn: async () => base.create(createRecord) },
+        { name: 'Map + codec', fn: async (i) => base.create(createRecords[i % NEW_USERS]) },
         {
           name: 'express-session MemoryStore',
-          fn: () => {
+          fn: (i) => {
             // express-session's MemoryStore has no bound: drop it at the same size as the others.
             if (++expressCreated % BOUND === 0) express.sessions = Object.create(null);
-            return cb((done) => express.set(generateSessionId(), createSession, done));
+            return cb((done) => express.set(generateSessionId(), createSessions[i % NEW_USERS], done));
           },
         },
         {
           name: 'memorystore 1.6.8',
-          fn: () => cb((done) => memorystore.set(generateSessionId(), createSession, done)),
+          fn: (i) => cb((done) => memorystore.set(generateSessionId(), createSessions[i % NEW_USERS], done)),
         },
       ],
     });
@@ -199,7 +205,11 @@ export async function run() {
 
 /** A store holding `total` sessions of other users plus one user with 5 sessions. */
 async function populated(total, metadata, clock) {
-  const store = new MemorySessionStore({ maxSessions: Number.POSITIVE_INFINITY, clock: () => clock.now });
+  const store = new MemorySessionStore({
+    maxSessions: Number.POSITIVE_INFINITY,
+    maxBytes: Number.POSITIVE_INFINITY,
+    clock: () => clock.now,
+  });
   const now = clock.now;
   for (let i = 0; i < total; i++) {
     const rec = record('', `filler-${i}`, now, metadata);

@@ -6,13 +6,14 @@ import {
   checkImmutableFields,
   checkRecord,
   checkUserArgs,
-  cloneJson,
   conflict,
   durationOption,
+  type EncodedRecord,
   expired,
   extendedExpiry,
   generateSessionId,
   type JsonValue,
+  maxSessionsPerUserOption,
   notFound,
   type RecordRules,
   readClock,
@@ -24,39 +25,140 @@ import {
   type TenantId,
   toStorageError,
 } from '@sessionkit/core';
-import { DEFAULT_MAX_SESSIONS, MAX_CLEANUP_INTERVAL_MS, type MemorySessionStoreOptions } from './options.js';
+import {
+  DEFAULT_MAX_BYTES,
+  DEFAULT_MAX_SESSIONS,
+  MAX_CLEANUP_INTERVAL_MS,
+  type MemorySessionStoreOptions,
+} from './options.js';
 
 const STORE = 'memory';
 /** Width of one expiry bucket: sessions are indexed by `floor(expiresAt / BUCKET_MS)`. */
 const BUCKET_MS = 1000;
+/** listByUser and deleteByUser handle at most this many of a user's sessions before yielding. */
+const USER_PAGE = 1000;
 /** cleanupExpired removes at most this many sessions before yielding to the event loop. */
 const CLEANUP_BATCH = 10_000;
 /** Largest valid Date value in ms (ECMAScript's limit). */
 const MAX_DATE_MS = 8.64e15;
 
 /**
- * One stored session. Times are integer ms (exactly what the Dates handed out will
- * hold), so touch and extend change a number in place and the read path builds the
- * caller's copy without any JSON.
+ * One stored session. What a read hands out, except the times, is kept as one JSON text
+ * (sliced from core's encoding of the record), so a session's memory follows its encoded
+ * size whatever the shape of its metadata, and every read parses a fresh copy. Times are
+ * integer ms kept as numbers (exactly what the Dates handed out will hold), so touch and
+ * extend change a number in place.
  */
 class Entry {
   /** The expiry bucket holding this entry (null once removed). */
   bucket: Bucket | null = null;
+  /** Its position in its owner's eviction heap (-1 once removed). */
+  slot = -1;
 
   constructor(
     readonly id: string,
-    readonly userId: string,
-    readonly tenantId: TenantId,
-    public transactionId: string,
-    public factorsUsed: string[],
-    public assuranceLevel: number,
-    public metadata: JsonValue,
+    /** The (tenant, user) index this entry belongs to. */
+    readonly owner: UserIndex,
+    /** `{"transactionId":…,"factorsUsed":…,"assuranceLevel":…,"metadata":…}` as stored. */
+    public text: string,
+    /** Bytes accounted for this entry (see {@link entryCost}). */
+    public cost: number,
     readonly createdAt: number,
     public expiresAt: number,
     public lastActivityAt: number,
-    /** The (tenant, user) index set this entry belongs to. */
-    readonly owner: Set<Entry>,
   ) {}
+}
+
+/**
+ * One (tenant, user) pair's sessions, kept as a binary min-heap in eviction order
+ * (soonest expiresAt, then earliest createdAt, then smallest id), so the session a create
+ * at maxSessionsPerUser removes is at the top, and the bytes they are accounted for.
+ */
+class UserIndex {
+  /** The user's sessions; `heap[0]` is the one that goes first. */
+  readonly heap: Entry[] = [];
+  /** Sum of the entries' `cost`. */
+  bytes = 0;
+  constructor(
+    readonly tenantId: TenantId,
+    readonly userId: string,
+    /** Bytes accounted for the index itself (see {@link userCost}). */
+    readonly cost: number,
+  ) {}
+
+  get size(): number {
+    return this.heap.length;
+  }
+
+  /** The session that goes first. */
+  first(): Entry | undefined {
+    return this.heap[0];
+  }
+
+  add(e: Entry): void {
+    e.slot = this.heap.length;
+    this.heap.push(e);
+    this.#up(e.slot);
+  }
+
+  delete(e: Entry): void {
+    const heap = this.heap;
+    const i = e.slot;
+    const last = heap.pop() as Entry;
+    e.slot = -1;
+    if (last === e) return;
+    heap[i] = last;
+    last.slot = i;
+    this.#up(i);
+    this.#down(last.slot);
+  }
+
+  /** After `e.expiresAt` changed. */
+  moved(e: Entry): void {
+    this.#up(e.slot);
+    this.#down(e.slot);
+  }
+
+  #up(i: number): void {
+    const heap = this.heap;
+    const e = heap[i] as Entry;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const p = heap[parent] as Entry;
+      if (!evictsBefore(e, p)) break;
+      heap[i] = p;
+      p.slot = i;
+      i = parent;
+    }
+    heap[i] = e;
+    e.slot = i;
+  }
+
+  #down(i: number): void {
+    const heap = this.heap;
+    const n = heap.length;
+    const e = heap[i] as Entry;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= n) break;
+      const right = left + 1;
+      const child = right < n && evictsBefore(heap[right] as Entry, heap[left] as Entry) ? right : left;
+      const c = heap[child] as Entry;
+      if (!evictsBefore(c, e)) break;
+      heap[i] = c;
+      c.slot = i;
+      i = child;
+    }
+    heap[i] = e;
+    e.slot = i;
+  }
+}
+
+/** The eviction order within one user: soonest expiresAt, then earliest createdAt, then smallest id. */
+function evictsBefore(a: Entry, b: Entry): boolean {
+  if (a.expiresAt !== b.expiresAt) return a.expiresAt < b.expiresAt;
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt;
+  return a.id < b.id;
 }
 
 /** The sessions whose expiresAt lies in [key * BUCKET_MS, (key + 1) * BUCKET_MS). */
@@ -145,25 +247,77 @@ export interface MemorySessionStoreStats {
   sessions: number;
   /** (tenant, user) pairs with at least one session held. */
   users: number;
+  /** Bytes accounted for the sessions and user indexes held (bounded by `maxBytes`). */
+  bytes: number;
   /** Non-empty one-second expiry buckets. */
   expiryBuckets: number;
-  /** Sessions evicted so far to stay within `maxSessions` (expired ones removed on the way not counted). */
+  /** Sessions evicted so far to stay within `maxSessions` or `maxBytes` (expired ones removed on the way not counted). */
   evicted: number;
-  /** Sessions examined so far by expiry sweeps (cleanupExpired, the timer and maxSessions). */
+  /** Sessions removed so far by creates of users at `maxSessionsPerUser`. */
+  evictedPerUser: number;
+  /** Sessions examined so far by expiry sweeps (cleanupExpired, the timer and the bounds). */
   sweepExamined: number;
   /** Keys in the expiry heap, stale ones included: at most 2 × expiryBuckets + 1024. */
   expiryHeapKeys: number;
 }
 
+/**
+ * Heap bytes of one entry besides its texts: the Entry object and its three boxed times,
+ * its slots in the id Map, the user's Set and the expiry bucket's Set, and the strings'
+ * headers (measured on Node 20 and 22 with pointer compression off: about 330; see the
+ * heap test).
+ */
+const ENTRY_OVERHEAD = 400;
+/** Heap bytes of one (tenant, user) index besides its two strings: the object, its Set and Map slots. */
+const USER_OVERHEAD = 300;
+
+/** Bytes a string's characters may take: one each when ASCII, else two (UTF-16). */
+function textBytes(text: string, ascii: boolean): number {
+  return ascii ? text.length : 2 * text.length;
+}
+
+/** Accounted bytes of a session whose stored text is `text`. */
+function entryCost(id: string, text: string, ascii: boolean): number {
+  return ENTRY_OVERHEAD + textBytes(id, ascii) + textBytes(text, ascii);
+}
+
+/** Accounted bytes of a (tenant, user) index (its strings counted as two bytes a character). */
+function userCost(tenant: string, user: string): number {
+  return USER_OVERHEAD + 2 * (tenant.length + user.length);
+}
+
+/**
+ * The fields a read needs besides id, owner and times, cut out of core's encoding of the
+ * record (`{"v":1,"id":…,"userId":…,"tenantId":…,"transactionId":…,"factorsUsed":…,
+ * "assuranceLevel":…,"metadata":…,"createdAt":…,…}`). The fields before transactionId
+ * are JSON strings, in which every `"` is escaped, and those after metadata are numbers,
+ * so the two markers can only be the field names.
+ */
+function storedText(encoded: string): string {
+  const start = encoded.indexOf(',"transactionId":');
+  const end = encoded.lastIndexOf(',"createdAt":');
+  const text = `{${encoded.slice(start + 1, end)}}`;
+  text.charCodeAt(0); // flattens it now: no slice of `encoded` kept alive behind it
+  return text;
+}
+
+interface StoredFields {
+  transactionId: string;
+  factorsUsed: string[];
+  assuranceLevel: number;
+  metadata: JsonValue;
+}
+
 function toRecord(e: Entry): SessionRecord {
+  const f = JSON.parse(e.text) as StoredFields; // a fresh copy for every read
   return {
     id: e.id,
-    userId: e.userId,
-    tenantId: e.tenantId,
-    transactionId: e.transactionId,
-    factorsUsed: e.factorsUsed.slice(),
-    assuranceLevel: e.assuranceLevel,
-    metadata: cloneJson(e.metadata),
+    userId: e.owner.userId,
+    tenantId: e.owner.tenantId,
+    transactionId: f.transactionId,
+    factorsUsed: f.factorsUsed,
+    assuranceLevel: f.assuranceLevel,
+    metadata: f.metadata,
     createdAt: new Date(e.createdAt),
     expiresAt: new Date(e.expiresAt),
     lastActivityAt: new Date(e.lastActivityAt),
@@ -180,18 +334,25 @@ function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** The stored text and its accounted cost for a validated record. */
+function stored(v: EncodedRecord): { text: string; cost: number } {
+  const ascii = v.bytes === v.encoded.length; // UTF-8 bytes equal UTF-16 units only for ASCII
+  const text = storedText(v.encoded);
+  return { text, cost: entryCost(v.record.id, text, ascii) };
+}
+
 /**
  * An in-process {@link SessionStore}: the embedded default. Sessions live in this
  * process only (they are lost on restart and not shared between processes).
  *
- * - A `Map` from id to the stored session, kept as objects: reads copy the record out
- *   (new Dates, arrays and metadata) and never parse JSON; writes copy it in.
- * - A per-(tenant, user) index (`Map` tenant → `Map` user → `Set`), so listByUser and
+ * - A `Map` from id to the stored session: each record kept as the JSON text of core's
+ *   encoding (reads parse a fresh copy) plus its times as numbers.
+ * - A per-(tenant, user) index (`Map` tenant → `Map` user → index), so listByUser and
  *   deleteByUser cost what that user has, and no two tenants or users can collide.
  * - An expiry index of one-second buckets ordered by a min-heap, so cleanupExpired
  *   costs what has expired (plus the sessions expiring within the current second).
- * - Memory bounded by `maxSessions` (expired sessions removed first, then the ones
- *   expiring soonest are evicted), and an optional unref'd background sweep.
+ * - Memory bounded by `maxBytes` and `maxSessions`, each user by `maxSessionsPerUser`,
+ *   and an optional unref'd background sweep.
  *
  * Every method runs synchronously to completion inside (cleanupExpired between batches
  * of 10 000 removals), so each one's effect is atomic with respect to the others.
@@ -202,13 +363,21 @@ export class MemorySessionStore implements SessionStore {
 
   readonly #rules: RecordRules;
   readonly #maxSessions: number;
+  readonly #maxBytes: number;
+  readonly #maxPerUser: number;
   readonly #sessions = new Map<string, Entry>();
-  readonly #users = new Map<string, Map<string, Set<Entry>>>();
+  readonly #users = new Map<string, Map<string, UserIndex>>();
   readonly #buckets = new Map<number, Bucket>();
   readonly #keys = new KeyHeap();
   #timer: NodeJS.Timeout | undefined;
   #timerSweepRunning = false;
+  #userCount = 0;
+  /** Sum of the entries' cost. */
+  #entryBytes = 0;
+  /** Sum of the user indexes' cost. */
+  #userBytes = 0;
   #evicted = 0;
+  #evictedPerUser = 0;
   #examined = 0;
 
   /** @throws SessionError `INVALID` naming the option when an option is bad. */
@@ -219,6 +388,15 @@ export class MemorySessionStore implements SessionStore {
       options.maxSessions === Number.POSITIVE_INFINITY
         ? Number.POSITIVE_INFINITY
         : durationOption(STORE, 'maxSessions', options.maxSessions, DEFAULT_MAX_SESSIONS);
+    // Room for the largest record (two bytes a character), its id and its user's index.
+    const minBytes = 2 * this.#rules.maxRecordBytes + 4096;
+    this.#maxBytes =
+      options.maxBytes === Number.POSITIVE_INFINITY
+        ? Number.POSITIVE_INFINITY
+        : durationOption(STORE, 'maxBytes', options.maxBytes, Math.max(DEFAULT_MAX_BYTES, minBytes), {
+            min: minBytes,
+          });
+    this.#maxPerUser = maxSessionsPerUserOption(STORE, options.maxSessionsPerUser);
     if (options.cleanupIntervalMs !== undefined) {
       const interval = durationOption(STORE, 'cleanupIntervalMs', options.cleanupIntervalMs, 0, {
         max: MAX_CLEANUP_INTERVAL_MS,
@@ -234,29 +412,31 @@ export class MemorySessionStore implements SessionStore {
         operation: 'create',
         generateId: generateSessionId,
         customIds: true,
-        output: 'copy', // metadata checked, measured and copied in one walk
+        output: 'encoded', // metadata checked, then the record's one JSON text
       });
       const r = v.record;
       if (this.#sessions.has(r.id)) throw conflict(STORE);
-      if (this.#sessions.size >= this.#maxSessions) this.#makeRoom(v.now);
-      const owner = this.#ownerSet(r.tenantId, r.userId);
-      const e = new Entry(
+      const { text, cost } = stored(v);
+      // The user's own bound first: their soonest-expiring sessions make way.
+      const owner = this.#users.get(r.tenantId)?.get(r.userId);
+      if (owner !== undefined) {
+        while (owner.size >= this.#maxPerUser) {
+          this.#remove(owner.first() as Entry);
+          this.#evictedPerUser++;
+        }
+      }
+      this.#makeRoom(v.now, cost + userCost(r.tenantId, r.userId), r.tenantId, r.userId);
+      this.#insert(
         r.id,
-        r.userId,
         r.tenantId,
-        r.transactionId,
-        r.factorsUsed, // a fresh array built by checkRecord
-        r.assuranceLevel,
-        r.metadata, // a private deep copy made by checkRecord
+        r.userId,
+        text,
+        cost,
         r.createdAt.getTime(),
         r.expiresAt.getTime(),
         r.lastActivityAt.getTime(),
-        owner,
       );
-      this.#sessions.set(e.id, e);
-      owner.add(e);
-      this.#index(e);
-      return e.id;
+      return r.id;
     } catch (error) {
       throw toStorageError(error, STORE, 'create');
     }
@@ -277,20 +457,40 @@ export class MemorySessionStore implements SessionStore {
 
   async update(record: SessionRecord): Promise<void> {
     try {
-      const v = checkRecord(this.#rules, record, { operation: 'update', output: 'copy' });
+      const v = checkRecord(this.#rules, record, { operation: 'update', output: 'encoded' });
       const r = v.record;
       const e = this.#sessions.get(r.id);
       if (e === undefined) throw notFound(STORE, 'update');
       if (e.expiresAt <= v.now) throw expired(STORE, 'update');
+      const owner = e.owner;
       checkImmutableFields(
         this.#rules,
-        { userId: e.userId, tenantId: e.tenantId, createdAt: new Date(e.createdAt) },
+        { userId: owner.userId, tenantId: owner.tenantId, createdAt: new Date(e.createdAt) },
         r,
       );
-      e.transactionId = r.transactionId;
-      e.factorsUsed = r.factorsUsed;
-      e.assuranceLevel = r.assuranceLevel;
-      e.metadata = r.metadata;
+      const { text, cost } = stored(v);
+      const grows = cost - e.cost;
+      if (grows > 0 && this.#bytes() + grows > this.#maxBytes) {
+        // Make room for the larger record without evicting this session: take it out,
+        // make room as a create would, put it back (all in this synchronous step).
+        this.#remove(e);
+        this.#makeRoom(v.now, cost + userCost(owner.tenantId, owner.userId), owner.tenantId, owner.userId);
+        this.#insert(
+          e.id,
+          owner.tenantId,
+          owner.userId,
+          text,
+          cost,
+          e.createdAt,
+          r.expiresAt.getTime(),
+          r.lastActivityAt.getTime(),
+        );
+        return;
+      }
+      e.text = text;
+      e.cost = cost;
+      owner.bytes += grows;
+      this.#entryBytes += grows;
       e.lastActivityAt = r.lastActivityAt.getTime();
       this.#setExpiry(e, r.expiresAt.getTime());
     } catch (error) {
@@ -315,9 +515,13 @@ export class MemorySessionStore implements SessionStore {
       const owner = this.#users.get(tenantId)?.get(userId);
       if (owner === undefined) return 0;
       let count = 0;
-      for (const e of owner) {
+      let removed = 0;
+      // A user past USER_PAGE sessions (maxSessionsPerUser raised) is removed a page at a
+      // time, letting other work run between pages; sessions the user gains meanwhile go too.
+      for (let e = owner.heap.at(-1); e !== undefined; e = owner.heap.at(-1)) {
         if (e.expiresAt > now) count++;
-        this.#remove(e);
+        this.#remove(e); // the heap's last entry: no reordering
+        if (++removed % USER_PAGE === 0 && owner.size > 0) await nextTurn();
       }
       return count;
     } catch (error) {
@@ -384,10 +588,20 @@ export class MemorySessionStore implements SessionStore {
       const owner = this.#users.get(tenantId)?.get(userId);
       if (owner === undefined) return [];
       const live: Entry[] = [];
-      for (const e of owner) if (e.expiresAt > now) live.push(e);
+      for (const e of owner.heap) if (e.expiresAt > now) live.push(e);
       live.sort(byCreatedThenId);
-      const out = new Array<SessionRecord>(live.length);
-      for (let i = 0; i < live.length; i++) out[i] = toRecord(live[i] as Entry);
+      if (live.length <= USER_PAGE) return live.map(toRecord);
+      // Past USER_PAGE sessions (maxSessionsPerUser raised): the records, the costly part,
+      // are parsed a page at a time with other work running between pages; a session
+      // removed meanwhile is left out, one changed meanwhile is read as it is now.
+      const out: SessionRecord[] = [];
+      for (let i = 0; i < live.length; i++) {
+        const current = this.#sessions.get((live[i] as Entry).id);
+        if (current !== undefined && current.owner.userId === userId && current.owner.tenantId === tenantId) {
+          out.push(toRecord(current));
+        }
+        if ((i + 1) % USER_PAGE === 0) await nextTurn();
+      }
       return out;
     } catch (error) {
       throw toStorageError(error, STORE, 'listByUser');
@@ -402,21 +616,25 @@ export class MemorySessionStore implements SessionStore {
     }
   }
 
-  /** Counts for monitoring (a rising `evicted` means `maxSessions` is too low). */
+  /** Counts for monitoring (a rising `evicted` means `maxBytes` or `maxSessions` is too low). */
   stats(): MemorySessionStoreStats {
-    let users = 0;
-    for (const byUser of this.#users.values()) users += byUser.size;
     return {
       sessions: this.#sessions.size,
-      users,
+      users: this.#userCount,
+      bytes: this.#bytes(),
       expiryBuckets: this.#buckets.size,
       evicted: this.#evicted,
+      evictedPerUser: this.#evictedPerUser,
       sweepExamined: this.#examined,
       expiryHeapKeys: this.#keys.size,
     };
   }
 
   // --- internals: every one is synchronous ---
+
+  #bytes(): number {
+    return this.#entryBytes + this.#userBytes;
+  }
 
   #timerSweep(): void {
     if (this.#timerSweepRunning) return;
@@ -432,7 +650,16 @@ export class MemorySessionStore implements SessionStore {
     );
   }
 
-  #ownerSet(tenant: string, user: string): Set<Entry> {
+  #insert(
+    id: string,
+    tenant: TenantId,
+    user: string,
+    text: string,
+    cost: number,
+    createdAt: number,
+    expiresAt: number,
+    lastActivityAt: number,
+  ): void {
     let byUser = this.#users.get(tenant);
     if (byUser === undefined) {
       byUser = new Map();
@@ -440,10 +667,17 @@ export class MemorySessionStore implements SessionStore {
     }
     let owner = byUser.get(user);
     if (owner === undefined) {
-      owner = new Set();
+      owner = new UserIndex(tenant, user, userCost(tenant, user));
       byUser.set(user, owner);
+      this.#userCount++;
+      this.#userBytes += owner.cost;
     }
-    return owner;
+    const e = new Entry(id, owner, text, cost, createdAt, expiresAt, lastActivityAt);
+    this.#sessions.set(id, e);
+    owner.add(e);
+    owner.bytes += cost;
+    this.#entryBytes += cost;
+    this.#index(e);
   }
 
   #index(e: Entry): void {
@@ -475,6 +709,7 @@ export class MemorySessionStore implements SessionStore {
   #setExpiry(e: Entry, expiresAt: number): void {
     const b = e.bucket;
     e.expiresAt = expiresAt;
+    e.owner.moved(e);
     if (b !== null && b.key === Math.floor(expiresAt / BUCKET_MS)) {
       if (expiresAt < b.min) b.min = expiresAt;
       return;
@@ -484,15 +719,20 @@ export class MemorySessionStore implements SessionStore {
   }
 
   #remove(e: Entry): void {
+    if (this.#sessions.get(e.id) !== e) return; // already removed
     this.#sessions.delete(e.id);
     this.#unindex(e);
     const owner = e.owner;
     owner.delete(e);
+    owner.bytes -= e.cost;
+    this.#entryBytes -= e.cost;
     if (owner.size === 0) {
-      const byUser = this.#users.get(e.tenantId);
-      if (byUser !== undefined && byUser.get(e.userId) === owner) {
-        byUser.delete(e.userId);
-        if (byUser.size === 0) this.#users.delete(e.tenantId);
+      const byUser = this.#users.get(owner.tenantId);
+      if (byUser !== undefined && byUser.get(owner.userId) === owner) {
+        byUser.delete(owner.userId);
+        if (byUser.size === 0) this.#users.delete(owner.tenantId);
+        this.#userCount--;
+        this.#userBytes -= owner.cost;
       }
     }
   }
@@ -540,17 +780,34 @@ export class MemorySessionStore implements SessionStore {
     return removed;
   }
 
-  /** Called by create at maxSessions: drop expired sessions, then evict the soonest to expire. */
-  #makeRoom(now: number): void {
-    this.#sweep(now, Number.POSITIVE_INFINITY);
+  /** The session in the whole store that expires soonest (to the second; then the oldest in that second). */
+  #soonest(): Entry | undefined {
     const keys = this.#keys;
-    while (this.#sessions.size >= this.#maxSessions && keys.size > 0) {
+    while (keys.size > 0) {
       const b = this.#buckets.get(keys.peek());
-      if (b === undefined) {
-        keys.pop();
-        continue;
-      }
-      this.#remove(b.first() as Entry);
+      if (b !== undefined) return b.first();
+      keys.pop();
+    }
+    return undefined;
+  }
+
+  /**
+   * Before a create (or a growing update) of `bytes` for (tenant, user): when the store
+   * would go over maxSessions or maxBytes, drop every expired session, then evict until
+   * there is room. Each eviction takes the creating user's own soonest-expiring session
+   * while that user holds at least the average bytes per user (so one user filling the
+   * store evicts itself, not everyone else), else the store's soonest-expiring session.
+   */
+  #makeRoom(now: number, bytes: number, tenant: string, user: string): void {
+    const full = () => this.#sessions.size >= this.#maxSessions || this.#bytes() + bytes > this.#maxBytes;
+    if (!full()) return;
+    this.#sweep(now, Number.POSITIVE_INFINITY);
+    while (full() && this.#sessions.size > 0) {
+      const owner = this.#users.get(tenant)?.get(user);
+      const victim =
+        owner !== undefined && owner.bytes * this.#userCount >= this.#entryBytes ? owner.first() : this.#soonest();
+      if (victim === undefined) break;
+      this.#remove(victim);
       this.#evicted++;
     }
   }

@@ -3,6 +3,9 @@ import type { BaseStoreOptions } from '@sessionkit/core';
 /** Default for `maxSessions`: 100 000 sessions. */
 export const DEFAULT_MAX_SESSIONS = 100_000;
 
+/** Default for `maxBytes`: 64 MiB of accounted memory. */
+export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+
 /** The longest `cleanupIntervalMs` a Node.js timer accepts (about 24.8 days). */
 export const MAX_CLEANUP_INTERVAL_MS = 2 ** 31 - 1;
 
@@ -10,18 +13,39 @@ export const MAX_CLEANUP_INTERVAL_MS = 2 ** 31 - 1;
 export interface MemorySessionStoreOptions extends BaseStoreOptions {
   /**
    * The most sessions (expired ones included, until they are removed) the store holds.
-   * When `create` would go over it, the store first removes every expired session and,
-   * if that frees nothing, evicts the session that expires soonest (to the expiry
-   * index's one-second granularity; within one second, the one that entered it first).
-   * `Infinity` turns the bound off.
+   * When `create` would go over it, the store first removes every expired session, then
+   * evicts as described under `maxBytes`. `Infinity` turns this bound off.
    * @default 100000
    */
   maxSessions?: number;
   /**
+   * The most memory, in bytes, the sessions held may take, as the store accounts it:
+   * each session costs its stored text (the record's encoding: one byte per character
+   * when it is all ASCII, two otherwise) plus a fixed per-session and per-user overhead,
+   * so the heap a session really takes stays within about that figure whatever the shape
+   * of its metadata. When `create` (or an `update` that makes a record larger) would go
+   * over it, expired sessions are removed first; then, while still over, the creating
+   * user's own session that expires soonest is evicted if that user holds at least the
+   * average bytes per user, and otherwise the session in the whole store that expires
+   * soonest. Must be at least `2 * maxRecordBytes + 4096`. `Infinity` turns it off.
+   * @default 67108864 (64 MiB)
+   */
+  maxBytes?: number;
+  /**
+   * The most sessions one (tenant, user) holds, expired ones included until removed
+   * (integer from 1 to 1 000 000). A create for a user who already holds that many
+   * removes, in the same step, that user's sessions that expire soonest (ties: earliest
+   * createdAt, then smallest id) until the user holds exactly `maxSessionsPerUser`
+   * including the new one (found through a per-user heap). listByUser and deleteByUser
+   * work through a user past 1 000 sessions in pages of 1 000.
+   * @default 1000
+   */
+  maxSessionsPerUser?: number;
+  /**
    * Runs `cleanupExpired()` every `cleanupIntervalMs` on an unref'd timer (it never keeps
    * the process alive); `close()` stops it. Leave it unset to sweep only when you call
-   * `cleanupExpired()` (expired sessions are also removed first when `maxSessions` is
-   * reached).
+   * `cleanupExpired()` (expired sessions are also removed first when `maxSessions` or
+   * `maxBytes` is reached).
    * @default undefined (no background sweep)
    */
   cleanupIntervalMs?: number;

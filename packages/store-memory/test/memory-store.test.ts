@@ -84,6 +84,76 @@ describe('rejections', () => {
   });
 });
 
+describe('throwing getters and clocks', () => {
+  it('a metadata or record getter that throws rejects a SessionError STORAGE carrying it, and stores nothing', async () => {
+    const clock = testClock();
+    const store = new MemorySessionStore({ clock: clock.read });
+    const boom = new Error('getter broke');
+    const throwing = () => {
+      const metadata = { ok: 1 };
+      Object.defineProperty(metadata, 'bad', {
+        enumerable: true,
+        get() {
+          throw boom;
+        },
+      });
+      return metadata;
+    };
+    let error = await rejectsWith(store.create(makeRecord(clock.now, { metadata: throwing() })), 'STORAGE');
+    expect(error.cause).toBe(boom);
+    const record = makeRecord(clock.now);
+    Object.defineProperty(record, 'userId', {
+      get() {
+        throw boom;
+      },
+    });
+    error = await rejectsWith(store.create(record), 'STORAGE');
+    expect(error.cause).toBe(boom);
+    expect(store.stats()).toMatchObject({ sessions: 0, users: 0, bytes: 0 });
+
+    const id = await store.create(makeRecord(clock.now));
+    const current = await store.get(id);
+    error = await rejectsWith(
+      store.update({ ...(current as NonNullable<typeof current>), metadata: throwing() }),
+      'STORAGE',
+    );
+    expect(error.cause).toBe(boom);
+    expect(await store.get(id)).toEqual(current);
+  });
+
+  it('a clock that throws makes every method that reads it reject a SessionError STORAGE carrying it', async () => {
+    const clock = testClock();
+    let fail = false;
+    const boom = new Error('clock broke');
+    const store = new MemorySessionStore({
+      clock: () => {
+        if (fail) throw boom;
+        return clock.now;
+      },
+    });
+    const id = await store.create(makeRecord(clock.now));
+    const current = (await store.get(id)) as NonNullable<Awaited<ReturnType<typeof store.get>>>;
+    fail = true;
+    const calls: [string, () => Promise<unknown>][] = [
+      ['create', () => store.create(makeRecord(clock.now))],
+      ['get', () => store.get(id)],
+      ['update', () => store.update(current)],
+      ['extend', () => store.extend(id, 1000)],
+      ['touch', () => store.touch(id)],
+      ['listByUser', () => store.listByUser('user-1', acme)],
+      ['deleteByUser', () => store.deleteByUser('user-1', acme)],
+      ['cleanupExpired', () => store.cleanupExpired()],
+    ];
+    for (const [name, call] of calls) {
+      const error = await rejectsWith(call(), 'STORAGE');
+      expect(error.cause, name).toBe(boom);
+      expect(error.operation, name).toBe(name);
+    }
+    fail = false;
+    expect(await store.get(id)).toEqual(current); // nothing changed
+  });
+});
+
 describe('copy in, copy out', () => {
   it('a caller mutating the record it passed to create or update changes nothing stored', async () => {
     const clock = testClock();
@@ -134,6 +204,23 @@ describe('copy in, copy out', () => {
     expect(other?.metadata).not.toBe(again?.metadata);
     expect(other?.factorsUsed).not.toBe(again?.factorsUsed);
     expect(other?.createdAt).not.toBe(again?.createdAt);
+  });
+
+  it('ids, users and metadata that spell the stored field names round-trip exactly', async () => {
+    const clock = testClock();
+    const store = new MemorySessionStore({ clock: clock.read });
+    const tricky = ',"transactionId":"x","createdAt":1,"metadata":{}}';
+    const record = makeRecord(clock.now, {
+      id: `id${tricky}`,
+      userId: `u${tricky}`,
+      tenantId: `t${tricky}`,
+      transactionId: tricky,
+      factorsUsed: [tricky],
+      metadata: { a: 0, createdAt: 1, transactionId: tricky, ',"createdAt":': [tricky] },
+    });
+    await store.create(record);
+    expect(await store.get(record.id)).toEqual(record);
+    expect(await store.listByUser(record.userId, record.tenantId)).toEqual([record]);
   });
 
   it('keeps "__proto__" metadata keys as data, never as prototypes', async () => {

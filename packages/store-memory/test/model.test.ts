@@ -1,7 +1,9 @@
 // Model-based test: random operation sequences run against the store and against a
 // simple reference model (an array scanned in full for every question), comparing every
-// result and error code, evictions under maxSessions included.
-import { type JsonValue, SessionError, type SessionRecord, tenantId } from '@sessionkit/core';
+// result and error code, the stats after every step, and at the end every user's listing
+// and every session's get: evictions under maxSessions, maxBytes and maxSessionsPerUser
+// included.
+import { encodeRecord, type JsonValue, SessionError, type SessionRecord, tenantId } from '@sessionkit/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MemorySessionStore } from '../src/index.js';
@@ -9,6 +11,8 @@ import { testClock } from './helpers.js';
 
 const USERS = ['u', 'u:x', 'x', 'ü'];
 const TENANTS = ['t', 't:u', 'x'];
+/** The length of a generated id (256 bits, base64url). */
+const GENERATED_ID = 'i'.repeat(43);
 
 interface ModelSession {
   id: string;
@@ -21,15 +25,49 @@ interface ModelSession {
   createdAt: number;
   expiresAt: number;
   lastActivityAt: number;
-  /** When it last entered its one-second expiry bucket (the eviction tie-break). */
+  /** When it last entered its one-second expiry bucket (the store-wide eviction tie-break). */
   seq: number;
 }
+
+interface Bounds {
+  maxSessions: number;
+  maxSessionsPerUser: number;
+  maxBytes: number;
+  maxRecordBytes: number;
+}
+
+const isAscii = (text: string) => /^[\x00-\x7f]*$/.test(text);
+
+/** The README's accounting: 400 bytes a session plus its id and stored text, one byte a character when the record is ASCII, else two. */
+function cost(s: Omit<ModelSession, 'seq'>): number {
+  const text = JSON.stringify({
+    transactionId: s.transactionId,
+    factorsUsed: s.factorsUsed,
+    assuranceLevel: s.assuranceLevel,
+    metadata: s.metadata,
+  });
+  const ascii = isAscii(s.id + s.userId + s.tenantId + text);
+  return 400 + (ascii ? 1 : 2) * (s.id.length + text.length);
+}
+
+/** 300 bytes a (tenant, user) index plus two a character of its names. */
+const userCost = (tenant: string, user: string) => 300 + 2 * (tenant.length + user.length);
+
+/** Core's size rule: the UTF-8 bytes of core's encoding of the record. */
+function encodedBytes(s: Omit<ModelSession, 'seq'>): number {
+  return Buffer.byteLength(encodeRecord(toRecord({ ...s, id: s.id || GENERATED_ID, seq: 0 })), 'utf8');
+}
+
+/** Metadata as JSON keeps it (`-0` becomes `0`). */
+const asJson = (value: JsonValue) => JSON.parse(JSON.stringify(value)) as JsonValue;
 
 /** The documented behaviour, written the slow and obvious way. */
 class Model {
   sessions: ModelSession[] = [];
   seq = 0;
-  constructor(readonly maxSessions: number) {}
+  evicted = 0;
+  evictedPerUser = 0;
+  constructor(readonly bounds: Bounds) {}
 
   find(id: string) {
     return this.sessions.find((s) => s.id === id);
@@ -37,20 +75,75 @@ class Model {
   remove(id: string) {
     this.sessions = this.sessions.filter((s) => s.id !== id);
   }
+  of(userId: string, tenant: string) {
+    return this.sessions.filter((s) => s.userId === userId && s.tenantId === tenant);
+  }
+  userKeys() {
+    return [...new Set(this.sessions.map((s) => JSON.stringify([s.tenantId, s.userId])))];
+  }
+  entryBytes() {
+    return this.sessions.reduce((sum, s) => sum + cost(s), 0);
+  }
+  bytes() {
+    let users = 0;
+    for (const key of this.userKeys()) {
+      const [t, u] = JSON.parse(key) as [string, string];
+      users += userCost(t, u);
+    }
+    return this.entryBytes() + users;
+  }
+  /** Within one user: soonest expiresAt, then earliest createdAt, then smallest id. */
+  userSoonest(mine: ModelSession[]) {
+    return [...mine].sort(
+      (a, b) => a.expiresAt - b.expiresAt || a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+    )[0] as ModelSession;
+  }
+  /** Store-wide: the earliest one-second expiry bucket, then the first to enter it. */
+  storeSoonest() {
+    const bucket = (x: ModelSession) => Math.floor(x.expiresAt / 1000);
+    return this.sessions.reduce((a, b) =>
+      bucket(b) < bucket(a) || (bucket(b) === bucket(a) && b.seq < a.seq) ? b : a,
+    );
+  }
+  checkSize(s: Omit<ModelSession, 'seq'>) {
+    if (encodedBytes(s) > this.bounds.maxRecordBytes) throw 'INVALID';
+  }
+  /** Room for `need` more bytes and one more session, for a create or a growing update. */
+  makeRoom(need: number, userId: string, tenant: string, now: number) {
+    const { maxSessions, maxBytes } = this.bounds;
+    const full = () => this.sessions.length >= maxSessions || this.bytes() + need > maxBytes;
+    if (!full()) return;
+    this.sessions = this.sessions.filter((x) => x.expiresAt > now);
+    while (full() && this.sessions.length > 0) {
+      const mine = this.of(userId, tenant);
+      const fair =
+        mine.length > 0 && mine.reduce((sum, x) => sum + cost(x), 0) * this.userKeys().length >= this.entryBytes();
+      this.remove((fair ? this.userSoonest(mine) : this.storeSoonest()).id);
+      this.evicted++;
+    }
+  }
   create(s: Omit<ModelSession, 'seq'>, now: number): string {
     if (this.find(s.id)) throw 'CONFLICT';
-    if (this.sessions.length >= this.maxSessions) {
-      this.sessions = this.sessions.filter((x) => x.expiresAt > now);
-      while (this.sessions.length >= this.maxSessions) {
-        const bucket = (x: ModelSession) => Math.floor(x.expiresAt / 1000);
-        const victim = this.sessions.reduce((a, b) =>
-          bucket(b) < bucket(a) || (bucket(b) === bucket(a) && b.seq < a.seq) ? b : a,
-        );
-        this.remove(victim.id);
-      }
+    for (let mine = this.of(s.userId, s.tenantId); mine.length >= this.bounds.maxSessionsPerUser; ) {
+      this.remove(this.userSoonest(mine).id);
+      this.evictedPerUser++;
+      mine = this.of(s.userId, s.tenantId);
     }
+    this.makeRoom(cost(s) + userCost(s.tenantId, s.userId), s.userId, s.tenantId, now);
     this.sessions.push({ ...s, seq: this.seq++ });
     return s.id;
+  }
+  update(live: ModelSession, next: Omit<ModelSession, 'seq'>, now: number) {
+    const grows = cost(next) - cost(live);
+    if (grows > 0 && this.bytes() + grows > this.bounds.maxBytes) {
+      // Taken out, room made as for a create, put back (entering its bucket anew).
+      this.remove(live.id);
+      this.makeRoom(cost(next) + userCost(next.tenantId, next.userId), next.userId, next.tenantId, now);
+      this.sessions.push({ ...next, seq: this.seq++ });
+      return;
+    }
+    Object.assign(live, { ...next, expiresAt: live.expiresAt });
+    this.setExpiry(live, next.expiresAt);
   }
   live(id: string, now: number) {
     const s = this.find(id);
@@ -66,6 +159,15 @@ class Model {
     return this.sessions
       .filter((s) => s.userId === userId && s.tenantId === tenant && s.expiresAt > now)
       .sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+  stats() {
+    return {
+      sessions: this.sessions.length,
+      users: this.userKeys().length,
+      bytes: this.bytes(),
+      evicted: this.evicted,
+      evictedPerUser: this.evictedPerUser,
+    };
   }
 }
 
@@ -139,10 +241,17 @@ async function outcome<T>(fn: () => Promise<T> | T): Promise<{ ok: T } | { error
   }
 }
 
-async function runSequence(ops: Op[], maxSessions: number): Promise<void> {
+const UNBOUNDED: Bounds = {
+  maxSessions: Number.POSITIVE_INFINITY,
+  maxSessionsPerUser: 1000,
+  maxBytes: Number.POSITIVE_INFINITY,
+  maxRecordBytes: 65_536,
+};
+
+async function runSequence(ops: Op[], bounds: Bounds): Promise<number> {
   const clock = testClock(1_764_000_000_000 + 123);
-  const store = new MemorySessionStore({ clock: clock.read, maxSessions });
-  const model = new Model(maxSessions);
+  const store = new MemorySessionStore({ clock: clock.read, ...bounds });
+  const model = new Model(bounds);
   const ids: string[] = [];
   let custom = 0;
   const pick = (n: number) => ids[n] ?? `missing-${n}`;
@@ -168,19 +277,18 @@ async function runSequence(ops: Op[], maxSessions: number): Promise<void> {
           lastActivityAt: new Date(now),
         };
         const got = await outcome(() => store.create(rec));
-        const want = await outcome(() =>
-          model.create(
-            {
-              ...rec,
-              id: 'ok' in got ? got.ok : id,
-              tenantId: tenant,
-              createdAt: now - 10,
-              expiresAt: now + o.ttl,
-              lastActivityAt: now,
-            },
-            now,
-          ),
-        );
+        const want = await outcome(() => {
+          const s = {
+            ...rec,
+            metadata: asJson(rec.metadata),
+            tenantId: tenant,
+            createdAt: now - 10,
+            expiresAt: now + o.ttl,
+            lastActivityAt: now,
+          };
+          model.checkSize(s);
+          return model.create({ ...s, id: 'ok' in got ? got.ok : id }, now);
+        });
         expect(got).toEqual(want);
         if ('ok' in got) ids.push(got.ok);
         break;
@@ -215,13 +323,16 @@ async function runSequence(ops: Op[], maxSessions: number): Promise<void> {
         };
         const got = await outcome(() => store.update(rec));
         const want = await outcome(() => {
-          const live = model.live(id, now);
-          live.transactionId = 'tx2';
-          live.factorsUsed = ['pw', 'otp'];
-          live.assuranceLevel = o.level;
-          live.metadata = o.metadata;
-          live.lastActivityAt = now;
-          model.setExpiry(live, now + o.ttl);
+          const next = {
+            ...rec,
+            metadata: asJson(rec.metadata),
+            tenantId: base.tenantId,
+            createdAt: base.createdAt,
+            expiresAt: now + o.ttl,
+            lastActivityAt: now,
+          };
+          model.checkSize(next);
+          model.update(model.live(id, now), next, now);
         });
         expect(got).toEqual(want);
         break;
@@ -278,31 +389,45 @@ async function runSequence(ops: Op[], maxSessions: number): Promise<void> {
         clock.advance(o.ms);
         break;
     }
-    expect(store.stats().sessions).toBe(model.sessions.length);
+    expect(store.stats()).toMatchObject(model.stats());
   }
-  // At the end every (tenant, user) list is exact, expired sessions included once cleaned.
-  const total = model.sessions.length;
-  let listed = 0;
-  for (const u of USERS)
-    for (const t of TENANTS) listed += model.sessions.filter((s) => s.userId === u && s.tenantId === t).length;
-  expect(listed).toBe(total);
+  // At the end: every (tenant, user) listing and every session's get are the model's.
+  const now = clock.now;
+  for (const u of USERS) {
+    for (const t of TENANTS) {
+      expect(await store.listByUser(u, tenantId(t))).toEqual(model.list(u, t, now).map(toRecord));
+    }
+  }
+  for (const s of model.sessions) {
+    expect(await outcome(() => store.get(s.id))).toEqual(
+      s.expiresAt > now ? { ok: toRecord(s) } : { error: 'EXPIRED' },
+    );
+  }
+  for (const id of ids) if (!model.find(id)) expect(await store.get(id)).toBeNull();
   await store.close();
+  return model.evicted + model.evictedPerUser;
 }
 
 describe('MemorySessionStore against a reference model', () => {
-  it('matches the model over random operation sequences (unbounded)', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(op, { minLength: 10, maxLength: 80, size: 'max' }), (ops) =>
-        runSequence(ops, Number.POSITIVE_INFINITY),
-      ),
-      { numRuns: 300 },
-    );
-  });
-
-  it('matches the model, evictions included, with maxSessions 4', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(op, { minLength: 10, maxLength: 80, size: 'max' }), (ops) => runSequence(ops, 4)),
-      { numRuns: 300 },
-    );
-  });
+  const sequences = fc.array(op, { minLength: 10, maxLength: 80, size: 'max' });
+  const cases: [string, Bounds][] = [
+    ['unbounded', UNBOUNDED],
+    ['evictions included, with maxSessions 4', { ...UNBOUNDED, maxSessions: 4 }],
+    ['maxSessionsPerUser 2', { ...UNBOUNDED, maxSessionsPerUser: 2 }],
+    // The smallest maxBytes for maxRecordBytes 1024: about ten small sessions.
+    ['evictions by bytes, with maxBytes 6144', { ...UNBOUNDED, maxBytes: 6144, maxRecordBytes: 1024 }],
+  ];
+  for (const [name, bounds] of cases) {
+    it(`matches the model over random operation sequences (${name})`, async () => {
+      let evictions = 0;
+      await fc.assert(
+        fc.asyncProperty(sequences, async (ops) => {
+          evictions += await runSequence(ops, bounds);
+        }),
+        { numRuns: 200 },
+      );
+      // The bounded cases really exercised their bound.
+      if (bounds !== UNBOUNDED) expect(evictions).toBeGreaterThan(20);
+    });
+  }
 });
