@@ -18,7 +18,7 @@ export {
 export type { JsonValue, SessionRecord } from './record.js';
 export type { BaseStoreOptions, SessionStore } from './store.js';
 export { hasControlCharacters, MAX_IDENTIFIER_LENGTH, type TenantId, tenantId } from './tenant.js';
-export { type Deadline, OperationDeadlines, withTimeout } from './timeout.js';
+export { type Deadline, OperationDeadlines, refTimer, unrefTimer, withTimeout } from './timeout.js';
 export {
   assertOptionsObject,
   type CheckRecordOptions,

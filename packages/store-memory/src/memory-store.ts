@@ -24,6 +24,7 @@ import {
   type StoreCapabilities,
   type TenantId,
   toStorageError,
+  unrefTimer,
 } from '@sessionkit/core';
 import {
   DEFAULT_MAX_BYTES,
@@ -369,7 +370,7 @@ export class MemorySessionStore implements SessionStore {
   readonly #users = new Map<string, Map<string, UserIndex>>();
   readonly #buckets = new Map<number, Bucket>();
   readonly #keys = new KeyHeap();
-  #timer: NodeJS.Timeout | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
   #timerSweepRunning = false;
   #userCount = 0;
   /** Sum of the entries' cost. */
@@ -402,7 +403,7 @@ export class MemorySessionStore implements SessionStore {
         max: MAX_CLEANUP_INTERVAL_MS,
       });
       this.#timer = setInterval(() => this.#timerSweep(), interval);
-      this.#timer.unref();
+      unrefTimer(this.#timer);
     }
   }
 

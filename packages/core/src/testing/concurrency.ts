@@ -1,9 +1,9 @@
-import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { SessionError } from '../errors.js';
 import type { SessionRecord } from '../record.js';
 import { hasControlCharacters, isWellFormed, type TenantId, tenantId } from '../tenant.js';
 import { checkRecord, resolveRecordRules } from '../validate.js';
+import assert from './assert.js';
 import { assertSameRecord, expectedRecord, HOUR, ids, MINUTE, type Register, rand, rejectsWith } from './harness.js';
 
 function shown(value: unknown): string {
