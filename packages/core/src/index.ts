@@ -9,6 +9,7 @@ export {
   MAX_JSON_DEPTH,
   measureJson,
 } from './json.js';
+export { closestName, type KnownOptions, rejectUnknownOptions } from './options.js';
 export {
   compareForEviction,
   DEFAULT_MAX_SESSIONS_PER_USER,
