@@ -1,3 +1,6 @@
+/**
+ * @module @sessionkit/core
+ */
 export { ALL_CAPABILITIES, type StoreCapabilities } from './capabilities.js';
 export { cloneRecord, decodeRecord, encodeRecord } from './codec.js';
 export { SessionError, type SessionErrorCode, type SessionErrorOptions, toStorageError } from './errors.js';
