@@ -114,6 +114,22 @@ describe('repository shape', () => {
     });
   }
 
+  it('keeps installs small: fast-check only as an optional peer of core, jose a caret range', () => {
+    const core = JSON.parse(read('packages', 'core', 'package.json'));
+    assert.equal(core.dependencies?.['fast-check'], undefined, 'fast-check must not be a dependency of core');
+    assert.match(core.peerDependencies?.['fast-check'] ?? '', /^\^4/);
+    assert.equal(core.peerDependenciesMeta?.['fast-check']?.optional, true);
+    assert.ok(core.devDependencies?.['fast-check'], 'core tests itself with fast-check');
+    // TypeScript's node10 resolution ignores "exports": typesVersions maps the subpath
+    assert.deepEqual(core.typesVersions, { '*': { testing: ['./dist/testing/index.d.cts'] } });
+    const jwt = JSON.parse(read('packages', 'store-jwt', 'package.json'));
+    assert.match(
+      jwt.dependencies.jose,
+      /^\^6\./,
+      'jose as a caret range, so an app with a newer jose 6 installs one copy',
+    );
+  });
+
   it("core's main entry never imports a test runner", () => {
     for (const f of readdirSync(path.join(root, 'packages/core/src')).filter((f) => f.endsWith('.ts'))) {
       assert.doesNotMatch(read('packages/core/src', f), /^import[^;]*from ['"](vitest|node:test|@jest)/m, f);
