@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const read = (...p) => readFileSync(path.join(root, ...p), 'utf8');
 const stores = readdirSync(path.join(root, 'packages')).filter((d) => d.startsWith('store-'));
-const published = ['core', ...stores, 'manager', 'hono'];
+const published = ['core', ...stores, 'manager', 'hono', 'express-session'];
 const changesets = readdirSync(path.join(root, '.changeset'))
   .filter((f) => f.endsWith('.md') && f !== 'README.md')
   .map((f) => read('.changeset', f));

@@ -4,7 +4,7 @@
 #   npm test       -> bash scripts/run.sh test
 # It needs only Node >= 20.19 and npm. It installs pnpm (the pinned version) when it is
 # missing, the workspace's dependencies from the lockfile, and, for `test`, the server
-# binaries the tests start (redis-server, memcached, PostgreSQL) when they are missing.
+# binaries the tests start (redis-server, memcached, PostgreSQL, chromium) when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,6 +48,7 @@ ensure_servers() {
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   command -v memcached >/dev/null 2>&1 || missing+=(memcached)
   have_postgres || missing+=(postgresql)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium) # examples/express-app's browser test
   [ ${#missing[@]} -eq 0 ] && return
   log "installing test servers: ${missing[*]}"
   if ! command -v apt-get >/dev/null 2>&1; then
@@ -82,7 +83,7 @@ case "${1:-}" in
     ensure_servers
     ensure_pnpm
     install_workspace
-    rm -rf packages/*/.test-results
+    rm -rf packages/*/.test-results examples/*/.test-results
     status=0
     log "build, typecheck, publint, attw"
     "${PNPM[@]}" exec turbo run build typecheck publint attw --output-logs=errors-only || status=1
@@ -91,10 +92,10 @@ case "${1:-}" in
     log "lint (biome)"
     "${PNPM[@]}" exec biome check . || status=1
     log "tests (every package; servers are started by the tests themselves)"
-    "${PNPM[@]}" exec turbo run test --concurrency=2 || status=1
+    "${PNPM[@]}" exec turbo run test --concurrency=2 --continue || status=1
     log "repository checks"
     node --test --test-reporter=spec --test-reporter=tap --test-reporter-destination=stdout \
-      --test-reporter-destination=.test-results-repo.tap scripts/repo-shape.test.mjs scripts/test-servers.test.mjs scripts/sum-test-results.test.mjs || status=1
+      --test-reporter-destination=.test-results-repo.tap scripts/repo-shape.test.mjs scripts/test-servers.test.mjs scripts/sum-test-results.test.mjs scripts/create-store.test.mjs || status=1
     node scripts/sum-test-results.mjs || status=1
     exit $status
     ;;

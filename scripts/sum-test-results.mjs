@@ -34,7 +34,10 @@ function readTap(file) {
   }
 }
 
-const packages = readdirSync(path.join(root, 'packages')).map((d) => path.join(root, 'packages', d));
+// packages/* and the examples that have tests (examples/express-app's browser test)
+const packages = ['packages', 'examples']
+  .filter((parent) => existsSync(path.join(root, parent)))
+  .flatMap((parent) => readdirSync(path.join(root, parent)).map((d) => path.join(root, parent, d)));
 for (const dir of packages) {
   const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
   if (!pkg.scripts?.test) continue;

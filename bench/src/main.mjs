@@ -1,5 +1,6 @@
 // pnpm bench [--only=<store>] [--duration=<ms>] [--rounds=<n>]
-// Runs each store's bench module (src/stores/<store>.mjs), prints a table and writes
+// Runs each store's bench module (src/stores/<store>.mjs), and the HTTP end-to-end ones
+// (src/http/<name>.mjs, e.g. --only=express), prints a table and writes
 // bench/results.json (with --only, rows of other stores already in the file are kept).
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,11 +17,15 @@ const args = Object.fromEntries(
 if (args.duration) settings.durationMs = Number(args.duration);
 if (args.rounds) settings.rounds = Number(args.rounds);
 
-const ORDER = ['memory', 'redis', 'postgres', 'memcached', 'jwt'];
-const available = readdirSync(path.join(here, 'stores'))
-  .filter((f) => f.endsWith('.mjs'))
-  .map((f) => f.slice(0, -4))
-  .sort((a, b) => (ORDER.indexOf(a) + 1 || 99) - (ORDER.indexOf(b) + 1 || 99));
+const ORDER = ['memory', 'redis', 'postgres', 'memcached', 'jwt', 'express'];
+const modules = new Map(
+  ['stores', 'http'].flatMap((dir) =>
+    readdirSync(path.join(here, dir))
+      .filter((f) => f.endsWith('.mjs') && !f.endsWith('-server.mjs'))
+      .map((f) => [f.slice(0, -4), `./${dir}/${f}`]),
+  ),
+);
+const available = [...modules.keys()].sort((a, b) => (ORDER.indexOf(a) + 1 || 99) - (ORDER.indexOf(b) + 1 || 99));
 const only = args.only ? args.only.split(',') : available;
 for (const name of only) {
   if (!available.includes(name)) {
@@ -31,7 +36,7 @@ for (const name of only) {
 
 for (const name of only) {
   process.stderr.write(`\n== ${name} (rounds ${settings.rounds} x ${settings.durationMs} ms, alternating) ==\n`);
-  const mod = await import(`./stores/${name}.mjs`);
+  const mod = await import(modules.get(name));
   await mod.run();
 }
 

@@ -1,4 +1,4 @@
-import type { BaseStoreOptions } from '@sessionkit/core';
+import type { BaseStoreOptions, KnownOptions } from '@sessionkit/core';
 import type { Cluster, Redis } from 'ioredis';
 
 /** Options of {@link RedisSessionStore}. */
@@ -27,4 +27,24 @@ export interface RedisSessionStoreOptions extends BaseStoreOptions {
    * @default 5000
    */
   operationTimeoutMs?: number;
+  /**
+   * The most sessions one (tenant, user) holds: a create for a user who already holds this
+   * many removes, in the same script, that user's sessions that expire soonest (ties:
+   * earliest createdAt, then smallest id) until the user holds exactly this many with the
+   * new one. An integer from 1 to 1,000,000.
+   * @default 1000
+   */
+  maxSessionsPerUser?: number;
 }
+
+/** Every option name the constructor takes; anything else is rejected (a misspelling). */
+export const KNOWN_OPTIONS: KnownOptions<RedisSessionStoreOptions> = {
+  clock: true,
+  maxLifetimeMs: true,
+  maxRecordBytes: true,
+  client: true,
+  prefix: true,
+  expiredRetentionMs: true,
+  operationTimeoutMs: true,
+  maxSessionsPerUser: true,
+};

@@ -7,11 +7,23 @@ import type { SessionStore } from '../store.js';
 import { type TenantId, tenantId } from '../tenant.js';
 import type { ConformanceStoreOptions, DescribeSessionStoreOptions } from './types.js';
 
+/** One second, one minute, one hour, in milliseconds. */
 export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;
 export const HOUR = 60 * MINUTE;
 
-/** A clock that starts at the real time and moves only when a test advances it. */
+/**
+ * A clock that starts at the real time and moves only when a test advances it. Pass
+ * `clock.now` as a store's `clock` option, then `advance` past an expiry instead of
+ * sleeping.
+ *
+ * @example
+ * const clock = new TestClock();
+ * const store = new MySessionStore({ clock: clock.now });
+ * const id = await store.create(makeRecord(clock)); // expires in one hour
+ * clock.advance(HOUR);
+ * await store.get(id); // rejects EXPIRED
+ */
 export class TestClock {
   private t = Math.floor(Date.now());
   readonly now = (): number => this.t;
@@ -41,7 +53,11 @@ export interface TestEnv {
   open(options?: Partial<ConformanceStoreOptions>): Promise<SessionStore>;
 }
 
-/** The metadata every basic test stores: JSON of every kind, including the awkward bits. */
+/**
+ * The metadata every basic test stores: JSON of every kind, including the awkward bits
+ * (a `__proto__` key, lone surrogates, NUL, numbers like `1e21` and `-2.25e-7`). A fresh
+ * object on each call; a store must read it back deep-equal.
+ */
 export function sampleMetadata(): JsonValue {
   const withProto = JSON.parse('{"__proto__":{"polluted":true},"constructor":"c"}') as JsonValue;
   return {
@@ -59,6 +75,14 @@ export function sampleMetadata(): JsonValue {
   };
 }
 
+/**
+ * A valid record for a fresh random user and tenant, created now on `clock`, expiring one
+ * hour later, with `id: ''` (the store generates one) and {@link sampleMetadata}. Any field
+ * can be overridden.
+ *
+ * @example
+ * const record = makeRecord(clock, { userId: 'ada', expiresAt: new Date(clock.now() + MINUTE) });
+ */
 export function makeRecord(clock: TestClock, overrides: Partial<SessionRecord> = {}): SessionRecord {
   const now = clock.now();
   const r = rand();

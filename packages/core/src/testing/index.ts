@@ -27,6 +27,8 @@ import { cleanupTests, deleteTests, expiryTests, extendTouchTests, listTests, up
 import { ownershipTests, perUserTests } from './ownership.js';
 import type { DescribeSessionStoreOptions } from './types.js';
 
+// Helpers for a store's own tests (the suite uses the same ones).
+export { HOUR, MINUTE, makeRecord, SECOND, sampleMetadata, TestClock } from './harness.js';
 export type {
   ConformanceRunner,
   ConformanceStoreOptions,

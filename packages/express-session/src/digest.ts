@@ -1,0 +1,32 @@
+// Hashes: the handle of a session id, and the digest that tells a set which changed
+// nothing but the cookie's expiry (so it can be skipped like a touch).
+import { createHash } from 'node:crypto';
+import type { JsonValue } from '@sessionkit/core';
+
+export function sha256(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('base64url');
+}
+
+/** JSON with object keys sorted, so that a backend that reorders keys changes no digest. */
+export function canonical(value: JsonValue): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  const keys = Object.keys(value).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(value[k] as JsonValue)}`).join(',')}}`;
+}
+
+/**
+ * A digest of the session's data, leaving out the cookie's expiry, which moves on every
+ * request (`expires`; @fastify/session also keeps the previous one as `originalExpires`).
+ */
+export function digestOf(metadata: JsonValue): string {
+  let value = metadata;
+  if (metadata !== null && typeof metadata === 'object' && !Array.isArray(metadata)) {
+    const cookie = metadata.cookie;
+    if (cookie !== null && typeof cookie === 'object' && !Array.isArray(cookie)) {
+      const { expires: _expires, originalExpires: _original, ...rest } = cookie;
+      value = { ...metadata, cookie: rest };
+    }
+  }
+  return sha256(canonical(value));
+}

@@ -1,0 +1,45 @@
+// What the store read last for a session, kept between express-session's get and the
+// touch or set that ends the same request: when it was last active (so a touch can be
+// skipped), who owns it and when it began (so a set can update it, or move it when the
+// user changed), and a digest of its data (so a set that changes nothing is a touch).
+// Bounded: the oldest entries go first; a miss only costs a read or a create attempt.
+import type { JsonValue } from '@sessionkit/core';
+
+export interface RecentRead {
+  userId: string;
+  tenantId: string;
+  createdAt: Date;
+  lastActivityMs: number;
+  /** When the record expires in the backend. */
+  expiresMs: number;
+  /**
+   * The session's data as read, until the request's touch or set is done with it (the
+   * digest of a read is worked out only if a set needs it).
+   */
+  loaded?: JsonValue | undefined;
+  /** SHA-256 of the session's data without the cookie's expiry, once known. */
+  digest?: string | undefined;
+}
+
+export class RecentReads {
+  private readonly entries = new Map<string, RecentRead>();
+
+  constructor(private readonly capacity: number) {}
+
+  get(id: string): RecentRead | undefined {
+    return this.entries.get(id);
+  }
+
+  set(id: string, entry: RecentRead): void {
+    this.entries.delete(id);
+    this.entries.set(id, entry);
+    if (this.entries.size > this.capacity) {
+      const oldest = this.entries.keys().next().value as string;
+      this.entries.delete(oldest);
+    }
+  }
+
+  delete(id: string): void {
+    this.entries.delete(id);
+  }
+}

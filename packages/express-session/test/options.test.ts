@@ -1,0 +1,153 @@
+// Construction, argument checks and the session <-> metadata mapping (no server needed).
+import { SessionError, type SessionStore } from '@sessionkit/core';
+import { JwtSessionStore } from '@sessionkit/store-jwt';
+import { MemorySessionStore } from '@sessionkit/store-memory';
+import { describe, expect, it } from 'vitest';
+import { decodeSession, encodeSession, SessionkitStore } from '../src/index.js';
+import { counted } from './backends.js';
+
+function invalidNaming(fn: () => unknown, field: string): void {
+  try {
+    fn();
+  } catch (error) {
+    expect(SessionError.hasCode(error, 'INVALID')).toBe(true);
+    expect((error as SessionError).field).toBe(field);
+    expect((error as Error).message).toContain(field);
+    return;
+  }
+  throw new Error(`expected INVALID naming ${field}`);
+}
+
+function call<T>(fn: (cb: (err?: unknown, value?: T) => void) => void): Promise<[unknown, T | undefined]> {
+  return new Promise((resolve) => fn((err, value) => resolve([err, value])));
+}
+
+describe('SessionkitStore options', () => {
+  const store = new MemorySessionStore();
+
+  it('store-jwt cannot back it: INVALID naming store at construction', () => {
+    const jwt = new JwtSessionStore({ secret: 'a-secret-of-at-least-32-bytes-long!!' });
+    invalidNaming(() => new SessionkitStore({ store: jwt }), 'store');
+  });
+
+  it('rejects a missing store or one without the methods it needs', () => {
+    invalidNaming(() => new SessionkitStore({} as never), 'store');
+    invalidNaming(
+      () => new SessionkitStore({ store: { capabilities: store.capabilities } as unknown as SessionStore }),
+      'store',
+    );
+    invalidNaming(() => new SessionkitStore(null as never), 'options');
+  });
+
+  it('checks every option and names it', () => {
+    invalidNaming(() => new SessionkitStore({ store, touchAfterMs: -1 }), 'touchAfterMs');
+    invalidNaming(() => new SessionkitStore({ store, touchAfterMs: 1.5 }), 'touchAfterMs');
+    invalidNaming(() => new SessionkitStore({ store, defaultTtlMs: 0 }), 'defaultTtlMs');
+    invalidNaming(() => new SessionkitStore({ store, hashSessionIds: 'yes' as never }), 'hashSessionIds');
+    invalidNaming(() => new SessionkitStore({ store, userOf: 'userId' as never }), 'userOf');
+    invalidNaming(() => new SessionkitStore({ store, tenantOf: 1 as never }), 'tenantOf');
+    invalidNaming(() => new SessionkitStore({ store, clock: 0 as never }), 'clock');
+    invalidNaming(() => new SessionkitStore({ store, tenant: '' }), 'tenant');
+    expect(new SessionkitStore({ store, touchAfterMs: 0 }).touchAfterMs).toBe(0);
+    expect(new SessionkitStore({ store }).touchAfterMs).toBe(60_000);
+  });
+
+  it('hashes session ids unless told not to', () => {
+    const hashed = new SessionkitStore({ store });
+    expect(hashed.handleOf('abc')).toBe('ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0');
+    expect(new SessionkitStore({ store, hashSessionIds: false }).handleOf('abc')).toBe('abc');
+  });
+
+  it('a bad sid, a userOf that returns an object and a bad tenantOf reach the callback as INVALID', async () => {
+    const s = new SessionkitStore({ store, tenantOf: () => 'bad\u0000tenant' });
+    const cookie = { expires: new Date(Date.now() + 60_000) };
+    const [badSid] = await call((cb) => s.get(42 as never, cb as never));
+    expect(SessionError.hasCode(badSid, 'INVALID')).toBe(true);
+    const [badTenant] = await call((cb) => s.set('sid-1', { cookie } as never, cb));
+    expect((badTenant as SessionError).field).toBe('tenantOf');
+    const u = new SessionkitStore({ store, userOf: () => ({ id: 1 }) });
+    const [badUser] = await call((cb) => u.set('sid-2', { cookie } as never, cb));
+    expect((badUser as SessionError).field).toBe('userOf');
+    const [cycle] = await call((cb) => {
+      const sess: Record<string, unknown> = { cookie };
+      sess.self = sess;
+      u.set('sid-3', sess as never, cb);
+    });
+    expect(SessionError.hasCode(cycle, 'INVALID')).toBe(true);
+  });
+
+  it('a number user id (passport) is kept as its string; a browser-session cookie lives defaultTtlMs', async () => {
+    const now = Date.now();
+    const s = new SessionkitStore({ store, defaultTtlMs: 3_600_000, clock: () => now });
+    const [err] = await call((cb) =>
+      s.set('sid-passport', { cookie: { expires: null }, passport: { user: 7 } } as never, cb),
+    );
+    expect(err).toBeNull();
+    const record = await store.get(s.handleOf('sid-passport'));
+    expect(record?.userId).toBe('7');
+    expect(record?.expiresAt.getTime()).toBe(now + 3_600_000);
+  });
+
+  it('a session whose cookie has expired is deleted, not stored', async () => {
+    const s = new SessionkitStore({ store });
+    await call((cb) => s.set('sid-old', { cookie: { expires: new Date(Date.now() + 60_000) } } as never, cb));
+    expect(await store.get(s.handleOf('sid-old'))).not.toBeNull();
+    await call((cb) => s.set('sid-old', { cookie: { expires: new Date(Date.now() - 1) } } as never, cb));
+    expect(await store.get(s.handleOf('sid-old'))).toBeNull();
+  });
+});
+
+describe('touchAfterMs', () => {
+  it('skips a touch while the session is fresh, but not once its stored expiry is within half the cookie life', async () => {
+    const c = counted(new MemorySessionStore());
+    let t = Date.now();
+    const s = new SessionkitStore({ store: c.store, clock: () => t });
+    const cookie = () => ({ expires: new Date(t + 30_000) }); // a 30 s cookie, shorter than touchAfterMs
+    await call((cb) => s.set('sid-short', { cookie: cookie() } as never, cb));
+    const [, loaded] = await call((cb) => s.get('sid-short', cb as never));
+    expect(loaded).toBeTruthy();
+    t += 5_000;
+    await call((cb) => s.touch('sid-short', { cookie: cookie() } as never, cb));
+    expect(c.counts.extend ?? 0).toBe(0);
+    t += 15_000;
+    await call((cb) => s.touch('sid-short', { cookie: cookie() } as never, cb));
+    expect(c.counts.extend).toBe(1);
+  });
+});
+
+describe('no resurrection', () => {
+  it('a session revoked after this request read it is not brought back by its set or touch', async () => {
+    const store = new MemorySessionStore();
+    const s = new SessionkitStore({ store, touchAfterMs: 0 });
+    const cookie = { expires: new Date(Date.now() + 60_000) };
+    await call((cb) => s.set('sid-r', { cookie, userId: 'rita' } as never, cb));
+    const [, loaded] = await call<Record<string, unknown>>((cb) => s.get('sid-r', cb as never));
+    expect(loaded?.userId).toBe('rita');
+    expect(await s.revokeUser('rita')).toBe(1); // "log out everywhere" from another device
+    const [setErr] = await call((cb) => s.set('sid-r', { ...loaded, cookie, cart: 'changed' } as never, cb));
+    const [touchErr] = await call((cb) => s.touch('sid-r', { ...loaded, cookie } as never, cb));
+    expect([setErr, touchErr]).toEqual([null, null]);
+    expect(await store.get(s.handleOf('sid-r'))).toBeNull();
+    expect(await s.listSessions('rita')).toEqual([]);
+  });
+});
+
+describe('the session mapping', () => {
+  it('round-trips JSON, Dates anywhere, and objects that look like its tags', () => {
+    const session = {
+      cookie: { expires: new Date('2030-01-01T00:00:00.123Z'), originalMaxAge: 5, httpOnly: true },
+      at: new Date(1),
+      list: [new Date(2), { $date: 'x' }, { $obj: 1 }, null, 'text'],
+      deep: { a: { b: { $date: '2020-01-01T00:00:00.000Z' } } },
+    };
+    const decoded = decodeSession(JSON.parse(JSON.stringify(encodeSession(session))));
+    expect(decoded).toEqual(session);
+    expect((decoded as { at: Date }).at.getTime()).toBe(1);
+    expect((decoded as { deep: { a: { b: unknown } } }).deep.a.b).toEqual({ $date: '2020-01-01T00:00:00.000Z' });
+  });
+
+  it('follows JSON.stringify otherwise: undefined dropped, toJSON used, NaN as null', () => {
+    const encoded = encodeSession({ cookie: {}, u: undefined, f: () => 1, n: Number.NaN, j: { toJSON: () => 'j' } });
+    expect(encoded).toEqual({ cookie: {}, n: null, j: 'j' });
+  });
+});
