@@ -1,3 +1,6 @@
+/**
+ * @module @sessionkit/core
+ */
 export { ALL_CAPABILITIES, type StoreCapabilities } from './capabilities.js';
 export { cloneRecord, decodeRecord, encodeRecord } from './codec.js';
 export { SessionError, type SessionErrorCode, type SessionErrorOptions, toStorageError } from './errors.js';
@@ -9,6 +12,7 @@ export {
   MAX_JSON_DEPTH,
   measureJson,
 } from './json.js';
+export { closestName, type KnownOptions, rejectUnknownOptions } from './options.js';
 export {
   compareForEviction,
   DEFAULT_MAX_SESSIONS_PER_USER,

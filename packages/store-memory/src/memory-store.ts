@@ -17,6 +17,7 @@ import {
   notFound,
   type RecordRules,
   readClock,
+  rejectUnknownOptions,
   resolveRecordRules,
   SessionError,
   type SessionRecord,
@@ -29,6 +30,7 @@ import {
 import {
   DEFAULT_MAX_BYTES,
   DEFAULT_MAX_SESSIONS,
+  KNOWN_OPTIONS,
   MAX_CLEANUP_INTERVAL_MS,
   type MemorySessionStoreOptions,
 } from './options.js';
@@ -384,6 +386,7 @@ export class MemorySessionStore implements SessionStore {
   /** @throws SessionError `INVALID` naming the option when an option is bad. */
   constructor(options: MemorySessionStoreOptions = {}) {
     assertOptionsObject(STORE, options);
+    rejectUnknownOptions(STORE, options, KNOWN_OPTIONS);
     this.#rules = resolveRecordRules(STORE, options);
     this.#maxSessions =
       options.maxSessions === Number.POSITIVE_INFINITY
