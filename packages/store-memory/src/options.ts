@@ -1,4 +1,4 @@
-import type { BaseStoreOptions } from '@sessionkit/core';
+import type { BaseStoreOptions, SessionError } from '@sessionkit/core';
 
 /** Default for `maxSessions`: 100 000 sessions. */
 export const DEFAULT_MAX_SESSIONS = 100_000;
@@ -49,4 +49,12 @@ export interface MemorySessionStoreOptions extends BaseStoreOptions {
    * @default undefined (no background sweep)
    */
   cleanupIntervalMs?: number;
+  /**
+   * Called with the `SessionError` of each failed background sweep (the
+   * `cleanupIntervalMs` timer's; nobody awaits it, so this is the only place its failure
+   * shows, for example a `clock` that throws). An exception it throws is ignored.
+   * @default a `console.warn` of the message, once per distinct message in a row (a sweep
+   * that succeeds or fails differently logs again)
+   */
+  onError?: (error: SessionError) => void;
 }
