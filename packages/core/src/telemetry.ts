@@ -22,6 +22,8 @@ export type TelemetryAttributes = Record<string, string | number>;
 
 /** The part of an OpenTelemetry `Span` sessionkit uses. */
 export interface TelemetrySpan {
+  /** False for a span nobody records (no SDK registered, or sampled out). */
+  isRecording?(): boolean;
   setAttribute(key: string, value: string | number): unknown;
   setStatus(status: { code: number; message?: string }): unknown;
   end(): void;
@@ -225,6 +227,8 @@ function noRemoved(): void {}
 
 interface Instruments {
   provider: TelemetryMeterProvider | undefined;
+  /** The api's no-op meter (it hands out one shared no-op counter for every name). */
+  noop: boolean;
   operations: TelemetryCounter;
   errors: TelemetryCounter;
   removed: TelemetryCounter;
@@ -232,8 +236,9 @@ interface Instruments {
 
 function instruments(provider: TelemetryMeterProvider): Instruments {
   const meter = provider.getMeter(INSTRUMENTATION_NAME);
-  return {
+  const instruments: Instruments = {
     provider,
+    noop: false,
     operations: meter.createCounter(TELEMETRY_METRICS.operations, {
       description: 'Store operations, by store, operation and outcome (ok or error)',
     }),
@@ -244,6 +249,8 @@ function instruments(provider: TelemetryMeterProvider): Instruments {
       description: 'Sessions removed by the store itself, by reason (cleanup, max_sessions_per_user)',
     }),
   };
+  instruments.noop = instruments.operations === instruments.errors;
+  return instruments;
 }
 
 function wrap(store: SessionStore, name: string, option: Exclude<StoreTelemetryOption, false> | undefined): void {
@@ -280,14 +287,19 @@ function wrap(store: SessionStore, name: string, option: Exclude<StoreTelemetryO
       [TELEMETRY_ATTRIBUTES.operation]: operation,
     };
     const spanName = `sessionkit.${operation}`;
-    const finish = (span: TelemetrySpan | undefined, error: unknown, value: unknown) => {
-      const m = meters();
+    const spanOptions = { kind: SPAN_KIND_CLIENT, attributes: base };
+    // Attribute sets built once: an operation allocates none of its own.
+    const okAttributes = { ...base, [TELEMETRY_ATTRIBUTES.outcome]: 'ok' };
+    const errorAttributes = { ...base, [TELEMETRY_ATTRIBUTES.outcome]: 'error' };
+    const codeAttributes = new Map<string, TelemetryAttributes>();
+    const cleanupAttributes = { [TELEMETRY_ATTRIBUTES.store]: name, [TELEMETRY_ATTRIBUTES.reason]: 'cleanup' };
+    const finish = (span: TelemetrySpan | undefined, m: Instruments | undefined, error: unknown, value: unknown) => {
       if (error === undefined) {
         span?.setAttribute(TELEMETRY_ATTRIBUTES.outcome, 'ok');
-        m?.operations.add(1, { ...base, [TELEMETRY_ATTRIBUTES.outcome]: 'ok' });
+        m?.operations.add(1, okAttributes);
         if (operation === 'cleanupExpired' && typeof value === 'number' && value > 0) {
           span?.setAttribute('sessionkit.removed', value);
-          m?.removed.add(value, { [TELEMETRY_ATTRIBUTES.store]: name, [TELEMETRY_ATTRIBUTES.reason]: 'cleanup' });
+          m?.removed.add(value, cleanupAttributes);
         }
       } else {
         // Only the code: a message may name an option or field, never worth the risk.
@@ -295,13 +307,26 @@ function wrap(store: SessionStore, name: string, option: Exclude<StoreTelemetryO
         span?.setAttribute(TELEMETRY_ATTRIBUTES.outcome, 'error');
         span?.setAttribute(TELEMETRY_ATTRIBUTES.errorCode, code);
         span?.setStatus({ code: STATUS_ERROR, message: code });
-        m?.operations.add(1, { ...base, [TELEMETRY_ATTRIBUTES.outcome]: 'error' });
-        m?.errors.add(1, { ...base, [TELEMETRY_ATTRIBUTES.errorCode]: code });
+        m?.operations.add(1, errorAttributes);
+        let byCode = codeAttributes.get(code);
+        if (byCode === undefined) {
+          byCode = { ...base, [TELEMETRY_ATTRIBUTES.errorCode]: code };
+          codeAttributes.set(code, byCode);
+        }
+        m?.errors.add(1, byCode);
       }
       span?.end();
     };
     const instrumented = function (this: unknown, ...args: unknown[]): Promise<unknown> {
-      const span = tracerOf()?.startSpan(spanName, { kind: SPAN_KIND_CLIENT, attributes: base });
+      let span = tracerOf()?.startSpan(spanName, spanOptions);
+      if (span !== undefined && span.isRecording?.() === false) {
+        span.end();
+        span = undefined;
+      }
+      const m = meters();
+      // @opentelemetry/api installed but no SDK registered (or this span sampled out, and
+      // no meter): nothing to record, so the call goes straight through.
+      if (span === undefined && (m === undefined || m.noop)) return original.apply(this, args);
       const otel = api ?? undefined;
       let result: Promise<unknown>;
       try {
@@ -310,16 +335,16 @@ function wrap(store: SessionStore, name: string, option: Exclude<StoreTelemetryO
             ? otel.context.with(otel.trace.setSpan(otel.context.active(), span), () => original.apply(this, args))
             : original.apply(this, args);
       } catch (error) {
-        finish(span, error ?? 'error', undefined);
+        finish(span, m, error ?? 'error', undefined);
         throw error;
       }
       return result.then(
         (value) => {
-          finish(span, undefined, value);
+          finish(span, m, undefined, value);
           return value;
         },
         (error: unknown) => {
-          finish(span, error ?? 'error', undefined);
+          finish(span, m, error ?? 'error', undefined);
           throw error;
         },
       );
