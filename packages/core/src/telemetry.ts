@@ -107,7 +107,11 @@ const SPAN_KIND_CLIENT = 2;
 const STATUS_ERROR = 2;
 
 interface OtelApi {
-  trace: { getTracerProvider(): TelemetryTracerProvider; setSpan(context: unknown, span: TelemetrySpan): unknown };
+  trace: {
+    getTracerProvider(): TelemetryTracerProvider & { getDelegate?(): unknown };
+    setSpan(context: unknown, span: TelemetrySpan): unknown;
+  };
+  ProxyTracerProvider?: new () => { getDelegate(): unknown };
   metrics: { getMeterProvider(): TelemetryMeterProvider };
   context: { active(): unknown; with<T>(context: unknown, fn: () => T): T };
 }
@@ -115,6 +119,8 @@ interface OtelApi {
 /** undefined: not tried yet or loading; null: not available. */
 let api: OtelApi | null | undefined;
 let loading: Promise<boolean> | undefined;
+/** The api's no-op TracerProvider: the global one's delegate until an SDK registers. */
+let noopTracerProvider: unknown;
 /** Stores waiting for the import to settle. */
 const waiting: { store: SessionStore; name: string }[] = [];
 
@@ -145,6 +151,11 @@ export function loadTelemetryApi(): Promise<boolean> {
       (mod) => {
         const m = mod as { default?: unknown };
         api = isApi(m) ? m : isApi(m.default) ? m.default : null;
+        try {
+          if (api?.ProxyTracerProvider !== undefined) noopTracerProvider = new api.ProxyTracerProvider().getDelegate();
+        } catch {
+          noopTracerProvider = undefined;
+        }
         return api !== null;
       },
       () => {
@@ -257,6 +268,12 @@ function wrap(store: SessionStore, name: string, option: Exclude<StoreTelemetryO
   const global = (): OtelApi | undefined => api ?? undefined;
   let tracer = option?.tracerProvider?.getTracer(INSTRUMENTATION_NAME);
   // A global TracerProvider is a proxy that follows later registrations.
+  const explicitTracer = option?.tracerProvider !== undefined;
+  /** No SDK registered globally: skip even creating the api's non-recording span. */
+  const tracingOff = (): boolean =>
+    !explicitTracer &&
+    noopTracerProvider !== undefined &&
+    api?.trace.getTracerProvider().getDelegate?.() === noopTracerProvider;
   const tracerOf = (): TelemetryTracer | undefined => {
     if (tracer === undefined) tracer = global()?.trace.getTracerProvider().getTracer(INSTRUMENTATION_NAME);
     return tracer;
@@ -318,7 +335,7 @@ function wrap(store: SessionStore, name: string, option: Exclude<StoreTelemetryO
       span?.end();
     };
     const instrumented = function (this: unknown, ...args: unknown[]): Promise<unknown> {
-      let span = tracerOf()?.startSpan(spanName, spanOptions);
+      let span = tracingOff() ? undefined : tracerOf()?.startSpan(spanName, spanOptions);
       if (span !== undefined && span.isRecording?.() === false) {
         span.end();
         span = undefined;
