@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 
 /** Characters of the slot tag carried at the start of every generated id. */
 export const TAG_LENGTH = 4;
@@ -10,24 +10,38 @@ function hashTag(text: string): string {
   return createHash('sha256').update(text).digest('base64url').slice(0, TAG_LENGTH);
 }
 
-/**
- * The hash-slot tag of one (tenant, user): a hash of a length-prefixed encoding, so no
- * character of either (`{`, `}`, `:`, ...) can choose the slot or make two pairs meet.
- */
-export function userTag(tenant: string, user: string): string {
-  const text = `u${tenant.length}:${tenant}${user}`;
-  let tag = recentTags.get(text);
-  if (tag === undefined) {
-    tag = hashTag(text);
-    if (recentTags.size >= TAG_CACHE_SIZE) recentTags.clear();
-    recentTags.set(text, tag);
-  }
-  return tag;
-}
-
 // Hashing costs about a microsecond; a small cache of recent users saves it on hot paths.
 const TAG_CACHE_SIZE = 4096;
-const recentTags = new Map<string, string>();
+
+/**
+ * The hash-slot tags of (tenant, user) pairs under one tag secret: an HMAC-SHA-256, keyed
+ * with the secret, of a length-prefixed encoding, so no character of either (`{`, `}`,
+ * `:`, ...) can choose the slot or make two pairs meet, and a tag (which every generated
+ * id starts with) tells nothing about its owner to someone without the secret.
+ */
+export class UserTags {
+  private readonly recent = new Map<string, string>();
+  constructor(private readonly secret: Buffer) {}
+
+  of(tenant: string, user: string): string {
+    const text = `u${tenant.length}:${tenant}${user}`;
+    let tag = this.recent.get(text);
+    if (tag === undefined) {
+      tag = userTag(this.secret, tenant, user);
+      if (this.recent.size >= TAG_CACHE_SIZE) this.recent.clear();
+      this.recent.set(text, tag);
+    }
+    return tag;
+  }
+}
+
+/** The hash-slot tag of one (tenant, user) under `secret` (see {@link UserTags}). */
+export function userTag(secret: Buffer, tenant: string, user: string): string {
+  return createHmac('sha256', secret)
+    .update(`u${tenant.length}:${tenant}${user}`)
+    .digest('base64url')
+    .slice(0, TAG_LENGTH);
+}
 
 /**
  * The hash-slot tag of an id: the tag a generated id carries, or a hash of any other id.
@@ -40,6 +54,11 @@ export function idTag(id: string): string {
 /** The key layout of one store (see the README's "Key layout"). */
 export class KeyLayout {
   constructor(readonly prefix: string) {}
+
+  /** The store's tag secret (random bytes, base64url), shared by every store on this prefix. */
+  secret(): string {
+    return `${this.prefix}k`;
+  }
 
   /** Record of an id (every record on a single Redis; records of generated ids on Cluster). */
   record(id: string): string {

@@ -27,4 +27,12 @@ export interface RedisSessionStoreOptions extends BaseStoreOptions {
    * @default 5000
    */
   operationTimeoutMs?: number;
+  /**
+   * The most sessions one (tenant, user) holds: a create for a user who already holds this
+   * many removes, in the same script, that user's sessions that expire soonest (ties:
+   * earliest createdAt, then smallest id) until the user holds exactly this many with the
+   * new one. An integer from 1 to 1,000,000.
+   * @default 1000
+   */
+  maxSessionsPerUser?: number;
 }

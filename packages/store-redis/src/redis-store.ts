@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   ALL_CAPABILITIES,
   assertOptionsObject,
@@ -15,6 +16,7 @@ import {
   expired,
   generateSessionId,
   hasControlCharacters,
+  maxSessionsPerUserOption,
   notFound,
   OperationDeadlines,
   type RecordRules,
@@ -25,9 +27,11 @@ import {
   type SessionStore,
   type StoreCapabilities,
   type TenantId,
+  toStorageError,
+  withTimeout,
 } from '@sessionkit/core';
 import type { Cluster, Redis } from 'ioredis';
-import { KeyLayout, userTag } from './keys.js';
+import { KeyLayout, UserTags } from './keys.js';
 import type { RedisSessionStoreOptions } from './options.js';
 import { decodeValue, pad, recordHead, recordValue, storedJson } from './record.js';
 import {
@@ -41,6 +45,7 @@ import {
   GET,
   LIST,
   type Script,
+  SECRET,
   TOUCH,
   UPDATE,
 } from './scripts.js';
@@ -55,6 +60,10 @@ const CLOCK_SLOW_SYNC_MS = 20;
 /** Extra margin, past operationTimeoutMs, before an unfinished claim of an id may be taken over. */
 const CLAIM_LEASE_MARGIN_MS = 1000;
 const CLEANUP_BATCH = 256;
+/** Entries of one user's index that one listByUser or deleteByUser script call handles. */
+const USER_PAGE = 500;
+/** When a write needs the tag secret's key to live past its known expiry, push it this much further. */
+const SECRET_STEP_MS = 86_400_000;
 const SCAN_COUNT = 512;
 
 type Client = Redis | Cluster;
@@ -97,6 +106,15 @@ export class RedisSessionStore implements SessionStore {
   private syncedAt = 0;
   private syncing: Promise<void> | undefined;
   private readonly deadlines: OperationDeadlines;
+  private readonly maxSessionsPerUser: number;
+  /** Tags of (tenant, user) under the tag secret, once loaded from Redis. */
+  private tags: UserTags | undefined;
+  /** The tag secret's key lives at least until then (ms, Redis clock). */
+  private secretUntil = 0;
+  private loadingSecret: Promise<void> | undefined;
+  private tagSecret: string | undefined;
+  /** When the tag secret was last read (Date.now()): it is read again once a minute. */
+  private secretCheckedAt = 0;
 
   constructor(options: RedisSessionStoreOptions) {
     assertOptionsObject(STORE, options);
@@ -137,6 +155,7 @@ export class RedisSessionStore implements SessionStore {
       options.operationTimeoutMs,
       DEFAULT_OPERATION_TIMEOUT_MS,
     );
+    this.maxSessionsPerUser = maxSessionsPerUserOption(STORE, options.maxSessionsPerUser);
     this.client = client as Client;
     this.cluster = (client as Redis).isCluster === true;
     this.keys = new KeyLayout(prefix);
@@ -218,6 +237,49 @@ export class RedisSessionStore implements SessionStore {
   }
 
   /**
+   * The (tenant, user) tags, once the tag secret is known and its key lives at least
+   * until `until` (ms): synchronously on the hot path, otherwise after one SECRET script
+   * (the first call, and when a write goes past the key's known expiry, about once a day).
+   */
+  private userTags(operation: string, until: number): UserTags | Promise<UserTags> {
+    if (this.tags !== undefined && until <= this.secretUntil) {
+      // Once a minute, in the background: the key is written back with this store's secret
+      // if it was lost (a restart without persistence), so stores on the prefix keep agreeing.
+      if (Date.now() - this.secretCheckedAt > CLOCK_RESYNC_MS && this.loadingSecret === undefined) {
+        this.loadSecret(operation, 0).catch(() => {});
+      }
+      return this.tags;
+    }
+    return this.loadSecret(operation, until).then(() => this.userTags(operation, until));
+  }
+
+  private loadSecret(operation: string, until: number): Promise<void> {
+    if (this.loadingSecret) return this.loadingSecret;
+    const candidate = this.tagSecret ?? randomBytes(32).toString('base64url');
+    this.secretCheckedAt = Date.now();
+    // Push the expiry a day past `until` when it is needed; otherwise keep (or, for a key
+    // that was lost, restore) the expiry already known.
+    const want = until > this.secretUntil ? until + SECRET_STEP_MS : this.secretUntil;
+    this.loadingSecret = this.script(operation, SECRET, [this.keys.secret()], [candidate, want])
+      .then((reply) => {
+        if (!Array.isArray(reply) || typeof reply[0] !== 'string' || reply[0].length < 32) {
+          throw this.unexpected(operation, reply);
+        }
+        const secret = reply[0];
+        const at = Number(reply[1]);
+        if (this.tags === undefined || this.tagSecret !== secret) {
+          this.tags = new UserTags(Buffer.from(secret));
+          this.tagSecret = secret;
+        }
+        this.secretUntil = at > 0 ? at : want;
+      })
+      .finally(() => {
+        this.loadingSecret = undefined;
+      });
+    return this.loadingSecret;
+  }
+
+  /**
    * Runs a by-id script on the id's record key; on Cluster, when the id is a
    * caller-chosen one, follows its pointer to the record in the user's slot.
    */
@@ -248,47 +310,89 @@ export class RedisSessionStore implements SessionStore {
   }
 
   // ---- SessionStore ------------------------------------------------------------------
+  // Each public method turns anything thrown on its way (a metadata getter or a clock
+  // that throws, a driver error) into a SessionError: STORAGE unless it already is one.
+
+  /**
+   * `work` bounded by operationTimeoutMs counted from `start`: the store's shared timer
+   * on the hot path, a timer of the time left when the operation first waited for the
+   * tag secret (`slow`).
+   */
+  private bounded<T>(operation: string, start: number, slow: boolean, work: Promise<T>): Promise<T> {
+    if (!slow) return this.timed(operation, work);
+    return withTimeout(work, Math.max(1, start + this.timeout - Date.now()), STORE, operation);
+  }
 
   async create(input: SessionRecord): Promise<string> {
-    let generated = false;
-    const { record, now, encoded } = checkRecord(this.rules, input, {
-      operation: 'create',
-      // A generated id starts with the (tenant, user) tag: core calls this once they are valid.
-      generateId: (owner) => {
-        generated = true;
-        return userTag(owner.tenantId, owner.userId) + generateSessionId();
-      },
-      customIds: true,
-      output: 'encoded', // metadata checked and serialised in one walk
-    });
-    const tag = userTag(record.tenantId, record.userId);
-    const id = record.id;
-    const ik = this.keys.index(tag, record.tenantId, record.userId);
-    const e = record.expiresAt.getTime();
-    const pxat = e + this.retention;
-    const head = recordHead(record, encoded);
-    const args = (deadline: number, pointer: string, pointerKey: string) => [
-      deadline,
-      recordValue(head, ik, pointer, pointerKey),
-      e,
-      pxat,
-      now,
-      this.retention,
-    ];
-    const start = Date.now();
-    const reply = await this.timed(
-      'create',
-      this.withDeadline('create', start, (deadline) => {
-        if (generated || !this.cluster) {
-          return this.script('create', CREATE, [this.keys.record(id), ik], args(deadline, '', ''));
-        }
-        return this.createCustomOnCluster(id, tag, ik, pxat, deadline, args);
-      }),
-    );
-    if (reply === 'OK') return id;
-    if (reply === 'C') throw conflict(STORE);
-    if (reply === 'D') throw this.deadlineMissed('create');
-    throw this.unexpected('create', reply);
+    try {
+      return await this.doCreate(input, Date.now());
+    } catch (error) {
+      throw toStorageError(error, STORE, 'create');
+    }
+  }
+
+  private async doCreate(input: SessionRecord, start: number): Promise<string> {
+    let slow = false;
+    let tags = this.tags;
+    if (tags === undefined) {
+      slow = true;
+      tags = await this.bounded('create', start, true, Promise.resolve(this.userTags('create', 0)));
+    }
+    for (;;) {
+      let generated = false;
+      const current: UserTags = tags;
+      const { record, now, encoded } = checkRecord(this.rules, input, {
+        operation: 'create',
+        // A generated id starts with the (tenant, user) tag: core calls this once they are valid.
+        generateId: (owner) => {
+          generated = true;
+          return current.of(owner.tenantId, owner.userId) + generateSessionId();
+        },
+        customIds: true,
+        output: 'encoded', // metadata checked and serialised in one walk
+      });
+      const e = record.expiresAt.getTime();
+      const pxat = e + this.retention;
+      const latest = this.userTags('create', pxat);
+      if (latest !== current) {
+        slow = true;
+        tags = await this.bounded('create', start, true, Promise.resolve(latest));
+        // The secret changed (its key was lost and made again): tag and id again.
+        if (tags !== current) continue;
+      }
+      const tag = current.of(record.tenantId, record.userId);
+      const id = record.id;
+      const ik = this.keys.index(tag, record.tenantId, record.userId);
+      const head = recordHead(record, encoded);
+      const args = (deadline: number, pointer: string, pointerKey: string) => [
+        deadline,
+        recordValue(head, ik, pointer, pointerKey),
+        e,
+        pxat,
+        now,
+        this.retention,
+        this.maxSessionsPerUser,
+      ];
+      const reply = await this.bounded(
+        'create',
+        start,
+        slow,
+        this.withDeadline('create', start, (deadline) => {
+          const sent =
+            generated || !this.cluster
+              ? this.script('create', CREATE, [this.keys.record(id), ik], args(deadline, '', ''))
+              : this.createCustomOnCluster(id, tag, ik, pxat, deadline, args);
+          // Evicted caller-chosen ids on Cluster: their pointers go too.
+          return sent.then((r) =>
+            Array.isArray(r) && r[0] === 'OK' && r.length > 1 ? this.dropPointers('create', r, 1).then(() => 'OK') : r,
+          );
+        }),
+      );
+      if (reply === 'OK') return id;
+      if (reply === 'C') throw conflict(STORE);
+      if (reply === 'D') throw this.deadlineMissed('create');
+      throw this.unexpected('create', reply);
+    }
   }
 
   /**
@@ -327,29 +431,45 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async get(id: string): Promise<SessionRecord | null> {
-    if (!checkId(this.rules, 'get', id)) return null;
-    let work: Promise<Reply>;
-    if (this.cluster) work = this.byId('get', GET, id, []);
-    else if (this.client.status !== 'ready') throw this.notReady('get');
-    else work = this.client.get(this.keys.record(id));
-    const value = await this.timed('get', work);
-    if (value === null || value === undefined) return null;
-    const record = decodeValue(value, 'get');
-    if (record.id !== id) throw this.unexpected('get', `record of id ${JSON.stringify(record.id)}`);
-    if (record.expiresAt.getTime() <= this.now()) throw expired(STORE, 'get');
-    return record;
+    try {
+      if (!checkId(this.rules, 'get', id)) return null;
+      let work: Promise<Reply>;
+      if (this.cluster) work = this.byId('get', GET, id, []);
+      else if (this.client.status !== 'ready') throw this.notReady('get');
+      else work = this.client.get(this.keys.record(id));
+      const value = await this.timed('get', work);
+      if (value === null || value === undefined) return null;
+      const record = decodeValue(value, 'get');
+      if (record.id !== id) throw this.unexpected('get', `record of id ${JSON.stringify(record.id)}`);
+      if (record.expiresAt.getTime() <= this.now()) throw expired(STORE, 'get');
+      return record;
+    } catch (error) {
+      throw toStorageError(error, STORE, 'get');
+    }
   }
 
   async update(input: SessionRecord): Promise<void> {
+    try {
+      await this.doUpdate(input, Date.now());
+    } catch (error) {
+      throw toStorageError(error, STORE, 'update');
+    }
+  }
+
+  private async doUpdate(input: SessionRecord, start: number): Promise<void> {
     const { record, now, encoded } = checkRecord(this.rules, input, { operation: 'update', output: 'encoded' });
     if (!checkId(this.rules, 'update', record.id)) throw notFound(STORE, 'update');
-    const tag = userTag(record.tenantId, record.userId);
-    const ik = this.keys.index(tag, record.tenantId, record.userId);
     const e = record.expiresAt.getTime();
+    let tags = this.userTags('update', e + this.retention);
+    const slow = tags instanceof Promise;
+    if (slow) tags = await this.bounded('update', start, true, tags as Promise<UserTags>);
+    const tag = (tags as UserTags).of(record.tenantId, record.userId);
+    const ik = this.keys.index(tag, record.tenantId, record.userId);
     const head = recordHead(record, encoded);
-    const start = Date.now();
-    const reply = await this.timed(
+    const reply = await this.bounded(
       'update',
+      start,
+      slow,
       this.withDeadline('update', start, (deadline) =>
         this.byId('update', UPDATE, record.id, [
           deadline,
@@ -375,52 +495,90 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async delete(id: string): Promise<void> {
-    if (!checkId(this.rules, 'delete', id)) return;
-    const start = Date.now();
-    const reply = await this.timed(
-      'delete',
-      this.withDeadline('delete', start, (deadline) =>
-        this.byId('delete', DELETE, id, [deadline, this.retention]).then((r) => {
-          // On Cluster, a caller-chosen id's pointer goes once its record is gone.
-          if (Array.isArray(r) && r[0] === 'OK' && r[1] !== '') {
-            return this.script('delete', DROP_POINTER, [String(r[2])], [String(r[1])]).then(() => r);
-          }
-          return r;
-        }),
-      ),
-    );
-    if (reply === 'N' || (Array.isArray(reply) && reply[0] === 'OK')) return;
-    if (reply === 'D') throw this.deadlineMissed('delete');
-    throw this.unexpected('delete', reply);
+    try {
+      if (!checkId(this.rules, 'delete', id)) return;
+      const start = Date.now();
+      const reply = await this.timed(
+        'delete',
+        this.withDeadline('delete', start, (deadline) =>
+          this.byId('delete', DELETE, id, [deadline, this.retention]).then((r) => {
+            // On Cluster, a caller-chosen id's pointer goes once its record is gone.
+            if (Array.isArray(r) && r[0] === 'OK' && r[1] !== '') {
+              return this.script('delete', DROP_POINTER, [String(r[2])], [String(r[1])]).then(() => r);
+            }
+            return r;
+          }),
+        ),
+      );
+      if (reply === 'N' || (Array.isArray(reply) && reply[0] === 'OK')) return;
+      if (reply === 'D') throw this.deadlineMissed('delete');
+      throw this.unexpected('delete', reply);
+    } catch (error) {
+      throw toStorageError(error, STORE, 'delete');
+    }
   }
 
+  /**
+   * One script call per page of USER_PAGE index entries, until the index is empty. A
+   * deleteByUser that rejects (timeout, Redis down) may have removed some pages already.
+   */
   async deleteByUser(userId: string, tenantId: TenantId): Promise<number> {
+    try {
+      return await this.doDeleteByUser(userId, tenantId, Date.now());
+    } catch (error) {
+      throw toStorageError(error, STORE, 'deleteByUser');
+    }
+  }
+
+  private async doDeleteByUser(userId: string, tenantId: TenantId, start: number): Promise<number> {
     checkUserArgs(this.rules, 'deleteByUser', userId, tenantId);
     const now = this.now();
-    const ik = this.keys.index(userTag(tenantId, userId), tenantId, userId);
-    const start = Date.now();
-    const reply = await this.timed(
+    let tags = this.userTags('deleteByUser', 0);
+    const slow = tags instanceof Promise;
+    if (slow) tags = await this.bounded('deleteByUser', start, true, tags as Promise<UserTags>);
+    const ik = this.keys.index((tags as UserTags).of(tenantId, userId), tenantId, userId);
+    const run = async (deadline: number): Promise<number> => {
+      let count = 0;
+      for (;;) {
+        const r = await this.script('deleteByUser', DELETE_USER, [ik], [deadline, now, USER_PAGE, this.retention]);
+        if (r === 'D') throw this.deadlineMissed('deleteByUser');
+        if (!Array.isArray(r) || typeof r[0] !== 'number') throw this.unexpected('deleteByUser', r);
+        if (r.length > 2) await this.dropPointers('deleteByUser', r, 2);
+        count += r[0];
+        if (r[1] !== 1) return count;
+      }
+    };
+    const reply = await this.bounded(
       'deleteByUser',
-      this.withDeadline('deleteByUser', start, (deadline) =>
-        this.script('deleteByUser', DELETE_USER, [ik], [deadline, now]).then((r) =>
-          Array.isArray(r) && r.length > 1 ? this.dropPointers('deleteByUser', r, 1).then(() => r) : r,
-        ),
-      ),
+      start,
+      slow,
+      this.withDeadline('deleteByUser', start, (deadline) => run(deadline)),
     );
-    if (reply === 'D') throw this.deadlineMissed('deleteByUser');
-    if (!Array.isArray(reply) || typeof reply[0] !== 'number') throw this.unexpected('deleteByUser', reply);
-    return reply[0];
+    return reply as number;
   }
 
   async extend(id: string, durationMs: number): Promise<void> {
+    try {
+      await this.doExtend(id, durationMs, Date.now());
+    } catch (error) {
+      throw toStorageError(error, STORE, 'extend');
+    }
+  }
+
+  private async doExtend(id: string, durationMs: number, start: number): Promise<void> {
     const isId = checkId(this.rules, 'extend', id);
     const duration = checkDuration(this.rules, durationMs);
     if (!isId) throw notFound(STORE, 'extend');
     const now = this.now();
     const life = this.rules.maxLifetimeMs ?? -1;
-    const start = Date.now();
-    const reply = await this.timed(
+    // The index may now expire later: the tag secret's key must outlive it.
+    const tags = this.userTags('extend', now + duration + this.retention);
+    const slow = tags instanceof Promise;
+    if (slow) await this.bounded('extend', start, true, tags);
+    const reply = await this.bounded(
       'extend',
+      start,
+      slow,
       this.withDeadline('extend', start, (deadline) =>
         this.byId('extend', EXTEND, id, [
           deadline,
@@ -440,30 +598,61 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async touch(id: string): Promise<void> {
-    if (!checkId(this.rules, 'touch', id)) throw notFound(STORE, 'touch');
-    const now = this.now();
-    const start = Date.now();
-    const reply = await this.timed(
-      'touch',
-      this.withDeadline('touch', start, (deadline) => this.byId('touch', TOUCH, id, [deadline, now, pad(now)])),
-    );
-    if (reply === 'OK') return;
-    if (reply === 'N') throw notFound(STORE, 'touch');
-    if (reply === 'X') throw expired(STORE, 'touch');
-    if (reply === 'D') throw this.deadlineMissed('touch');
-    throw this.unexpected('touch', reply);
+    try {
+      if (!checkId(this.rules, 'touch', id)) throw notFound(STORE, 'touch');
+      const now = this.now();
+      const start = Date.now();
+      const reply = await this.timed(
+        'touch',
+        this.withDeadline('touch', start, (deadline) => this.byId('touch', TOUCH, id, [deadline, now, pad(now)])),
+      );
+      if (reply === 'OK') return;
+      if (reply === 'N') throw notFound(STORE, 'touch');
+      if (reply === 'X') throw expired(STORE, 'touch');
+      if (reply === 'D') throw this.deadlineMissed('touch');
+      throw this.unexpected('touch', reply);
+    } catch (error) {
+      throw toStorageError(error, STORE, 'touch');
+    }
   }
 
+  /** One script call per page of USER_PAGE unexpired index entries. */
   async listByUser(userId: string, tenantId: TenantId): Promise<SessionRecord[]> {
+    try {
+      return await this.doListByUser(userId, tenantId, Date.now());
+    } catch (error) {
+      throw toStorageError(error, STORE, 'listByUser');
+    }
+  }
+
+  private async doListByUser(userId: string, tenantId: TenantId, start: number): Promise<SessionRecord[]> {
     checkUserArgs(this.rules, 'listByUser', userId, tenantId);
     const now = this.now();
-    const ik = this.keys.index(userTag(tenantId, userId), tenantId, userId);
-    const reply = await this.timed('listByUser', this.script('listByUser', LIST, [ik], [now, this.retention]));
-    if (!Array.isArray(reply)) throw this.unexpected('listByUser', reply);
+    let tags = this.userTags('listByUser', 0);
+    const slow = tags instanceof Promise;
+    if (slow) tags = await this.bounded('listByUser', start, true, tags as Promise<UserTags>);
+    const ik = this.keys.index((tags as UserTags).of(tenantId, userId), tenantId, userId);
+    const pages = async (): Promise<Reply[]> => {
+      const values: Reply[] = [];
+      let offset = 0;
+      for (;;) {
+        const r = await this.script('listByUser', LIST, [ik], [now, this.retention, offset, USER_PAGE]);
+        if (!Array.isArray(r) || typeof r[0] !== 'number') throw this.unexpected('listByUser', r);
+        for (let i = 1; i < r.length; i++) values.push(r[i]);
+        if (r[0] < 0) return values;
+        offset = r[0];
+      }
+    };
+    const values = await this.bounded('listByUser', start, slow, pages());
     const out: SessionRecord[] = [];
-    for (const value of reply) {
+    const seen = new Set<string>();
+    for (const value of values) {
       const record = decodeValue(value, 'listByUser');
-      if (record.expiresAt.getTime() > now) out.push(record);
+      // Pages are separate calls: a session moved by a concurrent extend may show twice.
+      if (record.expiresAt.getTime() > now && !seen.has(record.id)) {
+        seen.add(record.id);
+        out.push(record);
+      }
     }
     return out.sort(compareSessions);
   }
@@ -473,6 +662,43 @@ export class RedisSessionStore implements SessionStore {
    * script call per batch of entries. Each backend call is bounded by operationTimeoutMs.
    */
   async cleanupExpired(): Promise<number> {
+    try {
+      return await this.doCleanupExpired();
+    } catch (error) {
+      throw toStorageError(error, STORE, 'cleanupExpired');
+    }
+  }
+
+  /**
+   * A master ioredis has not connected yet (status `wait`: Cluster nodes connect lazily, on
+   * their first command) is connected here, within operationTimeoutMs; one connecting
+   * already is waited for. A node closed or reconnecting rejects at once.
+   */
+  private async readyNode(node: Redis): Promise<void> {
+    if (node.status === 'ready') return;
+    if (node.status === 'wait') {
+      await this.timed('cleanupExpired', node.connect());
+    } else if (node.status === 'connecting' || node.status === 'connect') {
+      await this.timed(
+        'cleanupExpired',
+        new Promise<void>((resolve, reject) => {
+          const ready = () => {
+            node.off('close', closed);
+            resolve();
+          };
+          const closed = () => {
+            node.off('ready', ready);
+            reject(this.notReady('cleanupExpired', node));
+          };
+          node.once('ready', ready);
+          node.once('close', closed);
+        }),
+      );
+    }
+    if ((node.status as string) !== 'ready') throw this.notReady('cleanupExpired', node);
+  }
+
+  private async doCleanupExpired(): Promise<number> {
     const now = this.now();
     const nodes: Redis[] = this.cluster ? (this.client as Cluster).nodes('master') : [this.client as Redis];
     const pattern = this.keys.indexPattern();
@@ -496,7 +722,11 @@ export class RedisSessionStore implements SessionStore {
     for (const node of nodes) {
       let cursor = '0';
       do {
-        if (node.status !== 'ready') throw this.notReady('cleanupExpired', node);
+        if (node.status !== 'ready') {
+          // The caller's own Redis client is theirs to connect; Cluster nodes are ioredis's.
+          if (!this.cluster) throw this.notReady('cleanupExpired', node);
+          await this.readyNode(node);
+        }
         const page = await this.timed('cleanupExpired', node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT));
         cursor = page[0];
         try {

@@ -61,6 +61,87 @@ end`,
   return {'P', p}
 end`,
   ],
+  // A record belongs to an index when its meta names that index key: the key spells out
+  // (tenant, user), so a record key that now holds another user's record (a caller-chosen
+  // id that expired and was reused) is never acted on through the first user's index.
+  [
+    'owned',
+    `local function owned(v, ik)
+  local nl = string.find(v, '\\n', 55, true)
+  if not nl then return false end
+  local t1 = string.find(v, '\\t', nl + 1, true)
+  return t1 ~= nil and string.sub(v, nl + 1, t1 - 1) == ik
+end`,
+  ],
+  // Removes member m from index ik, and its record when the record belongs to ik (appending
+  // its Cluster pointer to out when there is one). Returns the record's value when it did.
+  [
+    'drop',
+    `local function drop(ik, m, out)
+  local v = redis.call('GET', m)
+  redis.call('ZREM', ik, m)
+  if not (v and owned(v, ik)) then return nil end
+  redis.call('DEL', m)
+  if out then
+    local _, p, q = meta(v)
+    if p ~= '' then
+      out[#out + 1] = p
+      out[#out + 1] = q
+    end
+  end
+  return v
+end`,
+  ],
+  [
+    'id_lt',
+    `local function id_lt(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return #a < #b
+end`,
+  ],
+  // maxSessionsPerUser: removes the soonest-expiring entries of ik (ties: earliest
+  // createdAt, then smallest id) until it holds max - 1, so that the session about to be
+  // added makes max. Entries whose record is gone or another user's are dropped first and
+  // the count taken again. Reads at most about 1000 records per call.
+  [
+    'evict',
+    `local function evict(ik, max, out)
+  local budget = 500
+  while budget > 0 do
+    local need = redis.call('ZCARD', ik) - max + 1
+    if need <= 0 then return end
+    if need > budget then need = budget end
+    local kth = redis.call('ZRANGE', ik, need - 1, need - 1, 'WITHSCORES')
+    local cands = redis.call('ZRANGEBYSCORE', ik, '-inf', kth[2], 'LIMIT', 0, need + 500)
+    budget = budget - #cands
+    local live = {}
+    local gone = 0
+    for i = 1, #cands do
+      local v = redis.call('GET', cands[i])
+      if v and owned(v, ik) then
+        local m = cands[i]
+        live[#live + 1] = {tonumber(string.sub(v, 1, 17)), tonumber(string.sub(v, 37, 53)), string.sub(m, string.find(m, '}', 1, true) + 1), m}
+      else
+        redis.call('ZREM', ik, cands[i])
+        gone = gone + 1
+      end
+    end
+    if gone == 0 then
+      table.sort(live, function(a, b)
+        if a[1] ~= b[1] then return a[1] < b[1] end
+        if a[2] ~= b[2] then return a[2] < b[2] end
+        return id_lt(a[3], b[3])
+      end)
+      for i = 1, need do drop(ik, live[i][4], out) end
+      return
+    end
+  end
+end`,
+  ],
 ];
 
 /** A script: its source and SHA1 (for EVALSHA). */
@@ -71,32 +152,51 @@ export interface Script {
 }
 
 function script(name: string, body: string): Script {
-  const used = HELPERS.filter(
-    ([helper]) => body.includes(`${helper}(`) || (helper === 'num' && body.includes('fix_index(')),
-  );
-  const source = `${used.map(([, code]) => code).join('\n')}\n${body.trim()}\n`;
+  // The helpers the body calls, and the helpers those call (each defined before its users).
+  let text = body;
+  const used = new Set<string>();
+  for (let i = HELPERS.length - 1; i >= 0; i--) {
+    const [helper, code] = HELPERS[i] as [string, string];
+    if (text.includes(`${helper}(`)) {
+      used.add(helper);
+      text += code;
+    }
+  }
+  const source = `${HELPERS.filter(([helper]) => used.has(helper))
+    .map(([, code]) => code)
+    .join('\n')}\n${body.trim()}\n`;
   return { name, source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
 /**
  * CREATE. KEYS: record, index. ARGV: deadline, record value, expiresAt, record PXAT,
- * now, retention. Returns 'OK', 'C' (exists) or 'D' (deadline passed).
+ * now, retention, maxSessionsPerUser. Returns 'OK', {'OK', pointer value, pointer key,
+ * ...} (pointers of evicted caller-chosen ids on Cluster, for the caller to drop),
+ * 'C' (exists) or 'D' (deadline passed).
+ *
+ * Before writing, it prunes up to 64 entries past the retention window, then, when the
+ * user already holds maxSessionsPerUser entries or more, evicts the soonest-expiring ones
+ * (ties: earliest createdAt, then smallest id) so that the user holds exactly
+ * maxSessionsPerUser with the new one; at most EVICT_BUDGET records are read per call.
  */
 export const CREATE = script(
   'create',
   `
 if server_now() >= tonumber(ARGV[1]) then return 'D' end
-if not redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[4], 'NX') then return 'C' end
-redis.call('ZADD', KEYS[2], ARGV[3], KEYS[1])
-local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', num(tonumber(ARGV[5]) - tonumber(ARGV[6])), 'LIMIT', 0, 64)
-for i = 1, #old do
-  redis.call('DEL', old[i])
-  redis.call('ZREM', KEYS[2], old[i])
-end
--- The index expires with its latest session: only ever later here (what was pruned was
--- older than the new session). GT leaves a key without expiry alone, so NX covers a new key.
-if redis.call('PEXPIREAT', KEYS[2], ARGV[4], 'GT') == 0 then redis.call('PEXPIREAT', KEYS[2], ARGV[4], 'NX') end
-return 'OK'
+if redis.call('EXISTS', KEYS[1]) == 1 then return 'C' end
+local ik = KEYS[2]
+local old = redis.call('ZRANGEBYSCORE', ik, '-inf', num(tonumber(ARGV[5]) - tonumber(ARGV[6])), 'LIMIT', 0, 64)
+for i = 1, #old do drop(ik, old[i], nil) end
+local out = {'OK'}
+evict(ik, tonumber(ARGV[7]), out)
+redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[4])
+redis.call('ZADD', ik, ARGV[3], KEYS[1])
+-- The index expires with its latest session: only ever later here (what was removed
+-- expired no later than the new session, or is kept). GT leaves a key without expiry
+-- alone, so NX covers a new key.
+if redis.call('PEXPIREAT', ik, ARGV[4], 'GT') == 0 then redis.call('PEXPIREAT', ik, ARGV[4], 'NX') end
+if #out == 1 then return 'OK' end
+return out
 `,
 );
 
@@ -191,61 +291,65 @@ return {'OK', p, q}
 );
 
 /**
- * DELETE_USER. KEYS: index. ARGV: deadline, now.
- * Returns {count of unexpired removed, pointer value, pointer key, ...} or 'D'.
+ * DELETE_USER, one page. KEYS: index. ARGV: deadline, now, page size, retention.
+ * Returns {count of unexpired removed, 1 when the index still holds entries (call
+ * again) else 0, pointer value, pointer key, ...} or 'D'. Removes the page's entries;
+ * deletes a record only when it belongs to this index (its meta names this index key).
  */
 export const DELETE_USER = script(
   'deleteByUser',
   `
 if server_now() >= tonumber(ARGV[1]) then return 'D' end
 local now = tonumber(ARGV[2])
-local members = redis.call('ZRANGE', KEYS[1], 0, -1)
-local out = {0}
+local page = tonumber(ARGV[3])
+local members = redis.call('ZRANGE', KEYS[1], 0, page - 1)
+local out = {0, 0}
 for i = 1, #members do
-  local v = redis.call('GET', members[i])
-  if v then
-    redis.call('DEL', members[i])
-    if tonumber(string.sub(v, 1, 17)) > now then out[1] = out[1] + 1 end
-    local ik, p, q = meta(v)
-    if p ~= '' then
-      out[#out + 1] = p
-      out[#out + 1] = q
-    end
-  end
+  local v = drop(KEYS[1], members[i], out)
+  if v and tonumber(string.sub(v, 1, 17)) > now then out[1] = out[1] + 1 end
 end
-redis.call('DEL', KEYS[1])
+if #members == page and redis.call('EXISTS', KEYS[1]) == 1 then
+  out[2] = 1
+  fix_index(KEYS[1], tonumber(ARGV[4]))
+end
 return out
 `,
 );
 
 /**
- * LIST. KEYS: index. ARGV: now, retention. Returns the value of every unexpired session;
- * prunes entries past the retention window (with their records) and entries whose
- * record is gone.
+ * LIST, one page. KEYS: index. ARGV: now, retention, offset into the unexpired entries,
+ * page size. Returns {next offset or -1 when done, value, value, ...}: the value of every
+ * unexpired session of the page that belongs to this index. Prunes up to 64 entries past
+ * the retention window (with their records), entries whose record is gone, and entries
+ * whose key now holds another user's record.
  */
 export const LIST = script(
   'listByUser',
   `
 local now = tonumber(ARGV[1])
 local ret = tonumber(ARGV[2])
+local offset = tonumber(ARGV[3])
+local page = tonumber(ARGV[4])
 local changed = false
-local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', num(now - ret), 'LIMIT', 0, 256)
+local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', num(now - ret), 'LIMIT', 0, 64)
 for i = 1, #old do
-  redis.call('DEL', old[i])
-  redis.call('ZREM', KEYS[1], old[i])
+  drop(KEYS[1], old[i], nil)
   changed = true
 end
-local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. num(now), '+inf')
-local out = {}
+local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. num(now), '+inf', 'LIMIT', offset, page)
+local out = {-1}
+local kept = 0
 for i = 1, #live do
   local v = redis.call('GET', live[i])
-  if v then
+  if v and owned(v, KEYS[1]) then
     out[#out + 1] = v
+    kept = kept + 1
   else
     redis.call('ZREM', KEYS[1], live[i])
     changed = true
   end
 end
+if #live == page then out[1] = offset + kept end
 if changed then fix_index(KEYS[1], ret) end
 return out
 `,
@@ -255,6 +359,7 @@ return out
  * CLEANUP of one index key, one batch. KEYS: index. ARGV: now, retention, batch size,
  * offset into the unexpired entries (checked for dangling records).
  * Returns {records removed, expired entries seen, next offset or -1 when done, pointer value, key, ...}.
+ * An entry whose key holds another user's record is dropped: never re-scored, never deleted.
  */
 export const CLEANUP = script(
   'cleanupExpired',
@@ -269,6 +374,7 @@ local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', num(now), 'LIMIT', 
 out[2] = #expired
 for i = 1, #expired do
   local v = redis.call('GET', expired[i])
+  if v and not owned(v, KEYS[1]) then v = nil end
   local e = v and tonumber(string.sub(v, 1, 17))
   if e and e > now then
     redis.call('ZADD', KEYS[1], num(e), expired[i])
@@ -290,11 +396,12 @@ if #expired < batch then
   local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. num(now), '+inf', 'LIMIT', offset, batch)
   local kept = 0
   for i = 1, #live do
-    if redis.call('EXISTS', live[i]) == 0 then
+    local v = redis.call('GET', live[i])
+    if v and owned(v, KEYS[1]) then
+      kept = kept + 1
+    else
       redis.call('ZREM', KEYS[1], live[i])
       changed = true
-    else
-      kept = kept + 1
     end
   end
   if #live == batch then out[3] = offset + kept end
@@ -303,6 +410,21 @@ else
 end
 if changed then fix_index(KEYS[1], ret) end
 return out
+`,
+);
+
+/**
+ * The tag secret. KEYS: secret key. ARGV: a fresh random secret (kept only when none
+ * exists), the earliest expiry (ms) the key must have. Returns {secret, its expiry (ms)}.
+ * The key expires one day past the latest record expiry a write needed, never earlier.
+ */
+export const SECRET = script(
+  'secret',
+  `
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+local at = math.max(tonumber(ARGV[2]), server_now() + 86400000)
+if redis.call('PEXPIREAT', KEYS[1], num(at), 'GT') == 0 then redis.call('PEXPIREAT', KEYS[1], num(at), 'NX') end
+return {redis.call('GET', KEYS[1]), redis.call('PEXPIRETIME', KEYS[1])}
 `,
 );
 

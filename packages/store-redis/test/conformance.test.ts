@@ -19,9 +19,17 @@ for (const mode of ['single', 'cluster'] as const) {
   const client = () => (mode === 'single' ? single.client : cluster.client);
   describeSessionStore({
     name: `RedisSessionStore (${mode})`,
-    create: ({ clock, maxLifetimeMs, maxRecordBytes }) => {
+    create: ({ clock, maxLifetimeMs, maxRecordBytes, maxSessionsPerUser, expiredRetentionMs }) => {
       const prefix = `conf${process.pid}-${n++}:`;
-      const store = new RedisSessionStore({ client: client(), prefix, clock, maxLifetimeMs, maxRecordBytes });
+      const store = new RedisSessionStore({
+        client: client(),
+        prefix,
+        clock,
+        maxLifetimeMs,
+        maxRecordBytes,
+        ...(maxSessionsPerUser === undefined ? {} : { maxSessionsPerUser }),
+        ...(expiredRetentionMs === undefined ? {} : { expiredRetentionMs }),
+      });
       prefixes.set(store, prefix);
       return store;
     },
@@ -29,6 +37,8 @@ for (const mode of ['single', 'cluster'] as const) {
       await store.close();
       await dropKeys(client(), prefixes.get(store) as string);
     },
+    // Redis expires keys by itself: run the suite's tests of what that leaves behind.
+    backendExpires: true,
     runner: { describe, it },
   });
 }

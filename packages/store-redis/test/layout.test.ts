@@ -59,6 +59,13 @@ async function allKeys(client: Redis | Cluster, prefix: string): Promise<{ key: 
   return out;
 }
 
+/** The tag secret the stores on `prefix` share (made by a store's first operation). */
+async function secretOf(client: Redis | Cluster, prefix: string): Promise<Buffer> {
+  const value = await client.get(new KeyLayout(prefix).secret());
+  expect(value, 'the tag secret exists').toBeTypeOf('string');
+  return Buffer.from(value as string);
+}
+
 function open(client: Redis | Cluster, clock: Clock, extra: Record<string, unknown> = {}) {
   const prefix = `layout${n++}:`;
   return { prefix, store: new RedisSessionStore({ client, prefix, clock: clock.now, ...extra }) };
@@ -79,15 +86,26 @@ for (const mode of ['single', 'cluster'] as const) {
         record(clock, { ...user, id: 'caller chosen {id}', expiresAt: new Date(clock.t + 3 * HOUR) }),
       );
       const layout = new KeyLayout(prefix);
-      const tag = userTag(user.tenantId, user.userId);
+      const tag = userTag(await secretOf(client(), prefix), user.tenantId, user.userId);
       const index = layout.index(tag, user.tenantId, user.userId);
-      const expiry = async () => new Map((await allKeys(client(), prefix)).map((k) => [k.key, k.expireAt]));
+      const secretKey = layout.secret();
+      const all = async () => new Map((await allKeys(client(), prefix)).map((k) => [k.key, k.expireAt]));
+      // The tag secret's key outlives every other key of the store.
+      const expiry = async () => {
+        const keys = await all();
+        const secretAt = keys.get(secretKey) as number;
+        keys.delete(secretKey);
+        for (const [key, at] of keys) expect(secretAt, `the tag secret outlives ${key}`).toBeGreaterThanOrEqual(at);
+        return keys;
+      };
 
-      let keys = await expiry();
+      let keys = await all();
+      expect(keys.has(secretKey), 'the tag secret is a key of its own').toBe(true);
       for (const [key, at] of keys) {
         expect(key.startsWith(prefix), `${key} is under the prefix`).toBe(true);
         expect(at, `${key} expires`).toBeGreaterThan(0);
       }
+      keys = await expiry();
       expect(keys.get(layout.record(a))).toBe(clock.t + HOUR + retention);
       expect(keys.get(layout.record(b))).toBe(clock.t + 2 * HOUR + retention);
       expect(keys.get(index)).toBe(clock.t + 3 * HOUR + retention);
@@ -111,7 +129,7 @@ for (const mode of ['single', 'cluster'] as const) {
       expect(keys.get(index)).toBe(clock.t + 4 * HOUR + retention);
       await store.delete(a);
       await store.delete(b);
-      expect([...(await expiry()).keys()], 'nothing left once every session is gone').toEqual([]);
+      expect([...(await expiry()).keys()], 'nothing but the tag secret left once every session is gone').toEqual([]);
     });
 
     it('answers EXPIRED inside the retention window and null after cleanupExpired', async () => {
@@ -171,7 +189,7 @@ for (const mode of ['single', 'cluster'] as const) {
         left.filter((k) => k.includes('user-gone')),
         'the dangling entry and its index are gone',
       ).toEqual([]);
-      expect(left).toHaveLength(80);
+      expect(left.filter((k) => k !== layout.secret())).toHaveLength(80);
     });
   });
 }
@@ -181,6 +199,8 @@ describe('hash slots and collisions', () => {
     const clock = new Clock();
     const { prefix, store } = open(cluster.client, clock);
     const layout = new KeyLayout(prefix);
+    await store.listByUser('warm-up', tenantId('t'));
+    const secret = await secretOf(cluster.client, prefix);
     await fc.assert(
       fc.asyncProperty(
         fc.string({ minLength: 1, maxLength: 20, unit: 'grapheme' }),
@@ -189,7 +209,7 @@ describe('hash slots and collisions', () => {
           fc.pre(!/[\u0000-\u001f\u007f-\u009f]/.test(t + u));
           const id = await store.create(record(clock, { userId: u, tenantId: tenantId(t) }));
           expect(id).toMatch(/^[A-Za-z0-9_-]{47}$/);
-          const tag = userTag(t, u);
+          const tag = userTag(secret, t, u);
           expect(id.slice(0, 4)).toBe(tag);
           const recordSlot = await cluster.client.cluster('KEYSLOT', layout.record(id));
           const indexSlot = await cluster.client.cluster('KEYSLOT', layout.index(tag, t, u));
@@ -214,7 +234,8 @@ describe('hash slots and collisions', () => {
     fc.assert(
       fc.property(part, part, part, part, (t1, u1, t2, u2) => {
         fc.pre(t1 !== t2 || u1 !== u2);
-        expect(layout.index(userTag(t1, u1), t1, u1)).not.toBe(layout.index(userTag(t2, u2), t2, u2));
+        const secret = Buffer.from('s'.repeat(43));
+        expect(layout.index(userTag(secret, t1, u1), t1, u1)).not.toBe(layout.index(userTag(secret, t2, u2), t2, u2));
       }),
       { numRuns: 2000 },
     );
@@ -270,7 +291,8 @@ describe('caller-chosen ids on Cluster', () => {
     const { prefix, store } = open(cluster.client, clock, { operationTimeoutMs: 500 });
     const layout = new KeyLayout(prefix);
     const id = 'left-behind';
-    const missingTarget = layout.customRecord(userTag('acme', 'ghost'), id);
+    await store.listByUser('warm-up', tenantId('t'));
+    const missingTarget = layout.customRecord(userTag(await secretOf(cluster.client, prefix), 'acme', 'ghost'), id);
     const [sec] = (await cluster.client.time()) as unknown as [string, string];
     const serverNow = Number(sec) * 1000;
     await cluster.client.set(layout.pointer(id), `${serverNow} ${missingTarget}`, 'PX', 60_000);
@@ -325,6 +347,10 @@ describe('constructor', () => {
       [{ client, operationTimeoutMs: 1.5 }, 'operationTimeoutMs'],
       [{ client, maxRecordBytes: 10 }, 'maxRecordBytes'],
       [{ client, clock: 'now' }, 'clock'],
+      [{ client, maxSessionsPerUser: 0 }, 'maxSessionsPerUser'],
+      [{ client, maxSessionsPerUser: 2.5 }, 'maxSessionsPerUser'],
+      [{ client, maxSessionsPerUser: 1_000_001 }, 'maxSessionsPerUser'],
+      [{ client, maxSessionsPerUser: '10' }, 'maxSessionsPerUser'],
     ];
     for (const [options, field] of bad) {
       let error: unknown;

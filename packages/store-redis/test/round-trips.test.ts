@@ -81,7 +81,8 @@ for (const mode of ['single', 'cluster'] as const) {
         expiresAt: new Date(now + 3_600_000),
         lastActivityAt: new Date(now),
       };
-      // Warm up: the first write measures the Redis clock (TIME) once; scripts get loaded.
+      // Warm up: the first write measures the Redis clock (TIME) once and loads the tag
+      // secret; scripts get loaded.
       const warm = await store.create(record);
       await store.get(warm);
       await store.touch(warm);
@@ -146,6 +147,7 @@ describe('caller-chosen ids', () => {
       lastActivityAt: new Date(now),
     };
     await store.touch('warm-up').catch(() => {});
+    await store.listByUser('warm-up', tenantId('t')); // loads the tag secret
     expectOneCommand(await delta(client, () => store.create(record)), 'evalsha', scripts.CREATE);
     expectOneCommand(await delta(client, () => store.get(record.id)), 'get');
     expectOneCommand(await delta(client, () => store.touch(record.id)), 'evalsha', scripts.TOUCH);
@@ -170,6 +172,7 @@ describe('caller-chosen ids', () => {
       lastActivityAt: new Date(now),
     };
     await store.touch('warm-up').catch(() => {});
+    await store.listByUser('warm-up', tenantId('t')); // loads the tag secret
     let d = await delta(client, () => store.create(record));
     expect(d.get('evalsha')).toBe(2); // claim + create
     d = await delta(client, () => store.get(record.id));
