@@ -1,6 +1,7 @@
 /**
  * @module @sessionkit/core
  */
+export { type BackgroundErrorHandler, BackgroundErrors } from './background.js';
 export { ALL_CAPABILITIES, type StoreCapabilities } from './capabilities.js';
 export { cloneRecord, decodeRecord, encodeRecord } from './codec.js';
 export { SessionError, type SessionErrorCode, type SessionErrorOptions, toStorageError } from './errors.js';
@@ -21,6 +22,21 @@ export {
 } from './per-user.js';
 export type { JsonValue, SessionRecord } from './record.js';
 export type { BaseStoreOptions, SessionStore } from './store.js';
+export {
+  INSTRUMENTED_OPERATIONS,
+  instrumentStore,
+  loadTelemetryApi,
+  type StoreTelemetryOption,
+  TELEMETRY_ATTRIBUTES,
+  TELEMETRY_METRICS,
+  type TelemetryAttributes,
+  type TelemetryCounter,
+  type TelemetryMeter,
+  type TelemetryMeterProvider,
+  type TelemetrySpan,
+  type TelemetryTracer,
+  type TelemetryTracerProvider,
+} from './telemetry.js';
 export { hasControlCharacters, MAX_IDENTIFIER_LENGTH, type TenantId, tenantId } from './tenant.js';
 export { type Deadline, OperationDeadlines, refTimer, unrefTimer, withTimeout } from './timeout.js';
 export {

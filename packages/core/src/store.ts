@@ -1,5 +1,6 @@
 import type { StoreCapabilities } from './capabilities.js';
 import type { SessionRecord } from './record.js';
+import type { StoreTelemetryOption } from './telemetry.js';
 import type { TenantId } from './tenant.js';
 
 /**
@@ -23,6 +24,14 @@ export interface BaseStoreOptions {
    * @default 65536
    */
   maxRecordBytes?: number;
+  /**
+   * OpenTelemetry instrumentation: a span and counters per operation (see core's README,
+   * "Observability"). Unset: the global providers of `@opentelemetry/api` when that
+   * optional peer is installed, nothing at all when it is not. An object
+   * `{ tracerProvider?, meterProvider? }` uses those providers; `false` turns it off.
+   * @default undefined (the global providers, if `@opentelemetry/api` is installed)
+   */
+  telemetry?: StoreTelemetryOption;
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   durationOption,
   expired,
   generateSessionId,
+  instrumentStore,
   type JsonValue,
   OperationDeadlines,
   type RecordRules,
@@ -392,6 +393,7 @@ export class JwtSessionStore implements SessionStore {
       },
       () => {}, // reported by the first operation (see #keys)
     );
+    instrumentStore(this, STORE, options.telemetry);
   }
 
   /** The imported keys: at once after the first operation, else waits for the import. */

@@ -87,6 +87,7 @@ export const KNOWN_OPTIONS: KnownOptions<JwtSessionStoreOptions> = {
   verifyCacheSize: true,
   jwks: true,
   operationTimeoutMs: true,
+  telemetry: true,
 };
 
 /** The option names of `encrypt`. */

@@ -15,6 +15,7 @@ import {
   expired,
   extendedExpiry,
   generateSessionId,
+  instrumentStore,
   maxSessionsPerUserOption,
   notFound,
   OperationDeadlines,
@@ -186,6 +187,7 @@ export class MemcachedSessionStore implements SessionStore {
     this.#deadlines = new OperationDeadlines(timeout, STORE);
     this.#prefix = prefix;
     this.#conn = new Connection(options.client as unknown as MemjsClientInternals);
+    instrumentStore(this, STORE, options.telemetry);
   }
 
   // ---------------------------------------------------------------- public methods

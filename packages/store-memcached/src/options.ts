@@ -50,4 +50,5 @@ export const KNOWN_OPTIONS: KnownOptions<MemcachedSessionStoreOptions> = {
   expiredRetentionMs: true,
   operationTimeoutMs: true,
   maxSessionsPerUser: true,
+  telemetry: true,
 };

@@ -1,6 +1,7 @@
 import {
   ALL_CAPABILITIES,
   assertOptionsObject,
+  BackgroundErrors,
   checkDuration,
   checkId,
   checkImmutableFields,
@@ -12,6 +13,7 @@ import {
   expired,
   extendedExpiry,
   generateSessionId,
+  instrumentStore,
   type JsonValue,
   maxSessionsPerUserOption,
   notFound,
@@ -373,6 +375,8 @@ export class MemorySessionStore implements SessionStore {
   readonly #buckets = new Map<number, Bucket>();
   readonly #keys = new KeyHeap();
   #timer: ReturnType<typeof setInterval> | undefined;
+  readonly #backgroundErrors: BackgroundErrors;
+  readonly #removedByStore: (reason: 'max_sessions_per_user', count: number) => void;
   #timerSweepRunning = false;
   #userCount = 0;
   /** Sum of the entries' cost. */
@@ -401,6 +405,7 @@ export class MemorySessionStore implements SessionStore {
             min: minBytes,
           });
     this.#maxPerUser = maxSessionsPerUserOption(STORE, options.maxSessionsPerUser);
+    this.#backgroundErrors = new BackgroundErrors(STORE, options.onError);
     if (options.cleanupIntervalMs !== undefined) {
       const interval = durationOption(STORE, 'cleanupIntervalMs', options.cleanupIntervalMs, 0, {
         max: MAX_CLEANUP_INTERVAL_MS,
@@ -408,6 +413,7 @@ export class MemorySessionStore implements SessionStore {
       this.#timer = setInterval(() => this.#timerSweep(), interval);
       unrefTimer(this.#timer);
     }
+    this.#removedByStore = instrumentStore(this, STORE, options.telemetry);
   }
 
   async create(record: SessionRecord): Promise<string> {
@@ -423,11 +429,14 @@ export class MemorySessionStore implements SessionStore {
       const { text, cost } = stored(v);
       // The user's own bound first: their soonest-expiring sessions make way.
       const owner = this.#users.get(r.tenantId)?.get(r.userId);
-      if (owner !== undefined) {
+      if (owner !== undefined && owner.size >= this.#maxPerUser) {
+        let removed = 0;
         while (owner.size >= this.#maxPerUser) {
           this.#remove(owner.first() as Entry);
-          this.#evictedPerUser++;
+          removed++;
         }
+        this.#evictedPerUser += removed;
+        this.#removedByStore('max_sessions_per_user', removed);
       }
       this.#makeRoom(v.now, cost + userCost(r.tenantId, r.userId), r.tenantId, r.userId);
       this.#insert(
@@ -646,10 +655,12 @@ export class MemorySessionStore implements SessionStore {
     this.cleanupExpired().then(
       () => {
         this.#timerSweepRunning = false;
+        this.#backgroundErrors.succeeded();
       },
-      () => {
-        // A throwing clock: nothing to report to; the next tick tries again.
+      (error: unknown) => {
+        // A throwing clock, say: reported; the next tick tries again.
         this.#timerSweepRunning = false;
+        this.#backgroundErrors.report(error, 'cleanupExpired');
       },
     );
   }

@@ -1,4 +1,4 @@
-import type { BaseStoreOptions, KnownOptions } from '@sessionkit/core';
+import type { BaseStoreOptions, KnownOptions, SessionError } from '@sessionkit/core';
 
 /** Default for `maxSessions`: 100 000 sessions. */
 export const DEFAULT_MAX_SESSIONS = 100_000;
@@ -49,6 +49,14 @@ export interface MemorySessionStoreOptions extends BaseStoreOptions {
    * @default undefined (no background sweep)
    */
   cleanupIntervalMs?: number;
+  /**
+   * Called with the `SessionError` of each failed background sweep (the
+   * `cleanupIntervalMs` timer's; nobody awaits it, so this is the only place its failure
+   * shows, for example a `clock` that throws). An exception it throws is ignored.
+   * @default a `console.warn` of the message, once per distinct message in a row (a sweep
+   * that succeeds or fails differently logs again)
+   */
+  onError?: (error: SessionError) => void;
 }
 
 /** Every option name the constructor takes; anything else is rejected (a misspelling). */
@@ -60,4 +68,6 @@ export const KNOWN_OPTIONS: KnownOptions<MemorySessionStoreOptions> = {
   maxBytes: true,
   maxSessionsPerUser: true,
   cleanupIntervalMs: true,
+  onError: true,
+  telemetry: true,
 };

@@ -74,4 +74,5 @@ export const KNOWN_OPTIONS: KnownOptions<PostgresSessionStoreOptions> = {
   maxSessionsPerUser: true,
   cleanupBatchSize: true,
   operationTimeoutMs: true,
+  telemetry: true,
 };

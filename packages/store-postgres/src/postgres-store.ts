@@ -2,6 +2,7 @@ import { connect as netConnect } from 'node:net';
 import {
   ALL_CAPABILITIES,
   assertOptionsObject,
+  BackgroundErrors,
   checkDuration,
   checkId,
   checkImmutableFields,
@@ -14,6 +15,7 @@ import {
   durationOption,
   expired,
   generateSessionId,
+  instrumentStore,
   maxSessionsPerUserOption,
   notFound,
   OperationDeadlines,
@@ -184,9 +186,7 @@ export class PostgresSessionStore implements SessionStore {
    * sees the ones before it: the bound is exact). Its deadline runs while it waits.
    */
   private readonly creating = new Map<string, Promise<void>>();
-  private readonly onError: ((error: SessionError) => void) | undefined;
-  /** The default onError's last logged message (cleared by a background run that succeeds). */
-  private lastWarning: string | undefined;
+  private readonly backgroundErrors: BackgroundErrors;
   private timer: NodeJS.Timeout | undefined;
   private background: Promise<unknown> | undefined;
 
@@ -232,10 +232,7 @@ export class PostgresSessionStore implements SessionStore {
         ? undefined
         : durationOption(STORE, 'cleanupIntervalMs', options.cleanupIntervalMs, 0, { max: 2_147_483_647 });
     this.maxPerUser = maxSessionsPerUserOption(STORE, options.maxSessionsPerUser);
-    if (options.onError !== undefined && typeof options.onError !== 'function') {
-      throw invalidOption('onError', `must be a function, got ${typeof options.onError}`);
-    }
-    this.onError = options.onError;
+    this.backgroundErrors = new BackgroundErrors(STORE, options.onError);
     this.deadlines = new OperationDeadlines(this.timeoutMs, STORE);
     const margin = cancelMarginMs(this.timeoutMs);
     this.cancels = new OperationDeadlines(this.timeoutMs - margin, STORE);
@@ -247,6 +244,7 @@ export class PostgresSessionStore implements SessionStore {
       this.timer = setInterval(() => this.backgroundCleanup(), interval);
       this.timer.unref();
     }
+    instrumentStore(this, STORE, options.telemetry);
   }
 
   /**
@@ -514,33 +512,12 @@ export class PostgresSessionStore implements SessionStore {
     if (this.background !== undefined) return;
     this.background = this.cleanupExpired()
       .then(
-        () => {
-          this.lastWarning = undefined;
-        },
-        (error: unknown) => this.backgroundError(toStorageError(error, STORE, 'cleanupExpired')),
+        () => this.backgroundErrors.succeeded(),
+        (error: unknown) => this.backgroundErrors.report(error, 'cleanupExpired'),
       )
       .finally(() => {
         this.background = undefined;
       });
-  }
-
-  /**
-   * A failed background run goes to onError. Without one: `console.warn`, except that a
-   * failure with the same message as the previous one, with no successful run between, is
-   * not logged again (a missing table would otherwise log every interval).
-   */
-  private backgroundError(error: SessionError): void {
-    if (this.onError !== undefined) {
-      try {
-        this.onError(error);
-      } catch {
-        // the hook's own failure must not become an unhandled rejection
-      }
-      return;
-    }
-    if (error.message === this.lastWarning) return;
-    this.lastWarning = error.message;
-    console.warn(`${error.message} (background cleanup; set the store's onError option to handle it)`);
   }
 
   private decode(row: RecordRow): SessionRecord {

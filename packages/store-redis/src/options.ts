@@ -47,4 +47,5 @@ export const KNOWN_OPTIONS: KnownOptions<RedisSessionStoreOptions> = {
   expiredRetentionMs: true,
   operationTimeoutMs: true,
   maxSessionsPerUser: true,
+  telemetry: true,
 };

@@ -16,6 +16,7 @@ import {
   expired,
   generateSessionId,
   hasControlCharacters,
+  instrumentStore,
   maxSessionsPerUserOption,
   notFound,
   OperationDeadlines,
@@ -162,6 +163,7 @@ export class RedisSessionStore implements SessionStore {
     this.cluster = (client as Redis).isCluster === true;
     this.keys = new KeyLayout(prefix);
     this.deadlines = new OperationDeadlines(this.timeout, STORE);
+    instrumentStore(this, STORE, options.telemetry);
   }
 
   // ---- plumbing ----------------------------------------------------------------------
