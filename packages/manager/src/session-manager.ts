@@ -157,26 +157,37 @@ export class SessionManager {
     } catch (error) {
       return Promise.reject(toStorageError(error, STORE, 'validate'));
     }
+    const handle = id;
     return read.then(
       (record) => {
-        if (record === null) return null;
-        const parsed = readState(record);
-        const now = this.#now();
-        if (parsed === undefined || !this.#live(record, parsed.state, now)) return null;
-        const handle = id as string;
-        const rotated = parsed.state.rotatedTo !== undefined;
-        if (rotated || !this.#mutable || !this.#needsSlide(record, handle, now)) {
-          return this.#session(record, handle, rotated, parsed);
+        // The clock (or anything else here) may throw: that must reject as a SessionError too,
+        // and the rejection handler below does not see errors thrown in this one.
+        try {
+          return this.#afterRead(record, handle);
+        } catch (error) {
+          return Promise.reject(toStorageError(error, STORE, 'validate'));
         }
-        return this.#slide(record, handle, now).then(
-          (slid) => (slid ? this.#session(record, handle, false, parsed) : null),
-          (error: unknown) => {
-            throw toStorageError(error, STORE, 'validate');
-          },
-        );
       },
       (error: unknown) => {
         if (SessionError.hasCode(error, 'EXPIRED')) return null;
+        throw toStorageError(error, STORE, 'validate');
+      },
+    );
+  }
+
+  /** validate after the store read: the timeouts, then a slide when one is due. */
+  #afterRead(record: SessionRecord | null, handle: string): Session | null | Promise<Session | null> {
+    if (record === null) return null;
+    const parsed = readState(record);
+    const now = this.#now();
+    if (parsed === undefined || !this.#live(record, parsed.state, now)) return null;
+    const rotated = parsed.state.rotatedTo !== undefined;
+    if (rotated || !this.#mutable || !this.#needsSlide(record, handle, now)) {
+      return this.#session(record, handle, rotated, parsed);
+    }
+    return this.#slide(record, handle, now).then(
+      (slid) => (slid ? this.#session(record, handle, false, parsed) : null),
+      (error: unknown) => {
         throw toStorageError(error, STORE, 'validate');
       },
     );
