@@ -213,7 +213,8 @@ export class SessionManager {
    * Step-up: a new token for the same sign-in at `assuranceLevel` (not lower than the
    * current one: INVALID), holding the old factors and `factorsUsed`. The old token
    * validates for `rotationGraceMs` more, then never again. Resolves `null` when the token
-   * does not validate (a token already rotated out included). UNSUPPORTED on a stateless store.
+   * does not validate (a token already rotated out included), and for every concurrent
+   * stepUp of the same token but one. UNSUPPORTED on a stateless store.
    */
   stepUp(token: string, input: StepUpInput): Promise<Issued | null> {
     return this.#run('stepUp', async () => {
@@ -380,9 +381,10 @@ export class SessionManager {
   }
 
   /**
-   * Revokes the session with this handle (and the one it replaced at step-up, if that is
-   * still in its grace window). With `owner`, only a session of that user in that tenant
-   * is revoked. Resolves true when a session was removed.
+   * Revokes the session with this handle and its step-up chain: the sessions it replaced
+   * that are still in their grace window, and the session that replaced it (and that one's
+   * successors) when it was rotated out. With `owner`, only a session of that user in that
+   * tenant is revoked. Resolves true when a session was removed.
    */
   revoke(handle: string, owner?: Owner): Promise<boolean> {
     return this.#run('revoke', async () => {
