@@ -58,6 +58,28 @@ describe('sessionMiddleware with app.request()', () => {
     expect((await app.request('/me', send(token))).status).toBe(401);
   });
 
+  it('sign-out with the old cookie inside the grace window also ends the cookie that replaced it', async () => {
+    const { app } = setup();
+    const old = setCookieOf(await app.request('/login/ada', { method: 'POST' }), NAME)?.value as string;
+    const fresh = setCookieOf(await app.request('/step-up', { method: 'POST', ...send(old) }), NAME)?.value as string;
+    expect(await (await app.request('/me', send(old))).json()).toMatchObject({ rotated: true });
+    await app.request('/logout', { method: 'POST', ...send(old) }); // e.g. another tab still holds the old cookie
+    expect((await app.request('/me', send(fresh))).status).toBe(401);
+    expect((await app.request('/me', send(old))).status).toBe(401);
+  });
+
+  it('two step-up requests with the same cookie at once: one gets the new cookie, the other 401', async () => {
+    const { app } = setup();
+    const old = setCookieOf(await app.request('/login/ada', { method: 'POST' }), NAME)?.value as string;
+    const results = await Promise.all([
+      app.request('/step-up', { method: 'POST', ...send(old) }),
+      app.request('/step-up', { method: 'POST', ...send(old) }),
+    ]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 401]);
+    const fresh = setCookieOf(results.find((r) => r.status === 200) as Response, NAME)?.value as string;
+    expect(await (await app.request('/me', send(fresh))).json()).toMatchObject({ level: 2, rotated: false });
+  });
+
   it('signing in again replaces the session (no fixation: the old token stops working)', async () => {
     const { app } = setup();
     const first = setCookieOf(await app.request('/login/ada', { method: 'POST' }), NAME)?.value as string;

@@ -51,6 +51,14 @@ const STORE = 'manager';
 const MAX_STATELESS_TOKEN = 16_384;
 /** How many handles the in-process touch throttle remembers. */
 const TOUCH_MEMORY = 10_000;
+/**
+ * How long (at least) the store keeps a record stepUp rotated out, whatever the grace, so
+ * stepUp can read its mark back (the manager refuses the old token from graceUntil on).
+ * Equal to the default grace: with the default, the record expires at graceUntil.
+ */
+const MARK_KEEP_MS = 5_000;
+/** Longest step-up chain revoke follows in each direction. */
+const MAX_CHAIN = 100;
 
 interface Found {
   record: SessionRecord;
@@ -84,6 +92,8 @@ export class SessionManager {
   readonly #touched = new Map<string, number>();
   /** token -> handle, first in first out (hashCacheSize entries). */
   readonly #hashes = new Map<string, string>();
+  /** old handle -> the stepUp running on it in this process (one at a time). */
+  readonly #locks = new Map<string, Promise<void>>();
 
   constructor(options: SessionManagerOptions) {
     this.#o = resolveOptions(options);
@@ -157,26 +167,37 @@ export class SessionManager {
     } catch (error) {
       return Promise.reject(toStorageError(error, STORE, 'validate'));
     }
+    const handle = id;
     return read.then(
       (record) => {
-        if (record === null) return null;
-        const parsed = readState(record);
-        const now = this.#now();
-        if (parsed === undefined || !this.#live(record, parsed.state, now)) return null;
-        const handle = id as string;
-        const rotated = parsed.state.rotatedTo !== undefined;
-        if (rotated || !this.#mutable || !this.#needsSlide(record, handle, now)) {
-          return this.#session(record, handle, rotated, parsed);
+        // The clock (or anything else here) may throw: that must reject as a SessionError too,
+        // and the rejection handler below does not see errors thrown in this one.
+        try {
+          return this.#afterRead(record, handle);
+        } catch (error) {
+          return Promise.reject(toStorageError(error, STORE, 'validate'));
         }
-        return this.#slide(record, handle, now).then(
-          (slid) => (slid ? this.#session(record, handle, false, parsed) : null),
-          (error: unknown) => {
-            throw toStorageError(error, STORE, 'validate');
-          },
-        );
       },
       (error: unknown) => {
         if (SessionError.hasCode(error, 'EXPIRED')) return null;
+        throw toStorageError(error, STORE, 'validate');
+      },
+    );
+  }
+
+  /** validate after the store read: the timeouts, then a slide when one is due. */
+  #afterRead(record: SessionRecord | null, handle: string): Session | null | Promise<Session | null> {
+    if (record === null) return null;
+    const parsed = readState(record);
+    const now = this.#now();
+    if (parsed === undefined || !this.#live(record, parsed.state, now)) return null;
+    const rotated = parsed.state.rotatedTo !== undefined;
+    if (rotated || !this.#mutable || !this.#needsSlide(record, handle, now)) {
+      return this.#session(record, handle, rotated, parsed);
+    }
+    return this.#slide(record, handle, now).then(
+      (slid) => (slid ? this.#session(record, handle, false, parsed) : null),
+      (error: unknown) => {
         throw toStorageError(error, STORE, 'validate');
       },
     );
@@ -192,7 +213,8 @@ export class SessionManager {
    * Step-up: a new token for the same sign-in at `assuranceLevel` (not lower than the
    * current one: INVALID), holding the old factors and `factorsUsed`. The old token
    * validates for `rotationGraceMs` more, then never again. Resolves `null` when the token
-   * does not validate (a token already rotated out included). UNSUPPORTED on a stateless store.
+   * does not validate (a token already rotated out included), and for every concurrent
+   * stepUp of the same token but one. UNSUPPORTED on a stateless store.
    */
   stepUp(token: string, input: StepUpInput): Promise<Issued | null> {
     return this.#run('stepUp', async () => {
@@ -219,50 +241,112 @@ export class SessionManager {
           },
         );
       }
-      const found = await this.#find(token);
-      if (found === undefined || found.state.rotatedTo !== undefined) return null;
-      const { record: old, data, id: oldHandle } = found;
-      if (assuranceLevel < old.assuranceLevel) {
-        throw invalid('stepUp', 'assuranceLevel', `must not be lower than the session's level (${old.assuranceLevel})`);
-      }
-      const now = this.#now();
-      const newTokenText = newToken();
-      const handle = handleOf(newTokenText);
-      const created = old.createdAt.getTime();
-      const next: SessionRecord = {
-        id: handle,
-        userId: old.userId,
-        tenantId: old.tenantId,
-        transactionId: old.transactionId,
-        factorsUsed: [...new Set([...old.factorsUsed, ...factorsUsed])],
-        assuranceLevel,
-        metadata: wrapMetadata({ v: 1, rotatedFrom: oldHandle }, input.metadata === undefined ? data : input.metadata),
-        createdAt: old.createdAt,
-        lastActivityAt: new Date(now),
-        expiresAt: new Date(Math.min(now + this.idleTimeoutMs, created + this.absoluteTimeoutMs)),
-      };
-      await this.#store.create(next);
-      try {
-        if (this.rotationGraceMs === 0) {
-          await this.#store.delete(oldHandle);
-        } else {
-          const graceUntil = now + this.rotationGraceMs;
-          await this.#store.update({
-            ...old,
-            metadata: wrapMetadata({ ...found.state, rotatedTo: handle, graceUntil }, data),
-            expiresAt: new Date(Math.min(old.expiresAt.getTime(), graceUntil)),
-          });
-        }
-      } catch (error) {
-        // The old session could not be cut short: undo the new one, so no second live
-        // session is left behind. A revoked or expired old session means "signed out".
-        await this.#store.delete(handle).catch(() => {});
-        if (SessionError.hasCode(error, 'NOT_FOUND') || SessionError.hasCode(error, 'EXPIRED')) return null;
-        throw error;
-      }
-      this.#touched.delete(oldHandle);
-      return { token: newTokenText, session: this.#session(next, handle, false) };
+      if (!isTokenShaped(token)) return null;
+      // One stepUp per old session at a time in this process: a second one waits, then
+      // reads the session as rotated and resolves null.
+      return this.#exclusive(this.#handle(token), () => this.#stepUp(token, input));
     });
+  }
+
+  /**
+   * stepUp's writes, in an order that lets only one of several concurrent stepUps win:
+   * 1. mark the old record rotated (rotatedTo = the new handle, the grace deadline);
+   * 2. read it again: another stepUp (another process) that marked it after us won;
+   * 3. create the new record;
+   * 4. read the old one again: if it was revoked (or re-marked by another process) since,
+   *    delete the new record and resolve null, so a signOut in between cannot leave it alive.
+   * Without compare-and-set in the store contract, two processes can still both win when
+   * one's whole step 1-4 runs between the other's read and its step 1 (see the README).
+   */
+  async #stepUp(token: string, input: StepUpInput): Promise<Issued | null> {
+    const { assuranceLevel, factorsUsed } = input;
+    const found = await this.#find(token);
+    if (found === undefined || found.state.rotatedTo !== undefined) return null;
+    const { record: old, data, id: oldHandle } = found;
+    if (assuranceLevel < old.assuranceLevel) {
+      throw invalid('stepUp', 'assuranceLevel', `must not be lower than the session's level (${old.assuranceLevel})`);
+    }
+    const now = this.#now();
+    const newTokenText = newToken();
+    const handle = handleOf(newTokenText);
+    const created = old.createdAt.getTime();
+    const next: SessionRecord = {
+      id: handle,
+      userId: old.userId,
+      tenantId: old.tenantId,
+      transactionId: old.transactionId,
+      factorsUsed: [...new Set([...old.factorsUsed, ...factorsUsed])],
+      assuranceLevel,
+      metadata: wrapMetadata({ v: 1, rotatedFrom: oldHandle }, input.metadata === undefined ? data : input.metadata),
+      createdAt: old.createdAt,
+      lastActivityAt: new Date(now),
+      expiresAt: new Date(Math.min(now + this.idleTimeoutMs, created + this.absoluteTimeoutMs)),
+    };
+    const graceUntil = now + this.rotationGraceMs;
+    // The manager reads graceUntil; the store keeps the marked record at least MARK_KEEP_MS
+    // (never past its own expiry), so that a short grace (or 0) leaves a valid expiresAt
+    // and the mark can still be read back.
+    const marked: SessionRecord = {
+      ...old,
+      metadata: wrapMetadata({ ...found.state, rotatedTo: handle, graceUntil }, data),
+      expiresAt: new Date(Math.min(old.expiresAt.getTime(), Math.max(graceUntil, now + MARK_KEEP_MS))),
+    };
+    try {
+      await this.#store.update(marked);
+    } catch (error) {
+      if (SessionError.hasCode(error, 'NOT_FOUND') || SessionError.hasCode(error, 'EXPIRED')) return null;
+      throw error;
+    }
+    this.#touched.delete(oldHandle);
+    try {
+      if (!(await this.#markedFor(oldHandle, handle))) return null; // another stepUp won
+      await this.#store.create(next);
+    } catch (error) {
+      // Nothing was issued: put the old session back as it was, and remove the new record
+      // in case the create took effect after all (best effort; if the backend is down this
+      // fails too, and the old token ends with its grace window).
+      await this.#store.update(old).catch(() => {});
+      await this.#store.delete(handle).catch(() => {});
+      throw error;
+    }
+    let won: boolean;
+    try {
+      won = await this.#markedFor(oldHandle, handle);
+    } catch (error) {
+      await this.#store.delete(handle).catch(() => {});
+      throw error;
+    }
+    if (!won) {
+      // Revoked (or re-marked elsewhere) while the new record was written: take it back.
+      await this.#store.delete(handle);
+      return null;
+    }
+    if (this.rotationGraceMs === 0) await this.#store.delete(oldHandle);
+    return { token: newTokenText, session: this.#session(next, handle, false) };
+  }
+
+  /** True while the stored record `oldHandle` is marked as rotated to `handle`. */
+  async #markedFor(oldHandle: string, handle: string): Promise<boolean> {
+    const record = await this.#getOrNull(oldHandle);
+    return record !== null && readState(record)?.state.rotatedTo === handle;
+  }
+
+  /** Runs `body` once no other call holding `key` runs in this process. */
+  async #exclusive<T>(key: string, body: () => Promise<T>): Promise<T> {
+    for (let busy = this.#locks.get(key); busy !== undefined; busy = this.#locks.get(key)) await busy;
+    let release = (): void => {};
+    this.#locks.set(
+      key,
+      new Promise<void>((resolve) => {
+        release = resolve;
+      }),
+    );
+    try {
+      return await body();
+    } finally {
+      this.#locks.delete(key);
+      release();
+    }
   }
 
   /**
@@ -297,9 +381,10 @@ export class SessionManager {
   }
 
   /**
-   * Revokes the session with this handle (and the one it replaced at step-up, if that is
-   * still in its grace window). With `owner`, only a session of that user in that tenant
-   * is revoked. Resolves true when a session was removed.
+   * Revokes the session with this handle and its step-up chain: the sessions it replaced
+   * that are still in their grace window, and the session that replaced it (and that one's
+   * successors) when it was rotated out. With `owner`, only a session of that user in that
+   * tenant is revoked. Resolves true when a session was removed.
    */
   revoke(handle: string, owner?: Owner): Promise<boolean> {
     return this.#run('revoke', async () => {
@@ -317,10 +402,48 @@ export class SessionManager {
       if (owner !== undefined && (record.userId !== owner.userId || record.tenantId !== owner.tenantId)) return false;
       await this.#store.delete(handle);
       this.#touched.delete(handle);
-      const from = readState(record)?.state.rotatedFrom;
-      if (from !== undefined) await this.#store.delete(from);
+      await this.#revokeChain(record);
       return true;
     });
+  }
+
+  /**
+   * Deletes the step-up chain of a revoked record: its successors (rotatedTo, so signing
+   * out with an old token in its grace window also ends the token that replaced it) and
+   * its predecessors still in grace (rotatedFrom). A link counts only when both records
+   * name each other and belong to the same user and tenant; at most MAX_CHAIN each way.
+   */
+  async #revokeChain(record: SessionRecord): Promise<void> {
+    const state = readState(record)?.state;
+    for (const [link, back] of [
+      ['rotatedTo', 'rotatedFrom'],
+      ['rotatedFrom', 'rotatedTo'],
+    ] as const) {
+      let from = record.id;
+      let next = state?.[link];
+      for (let i = 0; next !== undefined && i < MAX_CHAIN; i++) {
+        const linked = await this.#getOrNull(next);
+        const linkedState = linked === null ? undefined : readState(linked)?.state;
+        if (linked === null) {
+          // Expired (still recorded) or not there (yet: a stepUp that sees its old record
+          // gone takes its new one back): delete the id anyway, and stop.
+          await this.#store.delete(next);
+          break;
+        }
+        if (
+          linkedState === undefined ||
+          linked.userId !== record.userId ||
+          linked.tenantId !== record.tenantId ||
+          linkedState[back] !== from
+        ) {
+          break;
+        }
+        await this.#store.delete(next);
+        this.#touched.delete(next);
+        from = next;
+        next = linkedState[link];
+      }
+    }
   }
 
   /** Signs out the session of this token (sign-out). Works on a stateless store with revocations too. */

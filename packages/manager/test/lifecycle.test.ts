@@ -195,6 +195,51 @@ for (const [name, start] of Object.entries(backends)) {
       expect(await manager.validate(other.token)).not.toBeNull();
     });
 
+    it('two concurrent stepUps of one token: exactly one wins; the other resolves null and leaves no session', async () => {
+      const { store, manager, who } = await setup();
+      const first = await manager.issue(who);
+      const before = store.writes();
+      const ups = await Promise.all([
+        manager.stepUp(first.token, { factorsUsed: ['totp'], assuranceLevel: 2 }),
+        manager.stepUp(first.token, { factorsUsed: ['webauthn'], assuranceLevel: 3 }),
+        manager.stepUp(first.token, { factorsUsed: ['sms'], assuranceLevel: 2 }),
+      ]);
+      const won = ups.filter((u) => u !== null);
+      expect(won).toHaveLength(1);
+      // In one process the stepUps run one at a time: the losers find the session rotated
+      // and write nothing (one mark and one create in all).
+      expect(store.writes() - before).toBe(2);
+      expect(await manager.validate(won[0]?.token)).toMatchObject({ rotated: false });
+      const devices = await manager.list(who.userId, who.tenantId);
+      expect(devices.map((d) => d.handle)).toEqual([won[0]?.session.handle]);
+      expect(await manager.validate(first.token)).toMatchObject({ rotated: true, assuranceLevel: 1 });
+    });
+
+    it('signOut of a token rotated out (in its grace window) also ends its replacement and the whole chain', async () => {
+      const { clock, store, manager, who } = await setup();
+      const a = await manager.issue(who);
+      clock.advance(SECOND);
+      const b = await manager.stepUp(a.token, { factorsUsed: ['totp'], assuranceLevel: 2 });
+      clock.advance(SECOND);
+      const c = await manager.stepUp(b?.token as string, { factorsUsed: ['webauthn'], assuranceLevel: 3 });
+      if (b === null || c === null) throw new Error('stepUp failed');
+      const other = await manager.issue(who);
+      expect(await manager.validate(a.token)).toMatchObject({ rotated: true });
+      expect(await manager.signOut(a.token)).toBe(true);
+      for (const token of [a.token, b.token, c.token]) expect(await manager.validate(token)).toBeNull();
+      for (const handle of [a.session.handle, b.session.handle, c.session.handle]) await expectGone(store, handle);
+      expect(await manager.validate(other.token)).not.toBeNull(); // another device of the user stays
+
+      // Backwards too: revoking the newest ends every predecessor still in grace.
+      const d = await manager.issue(who);
+      const e = await manager.stepUp(d.token, { factorsUsed: ['totp'], assuranceLevel: 2 });
+      const f = await manager.stepUp(e?.token as string, { factorsUsed: ['webauthn'], assuranceLevel: 3 });
+      if (e === null || f === null) throw new Error('stepUp failed');
+      expect(await manager.revoke(f.session.handle, who)).toBe(true);
+      for (const token of [d.token, e.token, f.token]) expect(await manager.validate(token)).toBeNull();
+      expect(await manager.validate(other.token)).not.toBeNull();
+    });
+
     it('malformed, unknown and non-string tokens validate to null without an error', async () => {
       const { manager } = await setup();
       for (const bad of ['', 'x', 'A'.repeat(43), 'A'.repeat(44), '!'.repeat(43), null, undefined, 42 as never]) {

@@ -106,6 +106,12 @@ function requestCancel(client: PoolClient, timeoutMs: number): boolean {
 
 function noop(): void {}
 
+/** Calls `fn` at `deadline` (a `performance.now()` time; at once if it has passed). */
+function atDeadline(deadline: number, fn: () => void): { clear(): void } {
+  const timer = setTimeout(fn, Math.max(0, deadline - performance.now()));
+  return { clear: () => clearTimeout(timer) };
+}
+
 interface RecordRow {
   id?: string;
   record: string;
@@ -364,11 +370,14 @@ export class PostgresSessionStore implements SessionStore {
         r.lastActivityAt.getTime(),
         encoded,
       ];
+      // The first statement has the whole operationTimeoutMs (as it starts now); the
+      // error path's further statements get what is left of it.
+      const deadline = this.deadline();
       for (let attempt = 0; ; attempt++) {
-        const result = await this.run('update', this.q.update, params);
+        const result = await this.run('update', this.q.update, params, undefined, attempt > 0 ? deadline : undefined);
         if (result.rowCount === 1) return;
         // Error path: find out why no row matched.
-        const row = (await this.run<ProbeRow>('update', this.q.probe, [r.id])).rows[0];
+        const row = (await this.run<ProbeRow>('update', this.q.probe, [r.id], undefined, deadline)).rows[0];
         if (row === undefined) throw notFound(STORE, 'update');
         if (Number(row.expires_at) <= now) throw expired(STORE, 'update');
         checkImmutableFields(
@@ -398,14 +407,18 @@ export class PostgresSessionStore implements SessionStore {
       checkUserArgs(this.rules, 'deleteByUser', userId, tenant);
       const now = Math.floor(readClock(this.rules));
       // Page by page (each statement its own short transaction over at most USER_PAGE
-      // sessions), so a user with 100,000 sessions never holds one statement for long.
+      // sessions), so a user with 100,000 sessions never holds one statement for long. The
+      // pages share one deadline: the whole call rejects within operationTimeoutMs.
+      const deadline = this.deadline();
       let live = 0;
       for (;;) {
-        const result = await this.run<{ seen: number; live: number }>('deleteByUser', this.q.deleteByUser, [
-          tenant,
-          userId,
-          now,
-        ]);
+        const result = await this.run<{ seen: number; live: number }>(
+          'deleteByUser',
+          this.q.deleteByUser,
+          [tenant, userId, now],
+          undefined,
+          deadline,
+        );
         const row = result.rows[0];
         live += row?.live ?? 0;
         if ((row?.seen ?? 0) < USER_PAGE) return live;
@@ -422,8 +435,9 @@ export class PostgresSessionStore implements SessionStore {
       if (!valid) throw notFound(STORE, 'extend');
       const now = Math.floor(readClock(this.rules));
       const until = Math.min(now + duration, MAX_DATE_MS);
+      const deadline = this.deadline();
       const result = await this.run('extend', this.q.extend, [id, now, until, this.maxLifetime]);
-      if (result.rowCount !== 1) await this.whyNoRow('extend', id, now);
+      if (result.rowCount !== 1) await this.whyNoRow('extend', id, now, deadline);
     } catch (error) {
       throw toStorageError(error, STORE, 'extend');
     }
@@ -433,8 +447,9 @@ export class PostgresSessionStore implements SessionStore {
     try {
       if (!checkId(this.rules, 'touch', id)) throw notFound(STORE, 'touch');
       const now = Math.floor(readClock(this.rules));
+      const deadline = this.deadline();
       const result = await this.run('touch', this.q.touch, [id, now]);
-      if (result.rowCount !== 1) await this.whyNoRow('touch', id, now);
+      if (result.rowCount !== 1) await this.whyNoRow('touch', id, now, deadline);
     } catch (error) {
       throw toStorageError(error, STORE, 'touch');
     }
@@ -448,9 +463,10 @@ export class PostgresSessionStore implements SessionStore {
   async cleanupExpired(): Promise<number> {
     try {
       const now = Math.floor(readClock(this.rules));
+      const deadline = this.deadline(); // one for every batch: the whole run is bounded
       let total = 0;
       for (;;) {
-        const result = await this.run('cleanupExpired', this.q.cleanup, [now]);
+        const result = await this.run('cleanupExpired', this.q.cleanup, [now], undefined, deadline);
         const removed = result.rowCount ?? 0;
         total += removed;
         if (removed < this.batchSize) return total;
@@ -464,11 +480,12 @@ export class PostgresSessionStore implements SessionStore {
     try {
       checkUserArgs(this.rules, 'listByUser', userId, tenant);
       const now = Math.floor(readClock(this.rules));
+      const deadline = this.deadline();
       const first = await this.run<RecordRow>('listByUser', this.q.listByUser, [tenant, userId, now]);
       let rows = first.rows;
       // More than one page: read them all again in one REPEATABLE READ transaction, so the
       // pages come from one snapshot (an extend between two pages cannot hide a session).
-      if (rows.length >= USER_PAGE) rows = await this.listAllPages([tenant, userId, now]);
+      if (rows.length >= USER_PAGE) rows = await this.listAllPages([tenant, userId, now], deadline);
       const out = rows.map((row) => this.decode(row));
       out.sort(compareSessions);
       return out;
@@ -478,11 +495,13 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   /** Every page of a large user's sessions, from one snapshot (one statement per page). */
-  private listAllPages(params: [string, string, number]): Promise<RecordRow[]> {
+  private listAllPages(params: [string, string, number], deadline: number): Promise<RecordRow[]> {
     const { listByUser, listByUserFrom } = this.q;
-    return this.withClient('listByUser', this.timeoutMs, async (client) => {
+    // What is left of listByUser's deadline after its first page (at least 1 ms).
+    const left = Math.max(1, Math.floor(deadline - performance.now()));
+    return this.withClient('listByUser', left, async (client) => {
       await client.query(
-        `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL statement_timeout = ${this.timeoutMs - cancelMarginMs(this.timeoutMs) || 1}`,
+        `BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL statement_timeout = ${Math.max(1, left - cancelMarginMs(this.timeoutMs))}`,
       );
       const all: RecordRow[] = [];
       let page = (await client.query<RecordRow>({ name: listByUser.name, text: listByUser.text, values: params })).rows;
@@ -528,8 +547,8 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   /** touch/extend matched no row: NOT_FOUND or EXPIRED (a second statement, error path only). */
-  private async whyNoRow(operation: string, id: string, now: number): Promise<never> {
-    const row = (await this.run<ProbeRow>(operation, this.q.probe, [id])).rows[0];
+  private async whyNoRow(operation: string, id: string, now: number, deadline: number): Promise<never> {
+    const row = (await this.run<ProbeRow>(operation, this.q.probe, [id], undefined, deadline)).rows[0];
     if (row !== undefined && Number(row.expires_at) <= now) throw expired(STORE, operation);
     throw notFound(STORE, operation);
   }
@@ -550,8 +569,14 @@ export class PostgresSessionStore implements SessionStore {
     return toStorageError(error, STORE, operation);
   }
 
+  /** The deadline (on `performance.now()`'s scale) of an operation starting now. */
+  private deadline(): number {
+    return performance.now() + this.timeoutMs;
+  }
+
   /**
-   * Runs one named statement on a pooled connection within operationTimeoutMs.
+   * Runs one named statement on a pooled connection within operationTimeoutMs (with
+   * `deadline`: by that time, for the statements of one operation that share it).
    *
    * - A statement still running `cancelMarginMs` before the deadline is cancelled on the
    *   server (a CancelRequest on a new connection); PostgreSQL then aborts it and answers
@@ -571,6 +596,7 @@ export class PostgresSessionStore implements SessionStore {
     statement: Statement,
     values: unknown[],
     after?: Promise<void>,
+    deadline?: number,
   ): Promise<QueryResult<R>> {
     return new Promise((resolve, reject) => {
       let settled = false;
@@ -588,15 +614,22 @@ export class PostgresSessionStore implements SessionStore {
         }
         reject(error);
       };
-      const pending = this.cancels.add(() => {
+      const onCancelPoint = () => {
         if (settled) return;
         if (client === undefined || this.graces === undefined) {
           timeout(); // still waiting for a connection (or no margin left): give up now
           return;
         }
         cancelled = requestCancel(client, this.timeoutMs);
-        grace = this.graces.add(timeout);
-      });
+        grace = deadline === undefined ? this.graces.add(timeout) : atDeadline(deadline, timeout);
+      };
+      // One statement of a multi-statement operation gets only what is left of the
+      // operation's deadline (the cancel point `margin` before it); a single statement
+      // gets the whole operationTimeoutMs from the shared timer queue.
+      const pending =
+        deadline === undefined
+          ? this.cancels.add(onCancelPoint)
+          : atDeadline(deadline - cancelMarginMs(this.timeoutMs), onCancelPoint);
       const fail = (error: unknown) => {
         settled = true;
         pending.clear();
@@ -659,6 +692,10 @@ export class PostgresSessionStore implements SessionStore {
       };
       const checkout = () => {
         if (settled) return; // timed out while waiting for `after`
+        if (deadline !== undefined && performance.now() >= deadline - cancelMarginMs(this.timeoutMs)) {
+          timeout(); // no time left to run (and still cancel) a statement: never send it
+          return;
+        }
         try {
           // pg.Pool calls back; a pool-like wrapper whose connect() only returns a promise
           // is served too.

@@ -1,5 +1,5 @@
 // Fault tests always start their own server: they pause (SIGSTOP) and kill (SIGKILL) it.
-import { SessionError, type SessionRecord } from '@sessionkit/core';
+import { SessionError, type SessionRecord, tenantId } from '@sessionkit/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PostgresServer, startPostgres } from '../../../scripts/test-servers/index.mjs';
@@ -227,6 +227,87 @@ describe('a lock held on the table (a migration, VACUUM FULL)', () => {
       await locked.end().catch(() => {});
       await locker.end().catch(() => {});
       await observer.end().catch(() => {});
+    }
+  });
+});
+
+describe('operations over many pages share one deadline', () => {
+  // Every DELETE on the table sleeps 0.3 s (a statement-level trigger): each page alone is
+  // well within operationTimeoutMs (2 s), the twenty pages together (6 s and more) are not.
+  // Before, each page had its own full timeout, so these calls resolved after 6 s or more.
+  const PAGE_SLEEP_S = 0.3;
+  const WHOLE = 2000;
+
+  async function slowTable(name: string, rows: (qualified: string) => string) {
+    const subject = new PostgresSessionStore({
+      pool,
+      table: name,
+      operationTimeoutMs: WHOLE,
+      cleanupBatchSize: 200,
+    });
+    await subject.migrate();
+    const qualified = `"${subject.schema}"."${subject.table}"`;
+    await pool.query(rows(qualified));
+    await pool.query(`ANALYZE ${qualified}`);
+    await pool.query(
+      `CREATE FUNCTION "${name}_slow"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(${PAGE_SLEEP_S}); RETURN NULL; END $$`,
+    );
+    await pool.query(
+      `CREATE TRIGGER "${name}_slow" BEFORE DELETE ON ${qualified} FOR EACH STATEMENT EXECUTE FUNCTION "${name}_slow"()`,
+    );
+    const count = async () =>
+      (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${qualified}`)).rows[0]!.n;
+    const drop = () => pool.query(`DROP TABLE ${qualified}; DROP FUNCTION "${name}_slow"()`).catch(() => {});
+    return { subject, count, drop };
+  }
+
+  /** Rejects STORAGE within the operation's deadline (plus slack), and nothing is deleted after that. */
+  async function boundedAsAWhole(op: () => Promise<unknown>, count: () => Promise<number>, what: string) {
+    const started = Date.now();
+    const error = await op().then(
+      (value) => ({ resolved: value }),
+      (e: unknown) => e,
+    );
+    const elapsed = Date.now() - started;
+    expect(SessionError.hasCode(error, 'STORAGE'), `${what}: ${JSON.stringify(error)}`).toBe(true);
+    expect(elapsed, `${what} took ${elapsed} ms`).toBeLessThan(WHOLE + SLACK);
+    const left = await count();
+    expect(left, `${what} stopped before the end`).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 3 * PAGE_SLEEP_S * 1000));
+    expect(await count(), `${what}: no page ran after the rejection`).toBe(left);
+  }
+
+  it('deleteByUser over twenty pages rejects STORAGE within operationTimeoutMs as a whole', async () => {
+    const name = `pages_${rand().replace(/-/g, '')}`;
+    const now = Date.now();
+    const { subject, count, drop } = await slowTable(
+      name,
+      (t) =>
+        `INSERT INTO ${t} (id, tenant_id, user_id, created_at, expires_at, last_activity_at, record)
+         SELECT 'big-' || g, 'tenant', 'big', ${now}, ${now + 3_600_000} + g, ${now}, '{}' FROM generate_series(1, 20000) AS g`,
+    );
+    try {
+      await boundedAsAWhole(() => subject.deleteByUser('big', tenantId('tenant')), count, 'deleteByUser');
+    } finally {
+      await subject.close();
+      await drop();
+    }
+  });
+
+  it('cleanupExpired over twenty batches rejects STORAGE within operationTimeoutMs as a whole', async () => {
+    const name = `batches_${rand().replace(/-/g, '')}`;
+    const now = Date.now();
+    const { subject, count, drop } = await slowTable(
+      name,
+      (t) =>
+        `INSERT INTO ${t} (id, tenant_id, user_id, created_at, expires_at, last_activity_at, record)
+         SELECT 'old-' || g, 'tenant', 'u' || g, ${now - 7_200_000}, ${now - 3_600_000}, ${now - 7_200_000}, '{}' FROM generate_series(1, 4000) AS g`,
+    );
+    try {
+      await boundedAsAWhole(() => subject.cleanupExpired(), count, 'cleanupExpired');
+    } finally {
+      await subject.close();
+      await drop();
     }
   });
 });
