@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const read = (...p) => readFileSync(path.join(root, ...p), 'utf8');
 const stores = readdirSync(path.join(root, 'packages')).filter((d) => d.startsWith('store-'));
-const published = ['core', ...stores, 'manager', 'hono'];
+const published = ['core', ...stores, 'manager', 'hono', 'express-session'];
 const changesets = readdirSync(path.join(root, '.changeset'))
   .filter((f) => f.endsWith('.md') && f !== 'README.md')
   .map((f) => read('.changeset', f));
@@ -70,7 +70,7 @@ describe('repository shape', () => {
       it('is publishable: exports with types first, files, sideEffects, ESM + CJS', () => {
         assert.equal(pkg.private, undefined);
         // core also ships the contract it implements (CONTRACT.md, linked from its README)
-        assert.deepEqual(pkg.files, dir === 'core' ? ['dist', 'CONTRACT.md'] : ['dist']);
+        assert.deepEqual(pkg.files, dir === 'core' ? ['dist', 'CONTRACT.md', 'LICENSE'] : ['dist', 'LICENSE']);
         assert.equal(pkg.sideEffects, false);
         assert.equal(pkg.exports['./package.json'], './package.json');
         for (const [key, entry] of Object.entries(pkg.exports)) {
@@ -82,6 +82,27 @@ describe('repository shape', () => {
         assert.match(pkg.scripts.build, /tsup/);
         assert.ok(pkg.scripts.test, 'has a test script');
         assert.ok(pkg.scripts.publint, 'has a publint script');
+        assert.equal(pkg.scripts.attw, 'attw --pack .', 'has an attw script');
+      });
+      it('ships the MIT LICENSE and names its repository, homepage and bugs', () => {
+        assert.equal(pkg.license, 'MIT');
+        assert.equal(read('packages', dir, 'LICENSE'), read('LICENSE'));
+        assert.equal(pkg.repository?.url, 'git+https://github.com/sessionkit/sessionkit.git');
+        assert.equal(pkg.repository?.directory, `packages/${dir}`);
+        assert.match(
+          pkg.homepage ?? '',
+          new RegExp(`^https://github\\.com/sessionkit/sessionkit/tree/main/packages/${dir}#readme$`),
+        );
+        assert.equal(pkg.bugs?.url, 'https://github.com/sessionkit/sessionkit/issues');
+      });
+      it('is in the API reference (typedoc.json), and its README says where that is', () => {
+        const typedoc = JSON.parse(read('typedoc.json'));
+        assert.ok(
+          typedoc.entryPoints.includes(`packages/${dir}/src/index.ts`),
+          `add packages/${dir}/src/index.ts to typedoc.json's entryPoints`,
+        );
+        assert.match(read('packages', dir, 'src', 'index.ts'), new RegExp(`@module ${pkg.name}\\n`));
+        assert.match(read('packages', dir, 'README.md'), /## API reference[\s\S]*pnpm docs/);
       });
       it('comes with a changeset', () => {
         assert.ok(
@@ -92,6 +113,22 @@ describe('repository shape', () => {
       });
     });
   }
+
+  it('keeps installs small: fast-check only as an optional peer of core, jose a caret range', () => {
+    const core = JSON.parse(read('packages', 'core', 'package.json'));
+    assert.equal(core.dependencies?.['fast-check'], undefined, 'fast-check must not be a dependency of core');
+    assert.match(core.peerDependencies?.['fast-check'] ?? '', /^\^4/);
+    assert.equal(core.peerDependenciesMeta?.['fast-check']?.optional, true);
+    assert.ok(core.devDependencies?.['fast-check'], 'core tests itself with fast-check');
+    // TypeScript's node10 resolution ignores "exports": typesVersions maps the subpath
+    assert.deepEqual(core.typesVersions, { '*': { testing: ['./dist/testing/index.d.cts'] } });
+    const jwt = JSON.parse(read('packages', 'store-jwt', 'package.json'));
+    assert.match(
+      jwt.dependencies.jose,
+      /^\^6\./,
+      'jose as a caret range, so an app with a newer jose 6 installs one copy',
+    );
+  });
 
   it("core's main entry never imports a test runner", () => {
     for (const f of readdirSync(path.join(root, 'packages/core/src')).filter((f) => f.endsWith('.ts'))) {

@@ -85,8 +85,10 @@ case "${1:-}" in
     install_workspace
     rm -rf packages/*/.test-results examples/*/.test-results
     status=0
-    log "build, typecheck, publint"
-    "${PNPM[@]}" exec turbo run build typecheck publint --output-logs=errors-only || status=1
+    log "build, typecheck, publint, attw"
+    "${PNPM[@]}" exec turbo run build typecheck publint attw --output-logs=errors-only || status=1
+    log "API reference (typedoc, warnings are errors)"
+    "${PNPM[@]}" run docs || status=1
     log "lint (biome)"
     "${PNPM[@]}" exec biome check . || status=1
     log "tests (every package; servers are started by the tests themselves)"

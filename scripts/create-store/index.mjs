@@ -92,8 +92,16 @@ export function createStore(name, { into } = {}) {
           : path.join(pkgDir, render(rel, vars).slice(0, -'.tmpl'.length));
     outputs.push([target, text]);
   }
+  // Every published package ships the repository's MIT license.
+  outputs.push([path.join(pkgDir, 'LICENSE'), readFileSync(path.join(root, 'LICENSE'), 'utf8')]);
   for (const [target, text] of outputs) write(target, text);
   if (!into) {
+    // The API reference has one entry point per published package.
+    const typedocFile = path.join(root, 'typedoc.json');
+    const typedoc = JSON.parse(readFileSync(typedocFile, 'utf8'));
+    typedoc.entryPoints.push(`packages/store-${name}/src/index.ts`);
+    writeFileSync(typedocFile, `${JSON.stringify(typedoc, null, 2)}\n`);
+    outputs.push([typedocFile]);
     // The bench package depends on every store it measures.
     const benchPkgFile = path.join(root, 'bench/package.json');
     const benchPkg = JSON.parse(readFileSync(benchPkgFile, 'utf8'));
@@ -108,7 +116,7 @@ export function createStore(name, { into } = {}) {
   // project's way: safe fixes and formatting only; the lint itself is left to `biome check`.
   const files = outputs.map(([f]) => f);
   const biome = path.join(root, 'node_modules/.bin/biome');
-  const checkable = files.filter((f) => !f.startsWith(path.join(root, '.changeset')));
+  const checkable = files.filter((f) => !f.startsWith(path.join(root, '.changeset')) && !f.endsWith('LICENSE'));
   try {
     execFileSync(biome, ['check', '--write', ...checkable], { cwd: root, stdio: 'ignore' });
   } catch {

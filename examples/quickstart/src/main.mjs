@@ -3,7 +3,9 @@
 //
 //   npm run demo                          (store-memory, nothing else needed)
 //   npm run demo -- --store=redis         (REDIS_URL, default redis://127.0.0.1:6379)
-//   npm run demo -- --store=postgres      (DATABASE_URL)
+//   npm run demo -- --store=postgres      (DATABASE_URL, or pg's PGHOST/PGUSER/... defaults)
+//   npm run demo -- --store=memcached     (MEMCACHED_SERVERS, default 127.0.0.1:11211)
+//   npm run demo -- --store=redis-cluster (REDIS_CLUSTER_NODES, default 127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002)
 import { SessionError, tenantId } from '@sessionkit/core';
 
 const MINUTE = 60_000;
@@ -39,7 +41,37 @@ async function openStore() {
     await store.migrate();
     return { store, done: () => pool.end() };
   }
-  throw new Error(`unknown --store=${storeName} (memory, redis or postgres)`);
+  if (storeName === 'redis-cluster') {
+    const { Cluster } = await import('ioredis');
+    const { RedisSessionStore } = await import('@sessionkit/store-redis');
+    const nodes = (process.env.REDIS_CLUSTER_NODES ?? '127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002')
+      .split(',')
+      .map((hostPort) => {
+        const at = hostPort.lastIndexOf(':');
+        return { host: hostPort.slice(0, at), port: Number(hostPort.slice(at + 1)) };
+      });
+    const client = new Cluster(nodes, {
+      enableOfflineQueue: false,
+      redisOptions: { enableOfflineQueue: false },
+      lazyConnect: true,
+    });
+    await client.connect();
+    return { store: new RedisSessionStore({ client, prefix: 'sessionkit-demo:', clock }), done: () => client.quit() };
+  }
+  if (storeName === 'memcached') {
+    const memjs = await import('memjs');
+    const { MemcachedSessionStore } = await import('@sessionkit/store-memcached');
+    const client = memjs.default.Client.create(process.env.MEMCACHED_SERVERS ?? '127.0.0.1:11211', {
+      timeout: 1,
+      retries: 0,
+      logger: { log() {} },
+    });
+    return {
+      store: new MemcachedSessionStore({ client, prefix: 'sessionkit-demo:', clock }),
+      done: () => client.quit(),
+    };
+  }
+  throw new Error(`unknown --store=${storeName} (memory, redis, redis-cluster, postgres or memcached)`);
 }
 
 const say = (text) => console.log(`  ${text}`);

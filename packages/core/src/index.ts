@@ -1,3 +1,6 @@
+/**
+ * @module @sessionkit/core
+ */
 export { ALL_CAPABILITIES, type StoreCapabilities } from './capabilities.js';
 export { cloneRecord, decodeRecord, encodeRecord } from './codec.js';
 export { SessionError, type SessionErrorCode, type SessionErrorOptions, toStorageError } from './errors.js';
@@ -9,6 +12,7 @@ export {
   MAX_JSON_DEPTH,
   measureJson,
 } from './json.js';
+export { closestName, type KnownOptions, rejectUnknownOptions } from './options.js';
 export {
   compareForEviction,
   DEFAULT_MAX_SESSIONS_PER_USER,
@@ -18,7 +22,7 @@ export {
 export type { JsonValue, SessionRecord } from './record.js';
 export type { BaseStoreOptions, SessionStore } from './store.js';
 export { hasControlCharacters, MAX_IDENTIFIER_LENGTH, type TenantId, tenantId } from './tenant.js';
-export { type Deadline, OperationDeadlines, withTimeout } from './timeout.js';
+export { type Deadline, OperationDeadlines, refTimer, unrefTimer, withTimeout } from './timeout.js';
 export {
   assertOptionsObject,
   type CheckRecordOptions,

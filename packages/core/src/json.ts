@@ -29,6 +29,42 @@ export function jsonStringBytes(value: string): number {
   return bytes;
 }
 
+const encoder = new TextEncoder();
+/** Texts up to this many UTF-16 units are counted by `encodeInto` (3 bytes per unit at most). */
+const ENCODE_INTO_MAX = 1 << 16;
+let scratch = new Uint8Array(0);
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * UTF-8 bytes of `text` (what `TextEncoder` writes: a lone surrogate counts as the 3
+ * bytes of U+FFFD), without `Buffer`. Up to 64 Ki units it lets `TextEncoder.encodeInto`
+ * write into a reused scratch buffer (native, about as fast as Node's
+ * `Buffer.byteLength`); longer texts are counted by hand from the first non-ASCII unit,
+ * so the scratch buffer never grows past 192 KiB.
+ */
+export function utf8Bytes(text: string): number {
+  const length = text.length;
+  if (length <= ENCODE_INTO_MAX) {
+    if (scratch.length < length * 3)
+      scratch = new Uint8Array(Math.min(ENCODE_INTO_MAX, Math.max(1024, length * 2)) * 3);
+    return encoder.encodeInto(text, scratch).written;
+  }
+  const first = NON_ASCII.exec(text);
+  if (first === null) return length;
+  let bytes = length;
+  for (let i = first.index; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++; // 4 bytes for 2 units
+      bytes += 2;
+    } else bytes += 2; // 3 bytes (a lone surrogate is written as U+FFFD)
+  }
+  return bytes;
+}
+
 /** Bytes of `JSON.stringify(value)` for a finite number (`String(value)`, without building it for integers). */
 function numberBytes(value: number): number {
   if (Number.isInteger(value) && value > -1e15 && value < 1e15) {

@@ -20,7 +20,7 @@ function timedOut(ms: number, store: string, operation: string): SessionError {
  * operations should prefer {@link OperationDeadlines}: one timer for all of them.
  */
 export function withTimeout<T>(work: Promise<T>, ms: number, store: string, operation: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
+  let timer: Timer | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       reject(timedOut(ms, store, operation));
@@ -36,6 +36,36 @@ export function withTimeout<T>(work: Promise<T>, ms: number, store: string, oper
       throw toStorageError(error, store, operation);
     },
   );
+}
+
+/**
+ * A timer handle: Node's and Bun's `Timeout` objects have `ref`/`unref`; Deno, Workers and
+ * edge runtimes return a number (nothing there keeps a process alive).
+ */
+type Timer = ReturnType<typeof setTimeout>;
+
+interface DenoTimers {
+  unrefTimer?(id: number): void;
+  refTimer?(id: number): void;
+}
+const deno = (globalThis as { Deno?: DenoTimers }).Deno;
+
+/**
+ * Lets the process exit while `timer` is pending: `timer.unref()` on Node and Bun,
+ * `Deno.unrefTimer(id)` on Deno, a no-op where nothing keeps a process alive (Workers,
+ * edge runtimes).
+ */
+export function unrefTimer(timer: Timer | undefined): void {
+  const t = timer as { unref?: () => unknown } | number | undefined;
+  if (typeof t === 'number') deno?.unrefTimer?.(t);
+  else if (typeof t?.unref === 'function') t.unref();
+}
+
+/** Undoes {@link unrefTimer}: the pending timer keeps the process alive again. */
+export function refTimer(timer: Timer | undefined): void {
+  const t = timer as { ref?: () => unknown } | number | undefined;
+  if (typeof t === 'number') deno?.refTimer?.(t);
+  else if (typeof t?.ref === 'function') t.ref();
 }
 
 /** The longest delay `setTimeout` honours (about 24.8 days). */
@@ -98,12 +128,12 @@ export class OperationDeadlines {
   readonly #store: string;
   #queue: Entry[] = [];
   #head = 0;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: Timer | undefined;
   /** Operations registered and not yet cleared or expired: the timer is ref'd while > 0. */
   #active = 0;
   readonly #release = (): void => {
     this.#active--;
-    if (this.#active === 0) this.#timer?.unref();
+    if (this.#active === 0 && this.#timer !== undefined) unrefTimer(this.#timer);
   };
 
   /**
@@ -157,7 +187,7 @@ export class OperationDeadlines {
     this.#queue.push(entry);
     this.#active++;
     if (this.#timer === undefined) this.#arm(this.ms);
-    else if (this.#active === 1) this.#timer.ref();
+    else if (this.#active === 1) refTimer(this.#timer);
     return entry;
   }
 
@@ -199,7 +229,7 @@ export class OperationDeadlines {
 
   #arm(delay: number): void {
     this.#timer = setTimeout(this.#tick, Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(delay))));
-    if (this.#active === 0) this.#timer.unref();
+    if (this.#active === 0) unrefTimer(this.#timer);
   }
 
   readonly #tick = (): void => {

@@ -1,6 +1,6 @@
 import { encodeRecord, recordBytesWithoutMetadata } from './codec.js';
 import { SessionError } from './errors.js';
-import { checkJson, copyJsonBounded, measureJson } from './json.js';
+import { checkJson, copyJsonBounded, measureJson, utf8Bytes } from './json.js';
 import type { SessionRecord } from './record.js';
 import type { BaseStoreOptions } from './store.js';
 import { describeType, identifierProblem, type TenantId } from './tenant.js';
@@ -304,7 +304,7 @@ export function checkRecord(rules: RecordRules, input: unknown, options: CheckRe
     // JSON.stringify escapes lone surrogates, so the text is well-formed and its UTF-8
     // length is exactly what a backend stores.
     encoded = encodeRecord(record);
-    bytes = Buffer.byteLength(encoded, 'utf8');
+    bytes = utf8Bytes(encoded);
   } else {
     bytes = recordBytesWithoutMetadata(record) + metadataBytes;
     if (output === 'copy') {

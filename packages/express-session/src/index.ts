@@ -1,3 +1,6 @@
+/**
+ * @module @sessionkit/express-session
+ */
 export {
   ANONYMOUS_PREFIX,
   DEFAULT_TENANT,

@@ -1,4 +1,4 @@
-import { SessionError } from '@sessionkit/core';
+import { type KnownOptions, rejectUnknownOptions, SessionError } from '@sessionkit/core';
 import type { SessionManager } from '@sessionkit/manager';
 
 /** The session cookie. Every attribute can be overridden. */
@@ -45,6 +45,18 @@ export interface ResolvedCookie {
   maxAge: number | undefined;
 }
 
+const KNOWN_OPTIONS: KnownOptions<SessionMiddlewareOptions> = { manager: true, cookie: true };
+const KNOWN_COOKIE_OPTIONS: KnownOptions<SessionCookieOptions> = {
+  name: true,
+  httpOnly: true,
+  secure: true,
+  sameSite: true,
+  path: true,
+  domain: true,
+  hostPrefix: true,
+  maxAge: true,
+};
+
 function invalid(field: string, message: string): SessionError {
   return new SessionError('INVALID', `${field} ${message}`, { store: 'hono', operation: 'sessionMiddleware', field });
 }
@@ -53,11 +65,14 @@ const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}$/;
 
 export function resolveCookie(options: SessionMiddlewareOptions): ResolvedCookie {
   if (typeof options !== 'object' || options === null) throw invalid('options', 'must be an object');
+  rejectUnknownOptions('hono', options, KNOWN_OPTIONS, '', 'sessionMiddleware');
   const manager = options.manager;
   if (typeof manager !== 'object' || manager === null || typeof manager.validate !== 'function') {
     throw invalid('manager', 'must be a SessionManager');
   }
   const c = options.cookie ?? {};
+  if (typeof c !== 'object' || c === null) throw invalid('cookie', 'must be an object');
+  rejectUnknownOptions('hono', c, KNOWN_COOKIE_OPTIONS, 'cookie.', 'sessionMiddleware');
   const base = c.name ?? 'session';
   if (typeof base !== 'string' || !COOKIE_NAME.test(base))
     throw invalid('cookie.name', 'must be a cookie token (RFC 6265)');

@@ -1,3 +1,6 @@
+/**
+ * @module @sessionkit/manager
+ */
 export type { Device, ManagerState, Session } from './layout.js';
 export {
   DEFAULT_ABSOLUTE_TIMEOUT_MS,

@@ -1,4 +1,4 @@
-import { SessionError, type SessionStore } from '@sessionkit/core';
+import { type KnownOptions, rejectUnknownOptions, SessionError, type SessionStore } from '@sessionkit/core';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -61,6 +61,16 @@ export interface ResolvedOptions {
   hashCacheSize: number;
 }
 
+const KNOWN_OPTIONS: KnownOptions<SessionManagerOptions> = {
+  store: true,
+  idleTimeoutMs: true,
+  absoluteTimeoutMs: true,
+  touchAfterMs: true,
+  rotationGraceMs: true,
+  clock: true,
+  hashCacheSize: true,
+};
+
 function invalid(field: string, message: string): SessionError {
   return new SessionError('INVALID', `${field} ${message}`, { store: 'manager', operation: 'constructor', field });
 }
@@ -77,6 +87,7 @@ function duration(options: Record<string, unknown>, field: string, fallback: num
 export function resolveOptions(input: unknown): ResolvedOptions {
   if (typeof input !== 'object' || input === null) throw invalid('options', 'must be an object');
   const options = input as Record<string, unknown>;
+  rejectUnknownOptions('manager', options, KNOWN_OPTIONS);
   const store = options.store as SessionStore | undefined;
   if (
     typeof store !== 'object' ||

@@ -1,3 +1,6 @@
+/**
+ * @module @sessionkit/store-jwt
+ */
 export { DEFAULT_MAX_TOKEN_BYTES, DEFAULT_VERIFY_CACHE_SIZE, JwtSessionStore } from './jwt-store.js';
 export type {
   AsymmetricAlgorithm,

@@ -12,6 +12,7 @@ import {
   OperationDeadlines,
   type RecordRules,
   readClock,
+  rejectUnknownOptions,
   resolveRecordRules,
   SessionError,
   type SessionRecord,
@@ -45,7 +46,7 @@ import {
   type JwtAlgorithm,
   type ResolvedKey,
 } from './keys.js';
-import type { JwtSessionStoreOptions } from './options.js';
+import { type JwtSessionStoreOptions, KNOWN_ENCRYPT_OPTIONS, KNOWN_OPTIONS } from './options.js';
 import { MemoryRevocationStore, type RevocationCheck, type RevocationStore } from './revocation.js';
 
 const STORE = 'jwt';
@@ -234,6 +235,7 @@ export class JwtSessionStore implements SessionStore {
 
   constructor(options: JwtSessionStoreOptions) {
     assertOptionsObject(STORE, options as unknown);
+    rejectUnknownOptions(STORE, options, KNOWN_OPTIONS);
     const rules = resolveRecordRules(STORE, options);
     const clock = rules.clock;
     // A clock that throws is a failure of the store's environment: STORAGE, never the
@@ -326,6 +328,7 @@ export class JwtSessionStore implements SessionStore {
     let encryptionKey: Uint8Array | undefined;
     if (options.encrypt !== undefined) {
       if (!isPlainObject(options.encrypt)) throw optionError('encrypt', 'must be an object like { secret }');
+      rejectUnknownOptions(STORE, options.encrypt, KNOWN_ENCRYPT_OPTIONS, 'encrypt.');
       encryptionKey = encryptionKeyBytes('encrypt.secret', options.encrypt.secret);
       const kid = options.encrypt.kid;
       if (kid !== undefined && (typeof kid !== 'string' || kid === '' || kid.length > 256)) {

@@ -1,5 +1,5 @@
 import type { JsonWebKey } from 'node:crypto';
-import type { BaseStoreOptions } from '@sessionkit/core';
+import type { BaseStoreOptions, KnownOptions } from '@sessionkit/core';
 import type { HmacAlgorithm, JwtKeySpec } from './keys.js';
 import type { RevocationStore } from './revocation.js';
 
@@ -69,3 +69,25 @@ export interface JwtSessionStoreOptions extends BaseStoreOptions {
   /** Deadline for each call to `revocations`, after which the operation rejects `STORAGE`. @default 5000 */
   operationTimeoutMs?: number;
 }
+
+/** Every option name the constructor takes; anything else is rejected (a misspelling). */
+export const KNOWN_OPTIONS: KnownOptions<JwtSessionStoreOptions> = {
+  clock: true,
+  maxLifetimeMs: true,
+  maxRecordBytes: true,
+  secret: true,
+  keys: true,
+  algorithm: true,
+  issuer: true,
+  audience: true,
+  encrypt: true,
+  revocations: true,
+  clockToleranceMs: true,
+  maxTokenBytes: true,
+  verifyCacheSize: true,
+  jwks: true,
+  operationTimeoutMs: true,
+};
+
+/** The option names of `encrypt`. */
+export const KNOWN_ENCRYPT_OPTIONS: KnownOptions<JwtEncryptionOptions> = { secret: true, kid: true };

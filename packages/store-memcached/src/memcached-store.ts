@@ -20,6 +20,7 @@ import {
   OperationDeadlines,
   type RecordRules,
   readClock,
+  rejectUnknownOptions,
   resolveRecordRules,
   SessionError,
   type SessionRecord,
@@ -29,7 +30,7 @@ import {
   toStorageError,
 } from '@sessionkit/core';
 import { expirationField, indexKey, PREFIX_PATTERN, revokedKey, sessionKey } from './keys.js';
-import type { MemcachedSessionStoreOptions } from './options.js';
+import { KNOWN_OPTIONS, type MemcachedSessionStoreOptions } from './options.js';
 import {
   AbortedError,
   Connection,
@@ -144,6 +145,7 @@ export class MemcachedSessionStore implements SessionStore {
 
   constructor(options: MemcachedSessionStoreOptions) {
     assertOptionsObject(STORE, options);
+    rejectUnknownOptions(STORE, options, KNOWN_OPTIONS);
     const problem = clientProblem(options.client);
     if (problem !== undefined) {
       throw new SessionError('INVALID', `option client ${problem}`, {

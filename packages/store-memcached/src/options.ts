@@ -1,4 +1,4 @@
-import type { BaseStoreOptions } from '@sessionkit/core';
+import type { BaseStoreOptions, KnownOptions } from '@sessionkit/core';
 import type { Client } from 'memjs';
 
 /** Options of {@link MemcachedSessionStore}. */
@@ -39,3 +39,15 @@ export interface MemcachedSessionStoreOptions extends BaseStoreOptions {
    */
   maxSessionsPerUser?: number;
 }
+
+/** Every option name the constructor takes; anything else is rejected (a misspelling). */
+export const KNOWN_OPTIONS: KnownOptions<MemcachedSessionStoreOptions> = {
+  clock: true,
+  maxLifetimeMs: true,
+  maxRecordBytes: true,
+  client: true,
+  prefix: true,
+  expiredRetentionMs: true,
+  operationTimeoutMs: true,
+  maxSessionsPerUser: true,
+};

@@ -17,6 +17,7 @@ import {
   notFound,
   type RecordRules,
   readClock,
+  rejectUnknownOptions,
   resolveRecordRules,
   SessionError,
   type SessionRecord,
@@ -24,10 +25,12 @@ import {
   type StoreCapabilities,
   type TenantId,
   toStorageError,
+  unrefTimer,
 } from '@sessionkit/core';
 import {
   DEFAULT_MAX_BYTES,
   DEFAULT_MAX_SESSIONS,
+  KNOWN_OPTIONS,
   MAX_CLEANUP_INTERVAL_MS,
   type MemorySessionStoreOptions,
 } from './options.js';
@@ -369,7 +372,7 @@ export class MemorySessionStore implements SessionStore {
   readonly #users = new Map<string, Map<string, UserIndex>>();
   readonly #buckets = new Map<number, Bucket>();
   readonly #keys = new KeyHeap();
-  #timer: NodeJS.Timeout | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
   #timerSweepRunning = false;
   #userCount = 0;
   /** Sum of the entries' cost. */
@@ -383,6 +386,7 @@ export class MemorySessionStore implements SessionStore {
   /** @throws SessionError `INVALID` naming the option when an option is bad. */
   constructor(options: MemorySessionStoreOptions = {}) {
     assertOptionsObject(STORE, options);
+    rejectUnknownOptions(STORE, options, KNOWN_OPTIONS);
     this.#rules = resolveRecordRules(STORE, options);
     this.#maxSessions =
       options.maxSessions === Number.POSITIVE_INFINITY
@@ -402,7 +406,7 @@ export class MemorySessionStore implements SessionStore {
         max: MAX_CLEANUP_INTERVAL_MS,
       });
       this.#timer = setInterval(() => this.#timerSweep(), interval);
-      this.#timer.unref();
+      unrefTimer(this.#timer);
     }
   }
 

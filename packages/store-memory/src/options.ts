@@ -1,4 +1,4 @@
-import type { BaseStoreOptions } from '@sessionkit/core';
+import type { BaseStoreOptions, KnownOptions } from '@sessionkit/core';
 
 /** Default for `maxSessions`: 100 000 sessions. */
 export const DEFAULT_MAX_SESSIONS = 100_000;
@@ -50,3 +50,14 @@ export interface MemorySessionStoreOptions extends BaseStoreOptions {
    */
   cleanupIntervalMs?: number;
 }
+
+/** Every option name the constructor takes; anything else is rejected (a misspelling). */
+export const KNOWN_OPTIONS: KnownOptions<MemorySessionStoreOptions> = {
+  clock: true,
+  maxLifetimeMs: true,
+  maxRecordBytes: true,
+  maxSessions: true,
+  maxBytes: true,
+  maxSessionsPerUser: true,
+  cleanupIntervalMs: true,
+};

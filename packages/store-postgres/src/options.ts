@@ -1,4 +1,4 @@
-import type { BaseStoreOptions, SessionError } from '@sessionkit/core';
+import type { BaseStoreOptions, KnownOptions, SessionError } from '@sessionkit/core';
 import type { Pool } from 'pg';
 
 /** Options of {@link PostgresSessionStore}. */
@@ -60,3 +60,18 @@ export interface PostgresSessionStoreOptions extends BaseStoreOptions {
    */
   operationTimeoutMs?: number;
 }
+
+/** Every option name the constructor takes; anything else is rejected (a misspelling). */
+export const KNOWN_OPTIONS: KnownOptions<PostgresSessionStoreOptions> = {
+  clock: true,
+  maxLifetimeMs: true,
+  maxRecordBytes: true,
+  pool: true,
+  schema: true,
+  table: true,
+  cleanupIntervalMs: true,
+  onError: true,
+  maxSessionsPerUser: true,
+  cleanupBatchSize: true,
+  operationTimeoutMs: true,
+};

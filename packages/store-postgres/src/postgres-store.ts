@@ -19,6 +19,7 @@ import {
   OperationDeadlines,
   type RecordRules,
   readClock,
+  rejectUnknownOptions,
   resolveRecordRules,
   SessionError,
   type SessionRecord,
@@ -28,7 +29,7 @@ import {
   toStorageError,
 } from '@sessionkit/core';
 import type { Pool, PoolClient, QueryResult } from 'pg';
-import type { PostgresSessionStoreOptions } from './options.js';
+import { KNOWN_OPTIONS, type PostgresSessionStoreOptions } from './options.js';
 import {
   type ColumnInfo,
   DEFAULT_SCHEMA,
@@ -191,6 +192,7 @@ export class PostgresSessionStore implements SessionStore {
 
   constructor(options: PostgresSessionStoreOptions) {
     assertOptionsObject(STORE, options);
+    rejectUnknownOptions(STORE, options, KNOWN_OPTIONS);
     const pool = options.pool as unknown;
     if (
       typeof pool !== 'object' ||

@@ -1,4 +1,4 @@
-import type { BaseStoreOptions } from '@sessionkit/core';
+import type { BaseStoreOptions, KnownOptions } from '@sessionkit/core';
 import type { Cluster, Redis } from 'ioredis';
 
 /** Options of {@link RedisSessionStore}. */
@@ -44,3 +44,15 @@ export interface RedisSessionStoreOptions extends BaseStoreOptions {
    */
   tagSecret?: string;
 }
+
+/** Every option name the constructor takes; anything else is rejected (a misspelling). */
+export const KNOWN_OPTIONS: KnownOptions<RedisSessionStoreOptions> = {
+  clock: true,
+  maxLifetimeMs: true,
+  maxRecordBytes: true,
+  client: true,
+  prefix: true,
+  expiredRetentionMs: true,
+  operationTimeoutMs: true,
+  maxSessionsPerUser: true,
+};

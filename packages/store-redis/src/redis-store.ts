@@ -21,6 +21,7 @@ import {
   OperationDeadlines,
   type RecordRules,
   readClock,
+  rejectUnknownOptions,
   resolveRecordRules,
   SessionError,
   type SessionRecord,
@@ -32,7 +33,7 @@ import {
 } from '@sessionkit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { KeyLayout, UserTags } from './keys.js';
-import type { RedisSessionStoreOptions } from './options.js';
+import { KNOWN_OPTIONS, type RedisSessionStoreOptions } from './options.js';
 import { decodeValue, pad, recordHead, recordValue, storedJson } from './record.js';
 import {
   CLAIM,
@@ -157,6 +158,7 @@ export class RedisSessionStore implements SessionStore {
 
   constructor(options: RedisSessionStoreOptions) {
     assertOptionsObject(STORE, options);
+    rejectUnknownOptions(STORE, options, KNOWN_OPTIONS);
     const client = options.client as unknown;
     if (
       typeof client !== 'object' ||

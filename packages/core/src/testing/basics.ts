@@ -1,9 +1,8 @@
-import assert from 'node:assert/strict';
-import { Buffer } from 'node:buffer';
 import { encodeRecord } from '../codec.js';
 import { SessionError } from '../errors.js';
 import type { SessionRecord } from '../record.js';
 import { tenantId } from '../tenant.js';
+import assert from './assert.js';
 import {
   assertSameRecord,
   type Capability,
@@ -15,6 +14,13 @@ import {
   rejectsWith,
   SECOND,
 } from './harness.js';
+
+const encoder = new TextEncoder();
+
+/** UTF-8 bytes, counted by the platform's encoder (an oracle independent of core's count). */
+function utf8Length(text: string): number {
+  return encoder.encode(text).length;
+}
 
 /** Capabilities: what the store declares, and UNSUPPORTED for what it lacks. */
 export function capabilityTests(test: Register, expected: Record<Capability, boolean>): void {
@@ -223,7 +229,7 @@ export function createTests(test: Register): void {
     needs: ['customIds'],
   }, async (env) => {
     const input = env.record({ id: `sid-${rand()}`, metadata: { text: 'é😀'.repeat(40), plain: 'y'.repeat(100) } });
-    const bytes = Buffer.byteLength(encodeRecord(input), 'utf8');
+    const bytes = utf8Length(encodeRecord(input));
     const exact = await env.open({ maxRecordBytes: bytes });
     assert.equal(await exact.create(input), input.id);
     const under = await env.open({ maxRecordBytes: bytes - 1 });
@@ -235,7 +241,7 @@ export function createTests(test: Register): void {
     // when the id is the token itself (store-jwt). Either way a record of exactly
     // maxRecordBytes is accepted and one byte less of limit rejects it.
     const input = env.record({ metadata: { text: 'é😀'.repeat(40), plain: 'y'.repeat(100) } });
-    const withoutId = Buffer.byteLength(encodeRecord(input), 'utf8');
+    const withoutId = utf8Length(encodeRecord(input));
     let limit = withoutId;
     const exact = await env.open({ maxRecordBytes: limit });
     try {
@@ -245,7 +251,7 @@ export function createTests(test: Register): void {
       // the store counts the id it issues: learn its length from a roomy store
       const roomy = await env.open({ maxRecordBytes: 4 * withoutId });
       const id = await roomy.create(input);
-      limit = Buffer.byteLength(encodeRecord({ ...input, id }), 'utf8');
+      limit = utf8Length(encodeRecord({ ...input, id }));
       const withId = await env.open({ maxRecordBytes: limit });
       await withId.create(input);
     }

@@ -1,10 +1,44 @@
-import assert from 'node:assert/strict';
-import fc from 'fast-check';
 import { SessionError } from '../errors.js';
 import type { SessionRecord } from '../record.js';
 import { hasControlCharacters, isWellFormed, type TenantId, tenantId } from '../tenant.js';
 import { checkRecord, resolveRecordRules } from '../validate.js';
+import assert from './assert.js';
+import { type FastCheck, loadFastCheck } from './fast-check.js';
 import { assertSameRecord, expectedRecord, HOUR, ids, MINUTE, type Register, rand, rejectsWith } from './harness.js';
+
+function identifierPairs(fc: FastCheck) {
+  const alphabet = fc.constantFrom(
+    'a',
+    'b',
+    ':',
+    '|',
+    '{',
+    '}',
+    '%',
+    '/',
+    ' ',
+    '\\',
+    '*',
+    'é',
+    '😀',
+    '3',
+    'A',
+    '_',
+    '-',
+    '.',
+  );
+  const delimiterHeavy = fc.string({ unit: alphabet, minLength: 1, maxLength: 8 });
+  const anyUnicode = fc
+    .string({ unit: 'binary', minLength: 1, maxLength: 12 })
+    .filter((s) => !hasControlCharacters(s) && isWellFormed(s));
+  const identifier = fc.oneof(delimiterHeavy, anyUnicode);
+  const pairs = fc.uniqueArray(fc.tuple(identifier, identifier), {
+    minLength: 2,
+    maxLength: 5,
+    selector: ([t, u]) => JSON.stringify([t, u]),
+  });
+  return pairs;
+}
 
 function shown(value: unknown): string {
   try {
@@ -273,38 +307,9 @@ export function isolationTests(test: Register, propertyRuns: number): void {
     }
   });
 
-  const alphabet = fc.constantFrom(
-    'a',
-    'b',
-    ':',
-    '|',
-    '{',
-    '}',
-    '%',
-    '/',
-    ' ',
-    '\\',
-    '*',
-    'é',
-    '😀',
-    '3',
-    'A',
-    '_',
-    '-',
-    '.',
-  );
-  const delimiterHeavy = fc.string({ unit: alphabet, minLength: 1, maxLength: 8 });
-  const anyUnicode = fc
-    .string({ unit: 'binary', minLength: 1, maxLength: 12 })
-    .filter((s) => !hasControlCharacters(s) && isWellFormed(s));
-  const identifier = fc.oneof(delimiterHeavy, anyUnicode);
-  const pairs = fc.uniqueArray(fc.tuple(identifier, identifier), {
-    minLength: 2,
-    maxLength: 5,
-    selector: ([t, u]) => JSON.stringify([t, u]),
-  });
-
   test('property: random tenant and user ids never share sessions', {}, async (env) => {
+    const fc = await loadFastCheck();
+    const pairs = identifierPairs(fc);
     const { store, caps, clock } = env;
     await fc.assert(
       fc.asyncProperty(pairs, async (generated) => {
@@ -338,11 +343,11 @@ export function isolationTests(test: Register, propertyRuns: number): void {
   });
 }
 
-export function propertyTests(test: Register, propertyRuns: number): void {
+function recordFieldsArbitrary(fc: FastCheck) {
   const text = fc.string({ unit: 'binary', maxLength: 20 }).filter((s) => !hasControlCharacters(s) && isWellFormed(s));
   const nonEmpty = text.filter((s) => s.length > 0);
   const metadata = fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.parse(JSON.stringify(v)));
-  const recordFields = fc.record({
+  return fc.record({
     userId: nonEmpty,
     tenant: nonEmpty,
     transactionId: text,
@@ -353,8 +358,12 @@ export function propertyTests(test: Register, propertyRuns: number): void {
     lifetime: fc.integer({ min: 1, max: 30 * 24 * HOUR }),
     activityOffset: fc.integer({ min: -HOUR, max: HOUR }),
   });
+}
 
+export function propertyTests(test: Register, propertyRuns: number): void {
   test('property: any valid record round-trips exactly through create and get', {}, async (env) => {
+    const fc = await loadFastCheck();
+    const recordFields = recordFieldsArbitrary(fc);
     await fc.assert(
       fc.asyncProperty(recordFields, async (f) => {
         const now = env.clock.now();
@@ -380,6 +389,8 @@ export function propertyTests(test: Register, propertyRuns: number): void {
   });
 
   test('property: update round-trips any valid mutable fields', { needs: ['mutate'] }, async (env) => {
+    const fc = await loadFastCheck();
+    const recordFields = recordFieldsArbitrary(fc);
     const input = env.record();
     const id = await env.store.create(input);
     await fc.assert(
@@ -405,6 +416,7 @@ export function propertyTests(test: Register, propertyRuns: number): void {
     // Core's validation is the oracle: a store must reject exactly what it rejects (a
     // store that coerces `assuranceLevel: '1'` or `userId: 42` and stores it fails), and
     // store what it accepts exactly as validated.
+    const fc = await loadFastCheck();
     const oracle = resolveRecordRules('oracle', { clock: env.clock.now });
     const junk = fc.oneof(fc.anything(), fc.string({ unit: 'binary' }), fc.constant(undefined));
     const fields = [

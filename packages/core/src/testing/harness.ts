@@ -1,10 +1,9 @@
-import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { ALL_CAPABILITIES, type StoreCapabilities } from '../capabilities.js';
 import { SessionError, type SessionErrorCode } from '../errors.js';
 import type { JsonValue, SessionRecord } from '../record.js';
 import type { SessionStore } from '../store.js';
 import { type TenantId, tenantId } from '../tenant.js';
+import assert from './assert.js';
 import type { ConformanceStoreOptions, DescribeSessionStoreOptions } from './types.js';
 
 /** One second, one minute, one hour, in milliseconds. */
@@ -38,7 +37,10 @@ export class TestClock {
 
 /** A short random token for ids, users and tenants. */
 export function rand(): string {
-  return randomUUID().slice(0, 8);
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(4));
+  let out = '';
+  for (const b of bytes) out += (b < 16 ? '0' : '') + b.toString(16);
+  return out;
 }
 
 export interface TestEnv {

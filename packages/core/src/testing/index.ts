@@ -16,6 +16,8 @@
  *   // stateless: true, // only for a token store that keeps no records (store-jwt)
  *   runner: { describe, it },
  * })
+ *
+ * @module @sessionkit/core/testing
  */
 import type { SessionStore } from '../store.js';
 import { capabilityTests, createTests, validationTests } from './basics.js';

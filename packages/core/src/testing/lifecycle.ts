@@ -1,6 +1,6 @@
-import assert from 'node:assert/strict';
 import type { SessionRecord } from '../record.js';
 import { tenantId } from '../tenant.js';
+import assert from './assert.js';
 import {
   assertSameRecord,
   expectedRecord,

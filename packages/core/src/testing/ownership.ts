@@ -1,7 +1,7 @@
-import assert from 'node:assert/strict';
 import { SessionError } from '../errors.js';
 import type { SessionRecord } from '../record.js';
 import { type TenantId, tenantId } from '../tenant.js';
+import assert from './assert.js';
 import {
   assertSameRecord,
   expectedRecord,
