@@ -55,4 +55,5 @@ export const KNOWN_OPTIONS: KnownOptions<RedisSessionStoreOptions> = {
   expiredRetentionMs: true,
   operationTimeoutMs: true,
   maxSessionsPerUser: true,
+  tagSecret: true,
 };
