@@ -3,6 +3,7 @@
 // and next to connect-redis 8.1.0 over ioredis (get/set/touch). Plus a scaling row:
 // listByUser of one user at 1k vs 100k total sessions. One real redis-server on loopback;
 // every client is an ioredis client with enableOfflineQueue: false.
+import { createHash, createHmac } from 'node:crypto';
 import { tenantId } from '@sessionkit/core';
 import { RedisSessionStore } from '@sessionkit/store-redis';
 import { RedisStore } from 'connect-redis';
@@ -41,6 +42,12 @@ end
 return out`;
 
 const pad = (ms) => String(ms).padEnd(17, ' ');
+// The store's key layout (its README): on a single Redis a generated id carries no tag, so
+// its record key's slot tag is a hash of the id; an index key's tag is keyed with the secret.
+const b64 = (digest) => digest.toString('base64url').slice(0, 4);
+const recordKey = (prefix, id) => `${prefix}s:{${b64(createHash('sha256').update(`i${id}`).digest())}}${id}`;
+const indexKey = (prefix, secret, t, u) =>
+  `${prefix}u:{${b64(createHmac('sha256', secret).update(`u${t.length}:${t}${u}`).digest())}}${t.length}:${t}${u}`;
 const jsonOf = (value) => value.slice(54, value.lastIndexOf('\n'));
 
 export async function run() {
@@ -69,7 +76,10 @@ export async function run() {
       );
       ids.push(...batch);
     }
-    const keys = ids.map((id) => `bench:s:{${id.slice(0, 4)}}${id}`);
+    const keys = ids.map((id) => recordKey('bench:', id));
+    const secret = Buffer.from(await rawClient.get('bench:k'));
+    const indexKeys = Array.from({ length: USERS }, (_, u) => indexKey('bench:', secret, tenant, `user-${u}`));
+    if ((await rawClient.exists(keys[0], indexKeys[0])) !== 2) throw new Error('bench: key layout out of date');
     for (let i = 0; i < POPULATION; i += 200) {
       await Promise.all(ids.slice(i, i + 200).map((id) => peer.set(id, expressSession(metadata, 'u'))));
     }
@@ -125,8 +135,7 @@ export async function run() {
           {
             name: 'raw ioredis EVALSHA (index + GETs) + JSON.parse',
             fn: async (i) => {
-              const ik = `bench:u:{${ids[i % USERS].slice(0, 4)}}${tenant.length}:${tenant}user-${i % USERS}`;
-              const out = await rawClient.rawList(ik, Date.now());
+              const out = await rawClient.rawList(indexKeys[i % USERS], Date.now());
               return out.map((v) => JSON.parse(jsonOf(v)));
             },
           },

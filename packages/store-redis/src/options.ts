@@ -35,6 +35,14 @@ export interface RedisSessionStoreOptions extends BaseStoreOptions {
    * @default 1000
    */
   maxSessionsPerUser?: number;
+  /**
+   * The secret that keys the (tenant, user) hash-slot tags, fixed by the deployment (at
+   * least 32 characters, e.g. 32 random bytes in base64url). Every store on a prefix must
+   * get the same one. When set, the store neither reads nor writes the secret's key in
+   * Redis, so losing that key changes nothing. When not set, the first store makes a
+   * random secret and keeps it in Redis (see the README).
+   */
+  tagSecret?: string;
 }
 
 /** Every option name the constructor takes; anything else is rejected (a misspelling). */
@@ -47,5 +55,6 @@ export const KNOWN_OPTIONS: KnownOptions<RedisSessionStoreOptions> = {
   expiredRetentionMs: true,
   operationTimeoutMs: true,
   maxSessionsPerUser: true,
+  tagSecret: true,
   telemetry: true,
 };

@@ -75,9 +75,44 @@ function storage(operation: string, message: string, cause?: unknown): SessionEr
   return new SessionError('STORAGE', message, { store: STORE, operation, cause: cause ?? new Error(message) });
 }
 
+/** The tagSecret option: a string of 32 to 1024 characters without control characters. */
+function tagSecretOption(value: unknown): string {
+  if (typeof value !== 'string' || value.length < 32 || value.length > 1024 || hasControlCharacters(value)) {
+    throw new SessionError(
+      'INVALID',
+      'option tagSecret must be a string of 32 to 1024 characters without control characters',
+      { store: STORE, operation: 'constructor', field: 'tagSecret' },
+    );
+  }
+  return value;
+}
+
 /** Target record key of a pointer value (`<claimed at ms> <record key>`). */
 function pointerTarget(value: string): string {
   return value.slice(value.indexOf(' ') + 1);
+}
+
+/**
+ * The shape of a reply for an error message: its type, length, and the short status
+ * codes the scripts answer with. Never its text: a reply may hold a stored record
+ * (userId, metadata), and messages end up in logs.
+ */
+export function replyShape(reply: Reply, depth = 0): string {
+  if (reply === null || reply === undefined) return 'nil';
+  if (typeof reply === 'number') return 'integer';
+  if (typeof reply === 'string' || Buffer.isBuffer(reply)) {
+    const text = String(reply);
+    return /^[A-Z]{1,2}$/.test(text) ? `'${text}'` : `string (${text.length} characters)`;
+  }
+  if (Array.isArray(reply)) {
+    if (depth > 0) return `array (${reply.length})`;
+    const head = reply
+      .slice(0, 3)
+      .map((item) => replyShape(item, depth + 1))
+      .join(', ');
+    return `array (${reply.length}: ${head}${reply.length > 3 ? ', ...' : ''})`;
+  }
+  return typeof reply;
 }
 
 function isPointerReply(reply: Reply): reply is ['P', string] {
@@ -117,6 +152,10 @@ export class RedisSessionStore implements SessionStore {
   private tagSecret: string | undefined;
   /** When the tag secret was last read (Date.now()): it is read again once a minute. */
   private secretCheckedAt = 0;
+  /** Redis holds another tag secret than this store's: operations needing a tag reject. */
+  private secretMismatch = false;
+  /** The secret came from the tagSecret option: the key in Redis is neither read nor written. */
+  private readonly fixedSecret: boolean;
 
   constructor(options: RedisSessionStoreOptions) {
     assertOptionsObject(STORE, options);
@@ -163,6 +202,12 @@ export class RedisSessionStore implements SessionStore {
     this.cluster = (client as Redis).isCluster === true;
     this.keys = new KeyLayout(prefix);
     this.deadlines = new OperationDeadlines(this.timeout, STORE);
+    this.fixedSecret = options.tagSecret !== undefined;
+    if (options.tagSecret !== undefined) {
+      this.tagSecret = tagSecretOption(options.tagSecret);
+      this.tags = new UserTags(Buffer.from(this.tagSecret));
+      this.secretUntil = Number.POSITIVE_INFINITY;
+    }
     instrumentStore(this, STORE, options.telemetry);
   }
 
@@ -246,10 +291,14 @@ export class RedisSessionStore implements SessionStore {
    * (the first call, and when a write goes past the key's known expiry, about once a day).
    */
   private userTags(operation: string, until: number): UserTags | Promise<UserTags> {
-    if (this.tags !== undefined && until <= this.secretUntil) {
+    if (this.tags !== undefined && (this.fixedSecret || (until <= this.secretUntil && !this.secretMismatch))) {
       // Once a minute, in the background: the key is written back with this store's secret
       // if it was lost (a restart without persistence), so stores on the prefix keep agreeing.
-      if (Date.now() - this.secretCheckedAt > CLOCK_RESYNC_MS && this.loadingSecret === undefined) {
+      if (
+        !this.fixedSecret &&
+        Date.now() - this.secretCheckedAt > CLOCK_RESYNC_MS &&
+        this.loadingSecret === undefined
+      ) {
         this.loadSecret(operation, 0).catch(() => {});
       }
       return this.tags;
@@ -257,6 +306,12 @@ export class RedisSessionStore implements SessionStore {
     return this.loadSecret(operation, until).then(() => this.userTags(operation, until));
   }
 
+  /**
+   * Reads the tag secret's key (making it, or writing this store's secret back when it is
+   * missing) and pushes its expiry. A store that already knows a secret never switches to
+   * another: when the key holds a different one, every operation that needs a user's tag
+   * rejects STORAGE (and reads the key again) until the key holds this store's secret.
+   */
   private loadSecret(operation: string, until: number): Promise<void> {
     if (this.loadingSecret) return this.loadingSecret;
     const candidate = this.tagSecret ?? randomBytes(32).toString('base64url');
@@ -271,7 +326,18 @@ export class RedisSessionStore implements SessionStore {
         }
         const secret = reply[0];
         const at = Number(reply[1]);
-        if (this.tags === undefined || this.tagSecret !== secret) {
+        if (this.tags !== undefined && this.tagSecret !== secret) {
+          this.secretMismatch = true;
+          throw storage(
+            operation,
+            `the tag secret in Redis (key ${this.keys.secret()}) is not the one this store uses: ` +
+              'the key was lost and another store made a new secret. This store refuses to switch, so ' +
+              'that indexes written under its secret are not silently lost; put its secret back ' +
+              '(or give every store the same tagSecret option)',
+          );
+        }
+        this.secretMismatch = false;
+        if (this.tags === undefined) {
           this.tags = new UserTags(Buffer.from(secret));
           this.tagSecret = secret;
         }
@@ -301,8 +367,9 @@ export class RedisSessionStore implements SessionStore {
     return storage(operation, `Redis ran the write after operationTimeoutMs (${this.timeout} ms); it was not applied`);
   }
 
+  /** A reply the store cannot use; the message names its shape only, never stored data. */
   private unexpected(operation: string, reply: Reply): SessionError {
-    return storage(operation, `unexpected reply from Redis: ${JSON.stringify(reply)}`);
+    return storage(operation, `unexpected reply from Redis: ${replyShape(reply)}`);
   }
 
   private dropPointers(operation: string, pairs: unknown[], from: number): Promise<unknown> {
@@ -347,10 +414,12 @@ export class RedisSessionStore implements SessionStore {
       const current: UserTags = tags;
       const { record, now, encoded } = checkRecord(this.rules, input, {
         operation: 'create',
-        // A generated id starts with the (tenant, user) tag: core calls this once they are valid.
+        // On Cluster a generated id starts with the (tenant, user) tag, so its record lands in
+        // the user's slot (core calls this once they are valid). A single Redis has no slots:
+        // its ids are only the random part, so they do not show which belong to one user.
         generateId: (owner) => {
           generated = true;
-          return current.of(owner.tenantId, owner.userId) + generateSessionId();
+          return this.cluster ? current.of(owner.tenantId, owner.userId) + generateSessionId() : generateSessionId();
         },
         customIds: true,
         output: 'encoded', // metadata checked and serialised in one walk
@@ -636,18 +705,24 @@ export class RedisSessionStore implements SessionStore {
     const slow = tags instanceof Promise;
     if (slow) tags = await this.bounded('listByUser', start, true, tags as Promise<UserTags>);
     const ik = this.keys.index((tags as UserTags).of(tenantId, userId), tenantId, userId);
-    const pages = async (): Promise<Reply[]> => {
+    const pages = (deadline: number): Promise<Reply[]> => {
       const values: Reply[] = [];
-      let offset = 0;
-      for (;;) {
-        const r = await this.script('listByUser', LIST, [ik], [now, this.retention, offset, USER_PAGE]);
-        if (!Array.isArray(r) || typeof r[0] !== 'number') throw this.unexpected('listByUser', r);
-        for (let i = 1; i < r.length; i++) values.push(r[i]);
-        if (r[0] < 0) return values;
-        offset = r[0];
-      }
+      const next = (score: string, member: string): Promise<Reply[]> =>
+        this.script('listByUser', LIST, [ik], [deadline, now, this.retention, USER_PAGE, score, member]).then((r) => {
+          if (!Array.isArray(r) || r.length < 2) throw this.unexpected('listByUser', r);
+          for (let i = 2; i < r.length; i++) values.push(r[i]);
+          if (r[0] === -1) return values;
+          // The next page starts after the last (score, member) this one read.
+          return next(String(r[0]), String(r[1]));
+        });
+      return next('', '');
     };
-    const values = await this.bounded('listByUser', start, slow, pages());
+    const values = (await this.bounded(
+      'listByUser',
+      start,
+      slow,
+      this.withDeadline('listByUser', start, (deadline) => pages(deadline)),
+    )) as Reply[];
     const out: SessionRecord[] = [];
     const seen = new Set<string>();
     for (const value of values) {

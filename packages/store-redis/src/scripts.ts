@@ -106,7 +106,10 @@ end`,
   // maxSessionsPerUser: removes the soonest-expiring entries of ik (ties: earliest
   // createdAt, then smallest id) until it holds max - 1, so that the session about to be
   // added makes max. Entries whose record is gone or another user's are dropped first and
-  // the count taken again. Reads at most about 1000 records per call.
+  // the count taken again. Reads at most about 1000 records in that loop; if stale entries
+  // used that up, it drops the entries of lowest (score, member) instead, up to 500 (drop
+  // deletes a record only when it is this user's), so the bound holds whenever the user was
+  // at most 500 over it. At most about 2000 records read per call.
   [
     'evict',
     `local function evict(ik, max, out)
@@ -140,6 +143,11 @@ end`,
       return
     end
   end
+  local rest = redis.call('ZCARD', ik) - max + 1
+  if rest <= 0 then return end
+  if rest > 500 then rest = 500 end
+  local first = redis.call('ZRANGE', ik, 0, rest - 1)
+  for i = 1, #first do drop(ik, first[i], out) end
 end`,
   ],
 ];
@@ -177,7 +185,7 @@ function script(name: string, body: string): Script {
  * Before writing, it prunes up to 64 entries past the retention window, then, when the
  * user already holds maxSessionsPerUser entries or more, evicts the soonest-expiring ones
  * (ties: earliest createdAt, then smallest id) so that the user holds exactly
- * maxSessionsPerUser with the new one; at most EVICT_BUDGET records are read per call.
+ * maxSessionsPerUser with the new one; it reads at most about 2000 records (see evict).
  */
 export const CREATE = script(
   'create',
@@ -317,40 +325,69 @@ return out
 );
 
 /**
- * LIST, one page. KEYS: index. ARGV: now, retention, offset into the unexpired entries,
- * page size. Returns {next offset or -1 when done, value, value, ...}: the value of every
- * unexpired session of the page that belongs to this index. Prunes up to 64 entries past
- * the retention window (with their records), entries whose record is gone, and entries
- * whose key now holds another user's record.
+ * LIST, one page. KEYS: index. ARGV: deadline, now, retention, page size, and the score
+ * and member of the last entry the previous page read ('' for the first page). Returns
+ * {score, member of the last entry read (or -1 when done), value, value, ...}: the value
+ * of every unexpired session of the page that belongs to this index. Pages follow
+ * (score, member) order from where the previous one stopped (keyset, not an offset), so
+ * entries removed between two calls never shift a live one out of view. Until the
+ * deadline, it also prunes up to 64 entries past the retention window (with their
+ * records), entries whose record is gone, and entries whose key now holds another user's
+ * record; once the deadline has passed it only reads.
  */
 export const LIST = script(
   'listByUser',
   `
-local now = tonumber(ARGV[1])
-local ret = tonumber(ARGV[2])
-local offset = tonumber(ARGV[3])
+local ik = KEYS[1]
+local prune = server_now() < tonumber(ARGV[1])
+local now = tonumber(ARGV[2])
+local ret = tonumber(ARGV[3])
 local page = tonumber(ARGV[4])
 local changed = false
-local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', num(now - ret), 'LIMIT', 0, 64)
-for i = 1, #old do
-  drop(KEYS[1], old[i], nil)
-  changed = true
-end
-local live = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. num(now), '+inf', 'LIMIT', offset, page)
-local out = {-1}
-local kept = 0
-for i = 1, #live do
-  local v = redis.call('GET', live[i])
-  if v and owned(v, KEYS[1]) then
-    out[#out + 1] = v
-    kept = kept + 1
-  else
-    redis.call('ZREM', KEYS[1], live[i])
+if prune then
+  local old = redis.call('ZRANGEBYSCORE', ik, '-inf', num(now - ret), 'LIMIT', 0, 64)
+  for i = 1, #old do
+    drop(ik, old[i], nil)
     changed = true
   end
 end
-if #live == page then out[1] = offset + kept end
-if changed then fix_index(KEYS[1], ret) end
+-- The first rank past every expired entry and past (score, member) of the last page.
+local start = redis.call('ZCOUNT', ik, '-inf', num(now))
+if ARGV[6] ~= '' then
+  local s, m = ARGV[5], ARGV[6]
+  local cur = redis.call('ZSCORE', ik, m)
+  local after
+  if cur and tonumber(cur) == tonumber(s) then
+    after = redis.call('ZRANK', ik, m) + 1
+  else
+    -- Where (s, m) would sit: m placed there for the moment, then put back as it was.
+    redis.call('ZADD', ik, s, m)
+    after = redis.call('ZRANK', ik, m)
+    if cur then
+      redis.call('ZADD', ik, cur, m)
+      if tonumber(cur) < tonumber(s) then after = after + 1 end
+    else
+      redis.call('ZREM', ik, m)
+    end
+  end
+  if after > start then start = after end
+end
+local live = redis.call('ZRANGE', ik, start, start + page - 1, 'WITHSCORES')
+local out = {-1, ''}
+for i = 1, #live, 2 do
+  local v = redis.call('GET', live[i])
+  if v and owned(v, ik) then
+    out[#out + 1] = v
+  elseif prune then
+    redis.call('ZREM', ik, live[i])
+    changed = true
+  end
+end
+if #live == 2 * page then
+  out[1] = live[#live]
+  out[2] = live[#live - 1]
+end
+if changed then fix_index(ik, ret) end
 return out
 `,
 );

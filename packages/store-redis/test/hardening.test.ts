@@ -6,6 +6,8 @@ import { Cluster, type Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../src/index.js';
 import { KeyLayout, userTag } from '../src/keys.js';
+import { replyShape } from '../src/redis-store.js';
+import { LIST } from '../src/scripts.js';
 import {
   CLIENT_OPTIONS,
   type ClusterTarget,
@@ -205,7 +207,7 @@ for (const mode of ['single', 'cluster'] as const) {
       const listed = await store.listByUser('alice', tenantId('acme'));
       expect(listed).toHaveLength(5000);
       expect(new Set(listed.map((s) => s.id))).toEqual(ids);
-      const listPages = replies.map((r) => (r.reply as unknown[]).length - 1);
+      const listPages = replies.map((r) => (r.reply as unknown[]).length - 2);
       expect(listPages.length, 'listByUser took several script calls').toBeGreaterThanOrEqual(10);
       expect(Math.max(...listPages), 'each returned at most a page').toBeLessThanOrEqual(500);
 
@@ -256,24 +258,38 @@ for (const mode of ['single', 'cluster'] as const) {
 }
 
 describe('generated ids', () => {
-  it('say nothing about their owner without the secret: the tag is keyed, and stores on different prefixes differ', async () => {
+  it('on Cluster say nothing about their owner without the secret: the tag is keyed, and stores on different prefixes differ', async () => {
     const clock = new Clock();
     const [pa, pb] = [`ida${n++}:`, `idb${n++}:`];
-    const a = new RedisSessionStore({ client: single.client, prefix: pa, clock: clock.now });
-    const b = new RedisSessionStore({ client: single.client, prefix: pb, clock: clock.now });
+    const a = new RedisSessionStore({ client: cluster.client, prefix: pa, clock: clock.now });
+    const b = new RedisSessionStore({ client: cluster.client, prefix: pb, clock: clock.now });
     const idA = await a.create(record(clock));
     const idB = await b.create(record(clock));
+    expect(idA).toHaveLength(47);
     // The unkeyed tag of (acme, alice) an attacker can compute from a list of candidates:
     const { createHash } = await import('node:crypto');
     const unkeyed = createHash('sha256').update('u4:acmealice').digest('base64url').slice(0, 4);
     expect(idA.slice(0, 4)).not.toBe(unkeyed);
     expect(idA.slice(0, 4), 'two secrets, two tags for one owner').not.toBe(idB.slice(0, 4));
     // Every store on one prefix shares the secret (kept in Redis): the tag is stable.
-    const again = new RedisSessionStore({ client: single.client, prefix: pa, clock: clock.now });
+    const again = new RedisSessionStore({ client: cluster.client, prefix: pa, clock: clock.now });
     expect((await again.create(record(clock))).slice(0, 4)).toBe(idA.slice(0, 4));
     expect((await again.listByUser('alice', tenantId('acme'))).map((s) => s.id)).toContain(idA);
-    await dropKeys(single.client, pa);
-    await dropKeys(single.client, pb);
+    await dropKeys(cluster.client, pa);
+    await dropKeys(cluster.client, pb);
+  });
+
+  it('on a single Redis carry no tag: ids of one user share no prefix', async () => {
+    const clock = new Clock();
+    const prefix = `idc${n++}:`;
+    const store = new RedisSessionStore({ client: single.client, prefix, clock: clock.now });
+    const ids = await Promise.all(Array.from({ length: 20 }, () => store.create(record(clock))));
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(new Set(ids.map((id) => id.slice(0, 4))).size, 'no common 4-character tag').toBeGreaterThan(15);
+    expect((await store.listByUser('alice', tenantId('acme'))).map((s) => s.id).sort()).toEqual([...ids].sort());
+    for (const id of ids) await store.touch(id);
+    expect(await store.deleteByUser('alice', tenantId('acme'))).toBe(20);
+    await dropKeys(single.client, prefix);
   });
 });
 
@@ -381,6 +397,174 @@ describe('only SessionErrors escape', () => {
       expect(SessionError.hasCode(error, 'STORAGE'), `${name}: ${String(error)}`).toBe(true);
       expect((error as SessionError).cause).toBeInstanceOf(RangeError);
     }
+    await dropKeys(single.client, prefix);
+  });
+});
+
+for (const mode of ['single', 'cluster'] as const) {
+  const client = () => (mode === 'single' ? single.client : cluster.client);
+
+  describe(`the tag secret's key lost while stores run (${mode})`, () => {
+    it('a store that knows the old secret never switches to a new one: it rejects STORAGE until the key holds its secret again', async () => {
+      const clock = new Clock();
+      const prefix = `swap${n++}:`;
+      const key = new KeyLayout(prefix).secret();
+      const old = new RedisSessionStore({ client: client(), prefix, clock: clock.now });
+      const id = await old.create(record(clock));
+      const secret = (await client().get(key)) as string;
+      await client().del(key); // lost before `old` wrote it back...
+      const fresh = new RedisSessionStore({ client: client(), prefix, clock: clock.now });
+      await fresh.listByUser('someone', tenantId('acme')); // ...and a new process made another
+      expect(await client().get(key)).not.toBe(secret);
+      // At its next check (once a minute; forced here) `old` finds the other secret.
+      (old as unknown as { secretCheckedAt: number }).secretCheckedAt = 0;
+      let error: unknown;
+      for (let i = 0; i < 100 && error === undefined; i++) {
+        error = await old.listByUser('alice', tenantId('acme')).then(
+          (listed) => {
+            expect(
+              listed.map((s) => s.id),
+              'never an empty list',
+            ).toEqual([id]);
+            return undefined;
+          },
+          (e: unknown) => e,
+        );
+        if (error === undefined) await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(SessionError.hasCode(error, 'STORAGE'), String(error)).toBe(true);
+      expect((error as Error).message).toContain('tag secret');
+      // "Log out everywhere" fails loudly instead of resolving 0.
+      await expect(old.deleteByUser('alice', tenantId('acme'))).rejects.toMatchObject({ code: 'STORAGE' });
+      await expect(old.create(record(clock))).rejects.toMatchObject({ code: 'STORAGE' });
+      expect((await old.get(id))?.userId, 'by-id operations still work').toBe('alice');
+      // Once an operator puts the secret back, the same store works again.
+      await client().set(key, secret, 'PX', 2 * 86_400_000);
+      expect((await old.listByUser('alice', tenantId('acme'))).map((s) => s.id)).toEqual([id]);
+      expect(await old.deleteByUser('alice', tenantId('acme'))).toBe(1);
+      await dropKeys(client(), prefix);
+    });
+
+    it('with the tagSecret option the key is never read or written, and stores agree through it', async () => {
+      const clock = new Clock();
+      const prefix = `fixed${n++}:`;
+      const key = new KeyLayout(prefix).secret();
+      const tagSecret = 'T'.repeat(43);
+      const a = new RedisSessionStore({ client: client(), prefix, clock: clock.now, tagSecret });
+      const id = await a.create(record(clock));
+      if (mode === 'cluster') expect(id.slice(0, 4)).toBe(userTag(Buffer.from(tagSecret), 'acme', 'alice'));
+      expect(await client().exists(key), 'no secret key in Redis').toBe(0);
+      await client().set(key, 'S'.repeat(43)); // another secret in Redis changes nothing
+      const b = new RedisSessionStore({ client: client(), prefix, clock: clock.now, tagSecret });
+      expect((await b.listByUser('alice', tenantId('acme'))).map((s) => s.id)).toEqual([id]);
+      expect(await b.deleteByUser('alice', tenantId('acme'))).toBe(1);
+      for (const bad of ['short', 1234, 'x'.repeat(31), `${'x'.repeat(40)}\n`]) {
+        expect(() => new RedisSessionStore({ client: client(), prefix, tagSecret: bad as string })).toThrow(
+          expect.objectContaining({ code: 'INVALID', field: 'tagSecret' }),
+        );
+      }
+      await dropKeys(client(), prefix);
+    });
+  });
+
+  describe(`listByUser paging and eviction under stale entries (${mode})`, () => {
+    it('a delete between two page calls never hides a live session (keyset paging)', async () => {
+      const clock = new Clock();
+      const prefix = `keyset${n++}:`;
+      const real = client();
+      const plain = new RedisSessionStore({ client: real, prefix, clock: clock.now, maxSessionsPerUser: 10_000 });
+      const ids: string[] = [];
+      for (let i = 0; i < 1200; i += 200) {
+        ids.push(
+          ...(await Promise.all(
+            Array.from({ length: 200 }, (_, k) =>
+              plain.create(record(clock, { expiresAt: new Date(clock.t + HOUR + (i + k) * 1000) })),
+            ),
+          )),
+        );
+      }
+      // After the first page, another request deletes ten sessions of that page.
+      let pages = 0;
+      const spy = new Proxy(real, {
+        get(target, key) {
+          if (key === 'evalsha') {
+            return async (...args: unknown[]) => {
+              const reply = await (target.evalsha as (...a: unknown[]) => Promise<unknown>)(...args);
+              if (args[0] === LIST.sha && ++pages === 1) {
+                for (const id of ids.slice(0, 10)) await plain.delete(id);
+              }
+              return reply;
+            };
+          }
+          const value = Reflect.get(target, key, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const store = new RedisSessionStore({ client: spy, prefix, clock: clock.now, maxSessionsPerUser: 10_000 });
+      const listed = await store.listByUser('alice', tenantId('acme'));
+      expect(pages, 'several pages').toBeGreaterThanOrEqual(3);
+      const got = new Set(listed.map((s) => s.id));
+      const missing = ids.slice(10).filter((id) => !got.has(id));
+      expect(missing, 'every session alive throughout is listed').toEqual([]);
+      await dropKeys(real, prefix);
+    });
+
+    it('maxSessionsPerUser holds even when stale entries use up the eviction read budget', async () => {
+      const clock = new Clock();
+      const prefix = `stale${n++}:`;
+      const store = new RedisSessionStore({ client: client(), prefix, clock: clock.now, maxSessionsPerUser: 3 });
+      const live = [];
+      for (let i = 0; i < 3; i++)
+        live.push(await store.create(record(clock, { expiresAt: new Date(clock.t + 2 * HOUR + i) })));
+      const tag = userTag(await secretOf(client(), prefix), 'acme', 'alice');
+      const ik = new KeyLayout(prefix).index(tag, 'acme', 'alice');
+      // 600 entries whose records Redis dropped (e.g. evicted under maxmemory), expiring sooner.
+      const stale: (string | number)[] = [];
+      for (let i = 0; i < 600; i++) stale.push(clock.t + HOUR + i, `${prefix}s:{${tag}}gone-${i}`);
+      await (client() as Redis).zadd(ik, ...stale);
+      const added = await store.create(record(clock, { expiresAt: new Date(clock.t + 3 * HOUR) }));
+      const listed = (await store.listByUser('alice', tenantId('acme'))).map((s) => s.id);
+      expect(listed, 'the user holds exactly maxSessionsPerUser').toHaveLength(3);
+      expect(listed.sort()).toEqual([live[1], live[2], added].sort());
+      expect(await store.get(live[0] as string), 'the soonest-expiring live one went').toBeNull();
+      await dropKeys(client(), prefix);
+    });
+  });
+}
+
+describe('the LIST script and its deadline', () => {
+  it('prunes only before the deadline; past it, it only reads', async () => {
+    const prefix = `listdl${n++}:`;
+    const ik = `${prefix}u:{abcd}4:acmealice`;
+    const now = Date.now();
+    await single.client.zadd(ik, now - 10 * HOUR, `${prefix}s:{abcd}old`, now + HOUR, `${prefix}s:{abcd}gone`);
+    const run = (deadline: number) => single.client.eval(LIST.source, 1, ik, deadline, now, HOUR, 500, '', '');
+    expect(await run(1)).toEqual([-1, '']);
+    expect(await single.client.zcard(ik), 'nothing pruned after the deadline').toBe(2);
+    expect(await run(now + 60_000)).toEqual([-1, '']);
+    expect(await single.client.exists(ik), 'both entries pruned before it').toBe(0);
+  });
+});
+
+describe('error messages never carry stored data', () => {
+  it('an unexpected reply holding a record is described by its shape only', async () => {
+    const clock = new Clock();
+    const prefix = `msg${n++}:`;
+    const store = new RedisSessionStore({ client: single.client, prefix, clock: clock.now });
+    const secretish = { userId: 'alice-private', metadata: { card: 'secret-4242' } };
+    const id = await store.create(record(clock, secretish));
+    // The header's createdAt no longer matches the JSON: update's script answers {'I', record}
+    // and the immutable fields the store compares are equal, so the reply is unexpected.
+    await single.client.setrange(new KeyLayout(prefix).record(id), 36, String(clock.t + 7).padEnd(17, ' '));
+    const error = await store.update(record(clock, { ...secretish, id })).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(SessionError.hasCode(error, 'STORAGE'), String(error)).toBe(true);
+    const message = (error as Error).message;
+    expect(message).toContain('unexpected reply');
+    for (const leak of ['alice-private', 'secret-4242', id]) expect(message).not.toContain(leak);
+    expect(replyShape(['I', '{"userId":"x"}'])).toBe("array (2: 'I', string (14 characters))");
     await dropKeys(single.client, prefix);
   });
 });
