@@ -65,6 +65,17 @@ export class KeyLayout {
     return `${this.prefix}s:{${idTag(id)}}${id}`;
   }
 
+  /**
+   * Record key of a generated id, or `undefined` for any other string. One pattern test
+   * both proves the id valid (47 base64url characters hold no control character or lone
+   * surrogate) and finds its tag: get's fast path.
+   */
+  generatedRecord(id: string): string | undefined {
+    return id.length === GENERATED_ID_LENGTH && GENERATED_ID.test(id)
+      ? `${this.prefix}s:{${id.slice(0, TAG_LENGTH)}}${id}`
+      : undefined;
+  }
+
   /** Cluster only: the pointer from a caller-chosen id to its record in the user's slot. */
   pointer(id: string): string {
     return `${this.prefix}p:{${idTag(id)}}${id}`;

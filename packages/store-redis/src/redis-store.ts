@@ -505,11 +505,16 @@ export class RedisSessionStore implements SessionStore {
 
   async get(id: string): Promise<SessionRecord | null> {
     try {
-      if (!checkId(this.rules, 'get', id)) return null;
+      // A generated id needs one pattern test (validity and tag); any other string the full checks.
+      let key = typeof id === 'string' ? this.keys.generatedRecord(id) : undefined;
+      if (key === undefined) {
+        if (!checkId(this.rules, 'get', id)) return null;
+        if (!this.cluster) key = this.keys.record(id);
+      }
       let work: Promise<Reply>;
       if (this.cluster) work = this.byId('get', GET, id, []);
       else if (this.client.status !== 'ready') throw this.notReady('get');
-      else work = this.client.get(this.keys.record(id));
+      else work = this.client.get(key as string);
       const value = await this.timed('get', work);
       if (value === null || value === undefined) return null;
       const record = decodeValue(value, 'get');
@@ -672,13 +677,29 @@ export class RedisSessionStore implements SessionStore {
 
   async touch(id: string): Promise<void> {
     try {
-      if (!checkId(this.rules, 'touch', id)) throw notFound(STORE, 'touch');
-      const now = this.now();
+      let key = typeof id === 'string' ? this.keys.generatedRecord(id) : undefined;
+      if (key === undefined && !checkId(this.rules, 'touch', id)) throw notFound(STORE, 'touch');
+      // Whole ms: a clock with a fraction would overrun the header's 17 characters
+      // (expiry compares the same: an integer expiresAt <= now exactly when <= floor(now)).
+      const at = pad(Math.floor(this.now()));
       const start = Date.now();
-      const reply = await this.timed(
-        'touch',
-        this.withDeadline('touch', start, (deadline) => this.byId('touch', TOUCH, id, [deadline, now, pad(now)])),
-      );
+      const offset = this.offset;
+      let work: Promise<Reply>;
+      if (!this.cluster && offset !== undefined && start - this.syncedAt <= CLOCK_RESYNC_MS) {
+        // The hot path (single Redis, clock offset fresh): one EVALSHA, no intermediate arrays.
+        if (this.client.status !== 'ready') throw this.notReady('touch');
+        key ??= this.keys.record(id);
+        const deadline = start + offset + this.timeout;
+        const client = this.client;
+        work = client.evalsha(TOUCH.sha, 1, key, deadline, at).catch((error: unknown) => {
+          if (!(error instanceof Error && error.message.startsWith('NOSCRIPT'))) throw error;
+          if (client.status !== 'ready') throw this.notReady('touch');
+          return client.eval(TOUCH.source, 1, key as string, deadline, at);
+        });
+      } else {
+        work = this.withDeadline('touch', start, (deadline) => this.byId('touch', TOUCH, id, [deadline, at]));
+      }
+      const reply = await this.timed('touch', work);
       if (reply === 'OK') return;
       if (reply === 'N') throw notFound(STORE, 'touch');
       if (reply === 'X') throw expired(STORE, 'touch');

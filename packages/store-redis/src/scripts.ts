@@ -219,17 +219,25 @@ return pointer_or(false, nil)
 );
 
 /**
- * TOUCH. KEYS: record, pointer. ARGV: deadline, now, now padded to 17 characters.
- * Returns 'OK', 'N', 'X', 'D' or {'P', p}.
+ * TOUCH. KEYS: record, pointer. ARGV: deadline, now padded to 17 characters (Lua's
+ * tonumber ignores the trailing spaces). Returns 'OK', 'N', 'X', 'D' or {'P', p}.
+ * The hottest write: written out without helpers (a helper is a closure made on every
+ * call) and with one argument fewer.
  */
 export const TOUCH = script(
   'touch',
   `
-if server_now() >= tonumber(ARGV[1]) then return 'D' end
+local t = redis.call('TIME')
+if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) >= tonumber(ARGV[1]) then return 'D' end
 local e = redis.call('GETRANGE', KEYS[1], 0, 16)
-if e == '' then return pointer_or('N', nil) end
+if e == '' then
+  if not KEYS[2] then return 'N' end
+  local p = redis.call('GET', KEYS[2])
+  if not p then return 'N' end
+  return {'P', p}
+end
 if tonumber(e) <= tonumber(ARGV[2]) then return 'X' end
-redis.call('SETRANGE', KEYS[1], 18, ARGV[3])
+redis.call('SETRANGE', KEYS[1], 18, ARGV[2])
 return 'OK'
 `,
 );
