@@ -43,30 +43,53 @@ const CLEANUP_BATCH = 10_000;
 const MAX_DATE_MS = 8.64e15;
 
 /**
- * One stored session. What a read hands out, except the times, is kept as one JSON text
- * (sliced from core's encoding of the record), so a session's memory follows its encoded
- * size whatever the shape of its metadata, and every read parses a fresh copy. Times are
- * integer ms kept as numbers (exactly what the Dates handed out will hold), so touch and
- * extend change a number in place.
+ * One stored session. The fields a read hands out are kept as plain values: strings,
+ * numbers, `factorsUsed` as an array (copied on read) and the metadata in one of two
+ * forms, chosen per record by what it would cost on the heap (see {@link keep}): as
+ * plain values (objects as flat `[OBJECT, key, value, …]` arrays, so no hidden class is
+ * made per shape) when that costs at most twice its JSON text plus {@link KEPT_ALLOWANCE}, read by
+ * a deep copy; else as its JSON text (shapes such as `[{},{},…]` that cost far more as
+ * values than as text), read by a parse. Times are integer ms kept as numbers (exactly
+ * what the Dates handed out will hold), so touch and extend change a number in place.
  */
 class Entry {
   /** The expiry bucket holding this entry (null once removed). */
   bucket: Bucket | null = null;
   /** Its position in its owner's eviction heap (-1 once removed). */
   slot = -1;
+  transactionId: string;
+  factorsUsed: readonly string[];
+  assuranceLevel: number;
+  /** The metadata as kept values, or its JSON text when {@link metaIsText}. */
+  meta: unknown;
+  metaIsText: boolean;
 
   constructor(
     readonly id: string,
     /** The (tenant, user) index this entry belongs to. */
     readonly owner: UserIndex,
-    /** `{"transactionId":…,"factorsUsed":…,"assuranceLevel":…,"metadata":…}` as stored. */
-    public text: string,
-    /** Bytes accounted for this entry (see {@link entryCost}). */
+    s: Stored,
+    /** Bytes accounted for this entry (see {@link stored}). */
     public cost: number,
     readonly createdAt: number,
     public expiresAt: number,
     public lastActivityAt: number,
-  ) {}
+  ) {
+    this.transactionId = s.transactionId;
+    this.factorsUsed = s.factorsUsed;
+    this.assuranceLevel = s.assuranceLevel;
+    this.meta = s.meta;
+    this.metaIsText = s.metaIsText;
+  }
+
+  /** Replaces the stored fields (update). */
+  set(s: Stored): void {
+    this.transactionId = s.transactionId;
+    this.factorsUsed = s.factorsUsed;
+    this.assuranceLevel = s.assuranceLevel;
+    this.meta = s.meta;
+    this.metaIsText = s.metaIsText;
+  }
 }
 
 /**
@@ -262,23 +285,24 @@ export interface MemorySessionStoreStats {
 }
 
 /**
- * Heap bytes of one entry besides its texts: the Entry object and its three boxed times,
- * its slots in the id Map, the user's Set and the expiry bucket's Set, and the strings'
- * headers (measured on Node 20 and 22 with pointer compression off: about 330; see the
- * heap test).
+ * Heap bytes of one entry besides its strings and kept values: the Entry object and its
+ * boxed times, its slots in the id Map, the user's heap and the expiry bucket's Set (about
+ * 360 on Node 20 and 22 with pointer compression off; see the heap test).
  */
 const ENTRY_OVERHEAD = 400;
 /** Heap bytes of one (tenant, user) index besides its two strings: the object, its Set and Map slots. */
 const USER_OVERHEAD = 300;
-
+/**
+ * Metadata is kept as values when they cost at most twice its JSON text's length plus
+ * KEPT_ALLOWANCE bytes (else as the text itself, one or two bytes a character): typical
+ * metadata of up to a few KB is kept as values; large or densely nested metadata as text.
+ */
+const KEPT_ALLOWANCE = 2048;
+/** Marks a kept object: `[OBJECT, key, value, key, value, …]`. Never handed out. */
+const OBJECT = Object.freeze({});
 /** Bytes a string's characters may take: one each when ASCII, else two (UTF-16). */
 function textBytes(text: string, ascii: boolean): number {
   return ascii ? text.length : 2 * text.length;
-}
-
-/** Accounted bytes of a session whose stored text is `text`. */
-function entryCost(id: string, text: string, ascii: boolean): number {
-  return ENTRY_OVERHEAD + textBytes(id, ascii) + textBytes(text, ascii);
 }
 
 /** Accounted bytes of a (tenant, user) index (its strings counted as two bytes a character). */
@@ -286,38 +310,152 @@ function userCost(tenant: string, user: string): number {
   return USER_OVERHEAD + 2 * (tenant.length + user.length);
 }
 
-/**
- * The fields a read needs besides id, owner and times, cut out of core's encoding of the
- * record (`{"v":1,"id":…,"userId":…,"tenantId":…,"transactionId":…,"factorsUsed":…,
- * "assuranceLevel":…,"metadata":…,"createdAt":…,…}`). The fields before transactionId
- * are JSON strings, in which every `"` is escaped, and those after metadata are numbers,
- * so the two markers can only be the field names.
- */
-function storedText(encoded: string): string {
-  const start = encoded.indexOf(',"transactionId":');
-  const end = encoded.lastIndexOf(',"createdAt":');
-  const text = `{${encoded.slice(start + 1, end)}}`;
-  text.charCodeAt(0); // flattens it now: no slice of `encoded` kept alive behind it
-  return text;
+/** What {@link keep} spent so far and may spend, and the bytes per character of strings. */
+let spent = 0;
+let budget = 0;
+let wide = 1;
+/** {@link keep}'s answer when the values would cost more than the budget. */
+const TOO_COSTLY = Symbol('too costly');
+
+/** Heap bytes of a string: a 16-byte header and its characters, rounded up to 8. */
+function stringCost(s: string): number {
+  return (16 + wide * s.length + 7) & ~7;
 }
 
-interface StoredFields {
+/**
+ * The kept form of a freshly parsed JSON value, adding its heap cost (64-bit, pointer
+ * compression off: 8-byte slots, arrays 48 bytes plus a slot an element, numbers that are
+ * not small integers boxed in 16 bytes) to `spent`; TOO_COSTLY once past `budget`.
+ */
+function keep(v: unknown): unknown {
+  if (typeof v === 'string') {
+    spent += stringCost(v);
+    return v;
+  }
+  if (typeof v === 'number') {
+    if (!((v | 0) === v && v < 0x40000000 && v >= -0x40000000 && (v !== 0 || 1 / v > 0))) spent += 16;
+    return v;
+  }
+  if (typeof v !== 'object' || v === null) return v; // true, false, null
+  if (Array.isArray(v)) {
+    const n = v.length;
+    spent += 48 + 8 * n;
+    if (spent > budget) return TOO_COSTLY;
+    const out = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const k = keep(v[i]);
+      if (k === TOO_COSTLY) return TOO_COSTLY;
+      out[i] = k;
+    }
+    return out;
+  }
+  const keys = Object.keys(v);
+  const n = keys.length;
+  spent += 56 + 16 * n;
+  if (spent > budget) return TOO_COSTLY;
+  const out = new Array(1 + 2 * n);
+  out[0] = OBJECT;
+  for (let i = 0; i < n; i++) {
+    const key = keys[i] as string;
+    spent += stringCost(key); // counted in every session, though often shared
+    const k = keep((v as Record<string, unknown>)[key]);
+    if (k === TOO_COSTLY) return TOO_COSTLY;
+    out[1 + 2 * i] = key;
+    out[2 + 2 * i] = k;
+  }
+  return out;
+}
+
+/** A fresh copy of a kept value, as the JSON value it was kept from. */
+function copyKept(k: unknown): JsonValue {
+  if (typeof k !== 'object' || k === null) return k as JsonValue;
+  const a = k as unknown[];
+  const n = a.length;
+  if (a[0] === OBJECT) {
+    const o: Record<string, JsonValue> = {};
+    for (let i = 1; i < n; i += 2) {
+      const key = a[i] as string;
+      const value = copyKept(a[i + 1]);
+      if (key === '__proto__') {
+        Object.defineProperty(o, key, { value, writable: true, enumerable: true, configurable: true });
+      } else o[key] = value;
+    }
+    return o;
+  }
+  const out: JsonValue[] = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = copyKept(a[i]);
+  return out;
+}
+
+interface Stored {
+  transactionId: string;
+  factorsUsed: readonly string[];
+  assuranceLevel: number;
+  meta: unknown;
+  metaIsText: boolean;
+}
+
+interface FixedFields {
   transactionId: string;
   factorsUsed: string[];
   assuranceLevel: number;
-  metadata: JsonValue;
+}
+
+/**
+ * What is kept of a validated record, and its accounted bytes, cut out of core's encoding
+ * of it (`{"v":1,"id":…,"userId":…,"tenantId":…,"transactionId":…,"factorsUsed":…,
+ * "assuranceLevel":…,"metadata":…,"createdAt":…,…}`). The fields before metadata are
+ * JSON strings (every `"` in them escaped) or a number, and those after it are numbers,
+ * so the three markers can only be the field names. Everything kept comes from parsing
+ * this text: fresh strings, none of them a slice of the caller's.
+ */
+function stored(v: EncodedRecord): { s: Stored; cost: number } {
+  const encoded = v.encoded;
+  const ascii = v.bytes === encoded.length; // UTF-8 bytes equal UTF-16 units only for ASCII
+  wide = ascii ? 1 : 2;
+  const start = encoded.indexOf(',"transactionId":');
+  const metaAt = encoded.indexOf(',"metadata":', start);
+  const end = encoded.lastIndexOf(',"createdAt":');
+  const fixed = JSON.parse(`{${encoded.slice(start + 1, metaAt)}}`) as FixedFields;
+  Object.freeze(fixed.factorsUsed);
+  spent = 0;
+  for (const f of fixed.factorsUsed) spent += 8 + stringCost(f);
+  let cost = ENTRY_OVERHEAD + textBytes(v.record.id, ascii) + stringCost(fixed.transactionId) + 48 + spent;
+  const metaText = encoded.slice(metaAt + 12, end);
+  spent = 0;
+  budget = 2 * metaText.length + KEPT_ALLOWANCE;
+  const kept = keep(JSON.parse(metaText));
+  let meta: unknown;
+  let metaIsText = false;
+  if (kept !== TOO_COSTLY && spent <= budget) {
+    meta = kept;
+    cost += spent;
+  } else {
+    const text = ` ${metaText}`; // JSON.parse skips the space
+    text.charCodeAt(0); // flattens it now: no slice of `encoded` kept alive behind it
+    meta = text;
+    metaIsText = true;
+    cost += textBytes(text, ascii);
+  }
+  const s: Stored = {
+    transactionId: fixed.transactionId,
+    factorsUsed: fixed.factorsUsed,
+    assuranceLevel: fixed.assuranceLevel,
+    meta,
+    metaIsText,
+  };
+  return { s, cost };
 }
 
 function toRecord(e: Entry): SessionRecord {
-  const f = JSON.parse(e.text) as StoredFields; // a fresh copy for every read
   return {
     id: e.id,
     userId: e.owner.userId,
     tenantId: e.owner.tenantId,
-    transactionId: f.transactionId,
-    factorsUsed: f.factorsUsed,
-    assuranceLevel: f.assuranceLevel,
-    metadata: f.metadata,
+    transactionId: e.transactionId,
+    factorsUsed: e.factorsUsed.slice(),
+    assuranceLevel: e.assuranceLevel,
+    metadata: e.metaIsText ? (JSON.parse(e.meta as string) as JsonValue) : copyKept(e.meta), // a fresh copy for every read
     createdAt: new Date(e.createdAt),
     expiresAt: new Date(e.expiresAt),
     lastActivityAt: new Date(e.lastActivityAt),
@@ -332,13 +470,6 @@ function byCreatedThenId(a: Entry, b: Entry): number {
 
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** The stored text and its accounted cost for a validated record. */
-function stored(v: EncodedRecord): { text: string; cost: number } {
-  const ascii = v.bytes === v.encoded.length; // UTF-8 bytes equal UTF-16 units only for ASCII
-  const text = storedText(v.encoded);
-  return { text, cost: entryCost(v.record.id, text, ascii) };
 }
 
 /**
@@ -416,7 +547,7 @@ export class MemorySessionStore implements SessionStore {
       });
       const r = v.record;
       if (this.#sessions.has(r.id)) throw conflict(STORE);
-      const { text, cost } = stored(v);
+      const { s, cost } = stored(v);
       // The user's own bound first: their soonest-expiring sessions make way.
       const owner = this.#users.get(r.tenantId)?.get(r.userId);
       if (owner !== undefined) {
@@ -430,7 +561,7 @@ export class MemorySessionStore implements SessionStore {
         r.id,
         r.tenantId,
         r.userId,
-        text,
+        s,
         cost,
         r.createdAt.getTime(),
         r.expiresAt.getTime(),
@@ -468,7 +599,7 @@ export class MemorySessionStore implements SessionStore {
         { userId: owner.userId, tenantId: owner.tenantId, createdAt: new Date(e.createdAt) },
         r,
       );
-      const { text, cost } = stored(v);
+      const { s, cost } = stored(v);
       const grows = cost - e.cost;
       if (grows > 0 && this.#bytes() + grows > this.#maxBytes) {
         // Make room for the larger record without evicting this session: take it out,
@@ -479,7 +610,7 @@ export class MemorySessionStore implements SessionStore {
           e.id,
           owner.tenantId,
           owner.userId,
-          text,
+          s,
           cost,
           e.createdAt,
           r.expiresAt.getTime(),
@@ -487,7 +618,7 @@ export class MemorySessionStore implements SessionStore {
         );
         return;
       }
-      e.text = text;
+      e.set(s);
       e.cost = cost;
       owner.bytes += grows;
       this.#entryBytes += grows;
@@ -654,7 +785,7 @@ export class MemorySessionStore implements SessionStore {
     id: string,
     tenant: TenantId,
     user: string,
-    text: string,
+    s: Stored,
     cost: number,
     createdAt: number,
     expiresAt: number,
@@ -672,7 +803,7 @@ export class MemorySessionStore implements SessionStore {
       this.#userCount++;
       this.#userBytes += owner.cost;
     }
-    const e = new Entry(id, owner, text, cost, createdAt, expiresAt, lastActivityAt);
+    const e = new Entry(id, owner, s, cost, createdAt, expiresAt, lastActivityAt);
     this.#sessions.set(id, e);
     owner.add(e);
     owner.bytes += cost;
