@@ -395,33 +395,25 @@ interface Stored {
   metaIsText: boolean;
 }
 
-interface FixedFields {
-  transactionId: string;
-  factorsUsed: string[];
-  assuranceLevel: number;
-}
-
 /**
- * What is kept of a validated record, and its accounted bytes, cut out of core's encoding
- * of it (`{"v":1,"id":…,"userId":…,"tenantId":…,"transactionId":…,"factorsUsed":…,
- * "assuranceLevel":…,"metadata":…,"createdAt":…,…}`). The fields before metadata are
- * JSON strings (every `"` in them escaped) or a number, and those after it are numbers,
- * so the three markers can only be the field names. Everything kept comes from parsing
- * this text: fresh strings, none of them a slice of the caller's.
+ * What is kept of a validated record, and its accounted bytes. transactionId and
+ * factorsUsed are core's checked copies (identifiers, at most a few hundred characters, kept
+ * as id, userId and tenantId are). The metadata comes from parsing its slice of core's
+ * encoding of the record (`{"v":1,…,"assuranceLevel":…,"metadata":…,"createdAt":…,…}`):
+ * fresh strings, none of them a slice of the caller's. The fields before metadata are JSON
+ * strings (every `"` in them escaped) or numbers, and those after it are numbers, so the
+ * two markers can only be the field names.
  */
 function stored(v: EncodedRecord): { s: Stored; cost: number } {
   const encoded = v.encoded;
+  const r = v.record;
   const ascii = v.bytes === encoded.length; // UTF-8 bytes equal UTF-16 units only for ASCII
   wide = ascii ? 1 : 2;
-  const start = encoded.indexOf(',"transactionId":');
-  const metaAt = encoded.indexOf(',"metadata":', start);
-  const end = encoded.lastIndexOf(',"createdAt":');
-  const fixed = JSON.parse(`{${encoded.slice(start + 1, metaAt)}}`) as FixedFields;
-  Object.freeze(fixed.factorsUsed);
   spent = 0;
-  for (const f of fixed.factorsUsed) spent += 8 + stringCost(f);
-  let cost = ENTRY_OVERHEAD + textBytes(v.record.id, ascii) + stringCost(fixed.transactionId) + 48 + spent;
-  const metaText = encoded.slice(metaAt + 12, end);
+  for (const f of r.factorsUsed) spent += 8 + stringCost(f);
+  let cost = ENTRY_OVERHEAD + textBytes(r.id, ascii) + stringCost(r.transactionId) + 48 + spent;
+  const metaAt = encoded.indexOf(',"metadata":');
+  const metaText = encoded.slice(metaAt + 12, encoded.lastIndexOf(',"createdAt":'));
   spent = 0;
   budget = 2 * metaText.length + KEPT_ALLOWANCE;
   const kept = keep(JSON.parse(metaText));
@@ -438,9 +430,9 @@ function stored(v: EncodedRecord): { s: Stored; cost: number } {
     cost += textBytes(text, ascii);
   }
   const s: Stored = {
-    transactionId: fixed.transactionId,
-    factorsUsed: fixed.factorsUsed,
-    assuranceLevel: fixed.assuranceLevel,
+    transactionId: r.transactionId,
+    factorsUsed: r.factorsUsed,
+    assuranceLevel: r.assuranceLevel,
     meta,
     metaIsText,
   };
