@@ -298,8 +298,10 @@ const USER_OVERHEAD = 300;
  * metadata of up to a few KB is kept as values; large or densely nested metadata as text.
  */
 const KEPT_ALLOWANCE = 2048;
-/** Marks a kept object: `[OBJECT, key, value, key, value, …]`. Never handed out. */
+/** On a tape (see {@link keep}), an object follows: its key count, then each key and value. */
 const OBJECT = Object.freeze({});
+/** On a tape, an array follows: its length, then each element. */
+const ARRAY = Object.freeze({});
 /** Bytes a string's characters may take: one each when ASCII, else two (UTF-16). */
 function textBytes(text: string, ascii: boolean): number {
   return ascii ? text.length : 2 * text.length;
@@ -310,12 +312,11 @@ function userCost(tenant: string, user: string): number {
   return USER_OVERHEAD + 2 * (tenant.length + user.length);
 }
 
-/** What {@link keep} spent so far and may spend, and the bytes per character of strings. */
+/** What {@link keep} spent so far and may spend, and the tape it writes. */
 let spent = 0;
 let budget = 0;
 let wide = 1;
-/** {@link keep}'s answer when the values would cost more than the budget. */
-const TOO_COSTLY = Symbol('too costly');
+const tape: unknown[] = [];
 
 /** Heap bytes of a string: a 16-byte header and its characters, rounded up to 8. */
 function stringCost(s: string): number {
@@ -323,68 +324,80 @@ function stringCost(s: string): number {
 }
 
 /**
- * The kept form of a freshly parsed JSON value, adding its heap cost (64-bit, pointer
- * compression off: 8-byte slots, arrays 48 bytes plus a slot an element, numbers that are
- * not small integers boxed in 16 bytes) to `spent`; TOO_COSTLY once past `budget`.
+ * Writes a freshly parsed JSON value onto `tape` in prefix order (an object as OBJECT, its
+ * key count, then each key and value; an array as ARRAY, its length, then each element;
+ * anything else as itself), so that the whole metadata is kept in one array however it
+ * nests. Adds what that takes on the heap to `spent` (64-bit, pointer compression off: a
+ * slot of 8 bytes an item, strings, and 16 bytes a number that is not a small integer);
+ * false once past `budget`.
  */
-function keep(v: unknown): unknown {
+function keep(v: unknown): boolean {
   if (typeof v === 'string') {
-    spent += stringCost(v);
-    return v;
+    spent += 8 + stringCost(v);
+    tape.push(v);
+    return true;
   }
   if (typeof v === 'number') {
-    if (!((v | 0) === v && v < 0x40000000 && v >= -0x40000000 && (v !== 0 || 1 / v > 0))) spent += 16;
-    return v;
+    spent += (v | 0) === v && v < 0x40000000 && v >= -0x40000000 && (v !== 0 || 1 / v > 0) ? 8 : 24;
+    tape.push(v);
+    return true;
   }
-  if (typeof v !== 'object' || v === null) return v; // true, false, null
+  if (typeof v !== 'object' || v === null) {
+    spent += 8; // true, false, null
+    tape.push(v);
+    return true;
+  }
   if (Array.isArray(v)) {
     const n = v.length;
-    spent += 48 + 8 * n;
-    if (spent > budget) return TOO_COSTLY;
-    const out = new Array(n);
-    for (let i = 0; i < n; i++) {
-      const k = keep(v[i]);
-      if (k === TOO_COSTLY) return TOO_COSTLY;
-      out[i] = k;
-    }
-    return out;
+    spent += 16;
+    tape.push(ARRAY, n);
+    for (let i = 0; i < n; i++) if (!keep(v[i])) return false;
+    return spent <= budget;
   }
   const keys = Object.keys(v);
   const n = keys.length;
-  spent += 56 + 16 * n;
-  if (spent > budget) return TOO_COSTLY;
-  const out = new Array(1 + 2 * n);
-  out[0] = OBJECT;
+  spent += 16;
+  tape.push(OBJECT, n);
   for (let i = 0; i < n; i++) {
     const key = keys[i] as string;
-    spent += stringCost(key); // counted in every session, though often shared
-    const k = keep((v as Record<string, unknown>)[key]);
-    if (k === TOO_COSTLY) return TOO_COSTLY;
-    out[1 + 2 * i] = key;
-    out[2 + 2 * i] = k;
+    spent += 8 + stringCost(key); // counted in every session, though V8 often shares keys
+    tape.push(key);
+    if (!keep((v as Record<string, unknown>)[key])) return false;
   }
-  return out;
+  return spent <= budget;
 }
 
-/** A fresh copy of a kept value, as the JSON value it was kept from. */
-function copyKept(k: unknown): JsonValue {
-  if (typeof k !== 'object' || k === null) return k as JsonValue;
-  const a = k as unknown[];
-  const n = a.length;
-  if (a[0] === OBJECT) {
+/** Where {@link unkeep} reads on the tape. */
+let at = 0;
+
+/** The JSON value that starts at `at` on a tape, as a fresh copy. */
+function unkeep(t: readonly unknown[]): JsonValue {
+  const x = t[at++];
+  if (x === OBJECT) {
+    const n = t[at++] as number;
     const o: Record<string, JsonValue> = {};
-    for (let i = 1; i < n; i += 2) {
-      const key = a[i] as string;
-      const value = copyKept(a[i + 1]);
+    for (let i = 0; i < n; i++) {
+      const key = t[at++] as string;
+      const value = unkeep(t);
       if (key === '__proto__') {
         Object.defineProperty(o, key, { value, writable: true, enumerable: true, configurable: true });
       } else o[key] = value;
     }
     return o;
   }
-  const out: JsonValue[] = new Array(n);
-  for (let i = 0; i < n; i++) out[i] = copyKept(a[i]);
-  return out;
+  if (x === ARRAY) {
+    const n = t[at++] as number;
+    const out: JsonValue[] = new Array(n);
+    for (let i = 0; i < n; i++) out[i] = unkeep(t);
+    return out;
+  }
+  return x as JsonValue;
+}
+
+/** A fresh copy of kept metadata. */
+function copyKept(t: unknown): JsonValue {
+  at = 0;
+  return unkeep(t as readonly unknown[]);
 }
 
 interface Stored {
@@ -416,12 +429,13 @@ function stored(v: EncodedRecord): { s: Stored; cost: number } {
   const metaText = encoded.slice(metaAt + 12, encoded.lastIndexOf(',"createdAt":'));
   spent = 0;
   budget = 2 * metaText.length + KEPT_ALLOWANCE;
-  const kept = keep(JSON.parse(metaText));
+  tape.length = 0;
+  const fits = keep(JSON.parse(metaText));
   let meta: unknown;
   let metaIsText = false;
-  if (kept !== TOO_COSTLY && spent <= budget) {
-    meta = kept;
-    cost += spent;
+  if (fits) {
+    meta = tape.slice(); // an array of exactly its length
+    cost += 48 + spent;
   } else {
     const text = ` ${metaText}`; // JSON.parse skips the space
     text.charCodeAt(0); // flattens it now: no slice of `encoded` kept alive behind it
@@ -429,6 +443,7 @@ function stored(v: EncodedRecord): { s: Stored; cost: number } {
     metaIsText = true;
     cost += textBytes(text, ascii);
   }
+  tape.length = 0;
   const s: Stored = {
     transactionId: r.transactionId,
     factorsUsed: r.factorsUsed,
