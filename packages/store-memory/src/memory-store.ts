@@ -45,12 +45,12 @@ const MAX_DATE_MS = 8.64e15;
 /**
  * One stored session. The fields a read hands out are kept as plain values: strings,
  * numbers, `factorsUsed` as an array (copied on read) and the metadata in one of two
- * forms, chosen per record by what it would cost on the heap (see {@link keep}): as
- * plain values (objects as flat `[OBJECT, key, value, …]` arrays, so no hidden class is
- * made per shape) when that costs at most twice its JSON text plus {@link KEPT_ALLOWANCE}, read by
- * a deep copy; else as its JSON text (shapes such as `[{},{},…]` that cost far more as
- * values than as text), read by a parse. Times are integer ms kept as numbers (exactly
- * what the Dates handed out will hold), so touch and extend change a number in place.
+ * forms, chosen per record by what it would take on the heap (see {@link stored}): on one
+ * flat array (a tape, see {@link keep}) when that takes at most twice its JSON text plus
+ * {@link KEPT_ALLOWANCE}, read by a copy; else as its JSON text (shapes such as
+ * `[{},{},…]` that take far more as values than as text), read by a parse. Times are
+ * integer ms kept as numbers (exactly what the Dates handed out will hold), so touch and
+ * extend change a number in place.
  */
 class Entry {
   /** The expiry bucket holding this entry (null once removed). */
@@ -286,8 +286,8 @@ export interface MemorySessionStoreStats {
 
 /**
  * Heap bytes of one entry besides its strings and kept values: the Entry object and its
- * boxed times, its slots in the id Map, the user's heap and the expiry bucket's Set (about
- * 360 on Node 20 and 22 with pointer compression off; see the heap test).
+ * boxed times, its slots in the id Map, the user's heap and the expiry bucket's Set (the heap
+ * test checks that the accounting stays above what is really taken).
  */
 const ENTRY_OVERHEAD = 400;
 /** Heap bytes of one (tenant, user) index besides its two strings: the object, its Set and Map slots. */
@@ -483,8 +483,8 @@ function nextTurn(): Promise<void> {
  * An in-process {@link SessionStore}: the embedded default. Sessions live in this
  * process only (they are lost on restart and not shared between processes).
  *
- * - A `Map` from id to the stored session: each record kept as the JSON text of core's
- *   encoding (reads parse a fresh copy) plus its times as numbers.
+ * - A `Map` from id to the stored session: its fields as plain values, its metadata on
+ *   one flat array or as JSON text (reads copy or parse a fresh copy), its times as numbers.
  * - A per-(tenant, user) index (`Map` tenant → `Map` user → index), so listByUser and
  *   deleteByUser cost what that user has, and no two tenants or users can collide.
  * - An expiry index of one-second buckets ordered by a min-heap, so cleanupExpired
