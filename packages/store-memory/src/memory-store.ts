@@ -48,9 +48,12 @@ const CLEANUP_BATCH = 10_000;
 const MAX_DATE_MS = 8.64e15;
 
 /**
- * One stored session. What a read hands out, except the times, is kept as one JSON text
- * (sliced from core's encoding of the record), so a session's memory follows its encoded
- * size whatever the shape of its metadata, and every read parses a fresh copy. Times are
+ * One stored session. The fields a read hands out are kept as plain values: strings,
+ * numbers, `factorsUsed` as an array (copied on read) and the metadata in one of two
+ * forms, chosen per record by what it would take on the heap (see {@link stored}): on one
+ * flat array (a tape, see {@link keep}) when that takes at most twice its JSON text plus
+ * {@link KEPT_ALLOWANCE}, read by a copy; else as its JSON text (shapes such as
+ * `[{},{},…]` that take far more as values than as text), read by a parse. Times are
  * integer ms kept as numbers (exactly what the Dates handed out will hold), so touch and
  * extend change a number in place.
  */
@@ -59,19 +62,39 @@ class Entry {
   bucket: Bucket | null = null;
   /** Its position in its owner's eviction heap (-1 once removed). */
   slot = -1;
+  transactionId: string;
+  factorsUsed: readonly string[];
+  assuranceLevel: number;
+  /** The metadata as kept values, or its JSON text when {@link metaIsText}. */
+  meta: unknown;
+  metaIsText: boolean;
 
   constructor(
     readonly id: string,
     /** The (tenant, user) index this entry belongs to. */
     readonly owner: UserIndex,
-    /** `{"transactionId":…,"factorsUsed":…,"assuranceLevel":…,"metadata":…}` as stored. */
-    public text: string,
-    /** Bytes accounted for this entry (see {@link entryCost}). */
+    s: Stored,
+    /** Bytes accounted for this entry (see {@link stored}). */
     public cost: number,
     readonly createdAt: number,
     public expiresAt: number,
     public lastActivityAt: number,
-  ) {}
+  ) {
+    this.transactionId = s.transactionId;
+    this.factorsUsed = s.factorsUsed;
+    this.assuranceLevel = s.assuranceLevel;
+    this.meta = s.meta;
+    this.metaIsText = s.metaIsText;
+  }
+
+  /** Replaces the stored fields (update). */
+  set(s: Stored): void {
+    this.transactionId = s.transactionId;
+    this.factorsUsed = s.factorsUsed;
+    this.assuranceLevel = s.assuranceLevel;
+    this.meta = s.meta;
+    this.metaIsText = s.metaIsText;
+  }
 }
 
 /**
@@ -267,23 +290,26 @@ export interface MemorySessionStoreStats {
 }
 
 /**
- * Heap bytes of one entry besides its texts: the Entry object and its three boxed times,
- * its slots in the id Map, the user's Set and the expiry bucket's Set, and the strings'
- * headers (measured on Node 20 and 22 with pointer compression off: about 330; see the
- * heap test).
+ * Heap bytes of one entry besides its strings and kept values: the Entry object and its
+ * boxed times, its slots in the id Map, the user's heap and the expiry bucket's Set (the heap
+ * test checks that the accounting stays above what is really taken).
  */
 const ENTRY_OVERHEAD = 400;
 /** Heap bytes of one (tenant, user) index besides its two strings: the object, its Set and Map slots. */
 const USER_OVERHEAD = 300;
-
+/**
+ * Metadata is kept as values when they cost at most twice its JSON text's length plus
+ * KEPT_ALLOWANCE bytes (else as the text itself, one or two bytes a character): typical
+ * metadata of up to a few KB is kept as values; large or densely nested metadata as text.
+ */
+const KEPT_ALLOWANCE = 2048;
+/** On a tape (see {@link keep}), an object follows: its key count, then each key and value. */
+const OBJECT = Object.freeze({});
+/** On a tape, an array follows: its length, then each element. */
+const ARRAY = Object.freeze({});
 /** Bytes a string's characters may take: one each when ASCII, else two (UTF-16). */
 function textBytes(text: string, ascii: boolean): number {
   return ascii ? text.length : 2 * text.length;
-}
-
-/** Accounted bytes of a session whose stored text is `text`. */
-function entryCost(id: string, text: string, ascii: boolean): number {
-  return ENTRY_OVERHEAD + textBytes(id, ascii) + textBytes(text, ascii);
 }
 
 /** Accounted bytes of a (tenant, user) index (its strings counted as two bytes a character). */
@@ -291,38 +317,157 @@ function userCost(tenant: string, user: string): number {
   return USER_OVERHEAD + 2 * (tenant.length + user.length);
 }
 
-/**
- * The fields a read needs besides id, owner and times, cut out of core's encoding of the
- * record (`{"v":1,"id":…,"userId":…,"tenantId":…,"transactionId":…,"factorsUsed":…,
- * "assuranceLevel":…,"metadata":…,"createdAt":…,…}`). The fields before transactionId
- * are JSON strings, in which every `"` is escaped, and those after metadata are numbers,
- * so the two markers can only be the field names.
- */
-function storedText(encoded: string): string {
-  const start = encoded.indexOf(',"transactionId":');
-  const end = encoded.lastIndexOf(',"createdAt":');
-  const text = `{${encoded.slice(start + 1, end)}}`;
-  text.charCodeAt(0); // flattens it now: no slice of `encoded` kept alive behind it
-  return text;
+/** What {@link keep} spent so far and may spend, and the tape it writes. */
+let spent = 0;
+let budget = 0;
+let wide = 1;
+const tape: unknown[] = [];
+
+/** Heap bytes of a string: a 16-byte header and its characters, rounded up to 8. */
+function stringCost(s: string): number {
+  return (16 + wide * s.length + 7) & ~7;
 }
 
-interface StoredFields {
+/**
+ * Writes a freshly parsed JSON value onto `tape` in prefix order (an object as OBJECT, its
+ * key count, then each key and value; an array as ARRAY, its length, then each element;
+ * anything else as itself), so that the whole metadata is kept in one array however it
+ * nests. Adds what that takes on the heap to `spent` (64-bit, pointer compression off: a
+ * slot of 8 bytes an item, strings, and 16 bytes a number that is not a small integer);
+ * false once past `budget`.
+ */
+function keep(v: unknown): boolean {
+  if (typeof v === 'string') {
+    spent += 8 + stringCost(v);
+    tape.push(v);
+    return true;
+  }
+  if (typeof v === 'number') {
+    spent += (v | 0) === v && v < 0x40000000 && v >= -0x40000000 && (v !== 0 || 1 / v > 0) ? 8 : 24;
+    tape.push(v);
+    return true;
+  }
+  if (typeof v !== 'object' || v === null) {
+    spent += 8; // true, false, null
+    tape.push(v);
+    return true;
+  }
+  if (Array.isArray(v)) {
+    const n = v.length;
+    spent += 16;
+    tape.push(ARRAY, n);
+    for (let i = 0; i < n; i++) if (!keep(v[i])) return false;
+    return spent <= budget;
+  }
+  const keys = Object.keys(v);
+  const n = keys.length;
+  spent += 16;
+  tape.push(OBJECT, n);
+  for (let i = 0; i < n; i++) {
+    const key = keys[i] as string;
+    spent += 8 + stringCost(key); // counted in every session, though V8 often shares keys
+    tape.push(key);
+    if (!keep((v as Record<string, unknown>)[key])) return false;
+  }
+  return spent <= budget;
+}
+
+/** Where {@link unkeep} reads on the tape. */
+let at = 0;
+
+/** The JSON value that starts at `at` on a tape, as a fresh copy. */
+function unkeep(t: readonly unknown[]): JsonValue {
+  const x = t[at++];
+  if (x === OBJECT) {
+    const n = t[at++] as number;
+    const o: Record<string, JsonValue> = {};
+    for (let i = 0; i < n; i++) {
+      const key = t[at++] as string;
+      const value = unkeep(t);
+      if (key === '__proto__') {
+        Object.defineProperty(o, key, { value, writable: true, enumerable: true, configurable: true });
+      } else o[key] = value;
+    }
+    return o;
+  }
+  if (x === ARRAY) {
+    const n = t[at++] as number;
+    const out: JsonValue[] = new Array(n);
+    for (let i = 0; i < n; i++) out[i] = unkeep(t);
+    return out;
+  }
+  return x as JsonValue;
+}
+
+/** A fresh copy of kept metadata. */
+function copyKept(t: unknown): JsonValue {
+  at = 0;
+  return unkeep(t as readonly unknown[]);
+}
+
+interface Stored {
   transactionId: string;
-  factorsUsed: string[];
+  factorsUsed: readonly string[];
   assuranceLevel: number;
-  metadata: JsonValue;
+  meta: unknown;
+  metaIsText: boolean;
+}
+
+/**
+ * What is kept of a validated record, and its accounted bytes. transactionId and
+ * factorsUsed are core's checked copies (identifiers, at most a few hundred characters, kept
+ * as id, userId and tenantId are). The metadata comes from parsing its slice of core's
+ * encoding of the record (`{"v":1,…,"assuranceLevel":…,"metadata":…,"createdAt":…,…}`):
+ * fresh strings, none of them a slice of the caller's. The fields before metadata are JSON
+ * strings (every `"` in them escaped) or numbers, and those after it are numbers, so the
+ * two markers can only be the field names.
+ */
+function stored(v: EncodedRecord): { s: Stored; cost: number } {
+  const encoded = v.encoded;
+  const r = v.record;
+  const ascii = v.bytes === encoded.length; // UTF-8 bytes equal UTF-16 units only for ASCII
+  wide = ascii ? 1 : 2;
+  spent = 0;
+  for (const f of r.factorsUsed) spent += 8 + stringCost(f);
+  let cost = ENTRY_OVERHEAD + textBytes(r.id, ascii) + stringCost(r.transactionId) + 48 + spent;
+  const metaAt = encoded.indexOf(',"metadata":');
+  const metaText = encoded.slice(metaAt + 12, encoded.lastIndexOf(',"createdAt":'));
+  spent = 0;
+  budget = 2 * metaText.length + KEPT_ALLOWANCE;
+  tape.length = 0;
+  const fits = keep(JSON.parse(metaText));
+  let meta: unknown;
+  let metaIsText = false;
+  if (fits) {
+    meta = tape.slice(); // an array of exactly its length
+    cost += 48 + spent;
+  } else {
+    const text = ` ${metaText}`; // JSON.parse skips the space
+    text.charCodeAt(0); // flattens it now: no slice of `encoded` kept alive behind it
+    meta = text;
+    metaIsText = true;
+    cost += textBytes(text, ascii);
+  }
+  tape.length = 0;
+  const s: Stored = {
+    transactionId: r.transactionId,
+    factorsUsed: r.factorsUsed,
+    assuranceLevel: r.assuranceLevel,
+    meta,
+    metaIsText,
+  };
+  return { s, cost };
 }
 
 function toRecord(e: Entry): SessionRecord {
-  const f = JSON.parse(e.text) as StoredFields; // a fresh copy for every read
   return {
     id: e.id,
     userId: e.owner.userId,
     tenantId: e.owner.tenantId,
-    transactionId: f.transactionId,
-    factorsUsed: f.factorsUsed,
-    assuranceLevel: f.assuranceLevel,
-    metadata: f.metadata,
+    transactionId: e.transactionId,
+    factorsUsed: e.factorsUsed.slice(),
+    assuranceLevel: e.assuranceLevel,
+    metadata: e.metaIsText ? (JSON.parse(e.meta as string) as JsonValue) : copyKept(e.meta), // a fresh copy for every read
     createdAt: new Date(e.createdAt),
     expiresAt: new Date(e.expiresAt),
     lastActivityAt: new Date(e.lastActivityAt),
@@ -339,19 +484,12 @@ function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** The stored text and its accounted cost for a validated record. */
-function stored(v: EncodedRecord): { text: string; cost: number } {
-  const ascii = v.bytes === v.encoded.length; // UTF-8 bytes equal UTF-16 units only for ASCII
-  const text = storedText(v.encoded);
-  return { text, cost: entryCost(v.record.id, text, ascii) };
-}
-
 /**
  * An in-process {@link SessionStore}: the embedded default. Sessions live in this
  * process only (they are lost on restart and not shared between processes).
  *
- * - A `Map` from id to the stored session: each record kept as the JSON text of core's
- *   encoding (reads parse a fresh copy) plus its times as numbers.
+ * - A `Map` from id to the stored session: its fields as plain values, its metadata on
+ *   one flat array or as JSON text (reads copy or parse a fresh copy), its times as numbers.
  * - A per-(tenant, user) index (`Map` tenant → `Map` user → index), so listByUser and
  *   deleteByUser cost what that user has, and no two tenants or users can collide.
  * - An expiry index of one-second buckets ordered by a min-heap, so cleanupExpired
@@ -426,7 +564,7 @@ export class MemorySessionStore implements SessionStore {
       });
       const r = v.record;
       if (this.#sessions.has(r.id)) throw conflict(STORE);
-      const { text, cost } = stored(v);
+      const { s, cost } = stored(v);
       // The user's own bound first: their soonest-expiring sessions make way.
       const owner = this.#users.get(r.tenantId)?.get(r.userId);
       if (owner !== undefined && owner.size >= this.#maxPerUser) {
@@ -443,7 +581,7 @@ export class MemorySessionStore implements SessionStore {
         r.id,
         r.tenantId,
         r.userId,
-        text,
+        s,
         cost,
         r.createdAt.getTime(),
         r.expiresAt.getTime(),
@@ -481,7 +619,7 @@ export class MemorySessionStore implements SessionStore {
         { userId: owner.userId, tenantId: owner.tenantId, createdAt: new Date(e.createdAt) },
         r,
       );
-      const { text, cost } = stored(v);
+      const { s, cost } = stored(v);
       const grows = cost - e.cost;
       if (grows > 0 && this.#bytes() + grows > this.#maxBytes) {
         // Make room for the larger record without evicting this session: take it out,
@@ -492,7 +630,7 @@ export class MemorySessionStore implements SessionStore {
           e.id,
           owner.tenantId,
           owner.userId,
-          text,
+          s,
           cost,
           e.createdAt,
           r.expiresAt.getTime(),
@@ -500,7 +638,7 @@ export class MemorySessionStore implements SessionStore {
         );
         return;
       }
-      e.text = text;
+      e.set(s);
       e.cost = cost;
       owner.bytes += grows;
       this.#entryBytes += grows;
@@ -669,7 +807,7 @@ export class MemorySessionStore implements SessionStore {
     id: string,
     tenant: TenantId,
     user: string,
-    text: string,
+    s: Stored,
     cost: number,
     createdAt: number,
     expiresAt: number,
@@ -687,7 +825,7 @@ export class MemorySessionStore implements SessionStore {
       this.#userCount++;
       this.#userBytes += owner.cost;
     }
-    const e = new Entry(id, owner, text, cost, createdAt, expiresAt, lastActivityAt);
+    const e = new Entry(id, owner, s, cost, createdAt, expiresAt, lastActivityAt);
     this.#sessions.set(id, e);
     owner.add(e);
     owner.bytes += cost;

@@ -38,16 +38,36 @@ interface Bounds {
 
 const isAscii = (text: string) => /^[\x00-\x7f]*$/.test(text);
 
-/** The README's accounting: 400 bytes a session plus its id and stored text, one byte a character when the record is ASCII, else two. */
+/**
+ * The README's accounting: 400 bytes a session, its id (one byte a character when the
+ * record is ASCII, else two), transactionId and factorsUsed as strings and an array, and
+ * the metadata as one array of values (what it takes on the heap) when that is at most twice its JSON
+ * text plus 2048, else as its text (one byte a character plus one).
+ */
 function cost(s: Omit<ModelSession, 'seq'>): number {
+  const metaText = JSON.stringify(s.metadata);
   const text = JSON.stringify({
     transactionId: s.transactionId,
     factorsUsed: s.factorsUsed,
     assuranceLevel: s.assuranceLevel,
     metadata: s.metadata,
   });
-  const ascii = isAscii(s.id + s.userId + s.tenantId + text);
-  return 400 + (ascii ? 1 : 2) * (s.id.length + text.length);
+  const w = isAscii(s.id + s.userId + s.tenantId + text) ? 1 : 2;
+  const str = (x: string) => Math.ceil((16 + w * x.length) / 8) * 8;
+  const smallInt = (n: number) => Number.isInteger(n) && Math.abs(n) < 2 ** 30 && !Object.is(n, -0);
+  // One 8-byte slot an item on the tape (objects and arrays take two), plus strings and boxed numbers.
+  const values = (v: JsonValue): number => {
+    if (typeof v === 'string') return 8 + str(v);
+    if (typeof v === 'number') return smallInt(v) || v === -(2 ** 30) ? 8 : 24;
+    if (v === null || typeof v === 'boolean') return 8;
+    if (Array.isArray(v)) return 16 + v.reduce((sum: number, x) => sum + values(x), 0);
+    const entries = Object.entries(v);
+    return 16 + entries.reduce((sum, [k, x]) => sum + 8 + str(k) + values(x), 0);
+  };
+  const fixed =
+    400 + w * s.id.length + str(s.transactionId) + 48 + s.factorsUsed.reduce((sum, f) => sum + 8 + str(f), 0);
+  const kept = values(JSON.parse(metaText) as JsonValue);
+  return fixed + (kept <= 2 * metaText.length + 2048 ? 48 + kept : w * (metaText.length + 1));
 }
 
 /** 300 bytes a (tenant, user) index plus two a character of its names. */
