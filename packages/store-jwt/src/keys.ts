@@ -527,30 +527,29 @@ async function importAsymmetric(key: Extract<CheckedKey, { secret?: undefined }>
   const priv = key.privateKey === undefined ? undefined : await importPrivate(alg, key.privateKey);
   const pub = key.publicKey === undefined ? undefined : await importPublic(alg, key.publicKey);
   const given = key.publicKey?.source;
-  const jwk = pub ?? priv?.publicJwk;
+  let jwk: JWK | undefined;
   let verifyKey: CryptoKey;
-  if (jwk !== undefined) {
-    if (
-      pub !== undefined &&
-      priv?.publicJwk !== undefined &&
-      (pub.x !== priv.publicJwk.x || pub.y !== priv.publicJwk.y)
-    ) {
-      throw new KeyImportError(`${key.field}.publicKey`, 'does not match privateKey');
-    }
-    verifyKey = (await importJWK({ ...jwk, alg }, alg)) as CryptoKey;
+  if (pub !== undefined) {
+    jwk = pub;
+    verifyKey = (await importJWK({ ...pub, alg }, alg)) as CryptoKey;
   } else if (given?.form === 'cryptokey' && given.key.type === 'public') {
     verifyKey = given.key; // a non-extractable public CryptoKey
+    jwk = priv?.publicJwk;
+  } else if (priv?.publicJwk !== undefined) {
+    jwk = priv.publicJwk;
+    verifyKey = (await importJWK({ ...jwk, alg }, alg)) as CryptoKey;
   } else {
     throw new KeyImportError(
       `${key.field}.publicKey`,
       'is required: the privateKey is a non-extractable CryptoKey, whose public key Web Crypto cannot derive on this runtime (give publicKey, or an extractable privateKey)',
     );
   }
-  if (priv !== undefined && pub === undefined && key.publicKey !== undefined) {
-    // a verify-only non-extractable public key beside a private key: check they pair
-    if (!(await pairs(alg, priv.signKey, verifyKey))) {
-      throw new KeyImportError(`${key.field}.publicKey`, 'does not match privateKey');
-    }
+  if (priv !== undefined && key.publicKey !== undefined) {
+    const same =
+      pub !== undefined && priv.publicJwk !== undefined
+        ? pub.x === priv.publicJwk.x && pub.y === priv.publicJwk.y
+        : await pairs(alg, priv.signKey, verifyKey); // one side cannot be read: sign and verify
+    if (!same) throw new KeyImportError(`${key.field}.publicKey`, 'does not match privateKey');
   }
   if (jwk === undefined && key.kid === undefined) {
     throw new KeyImportError(
