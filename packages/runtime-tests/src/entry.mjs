@@ -1,6 +1,7 @@
 // The test entry bundled for every runtime (esbuild, platform "browser": a `node:` import
 // or a Node builtin anywhere in what it pulls in fails the bundle). It registers the
-// conformance suite for core's MapSessionStore fixture and for MemorySessionStore, plus
+// conformance suite for core's MapSessionStore fixture, MemorySessionStore and
+// JwtSessionStore (src/jwt-entry.mjs), plus
 // the pieces of core that touch the platform (ids, byte counts, timers), and exposes
 // `run()` on globalThis for the runtime's harness.
 import {
@@ -17,6 +18,7 @@ import {
 import { describeSessionStore } from '@sessionkit/core/testing';
 import { MemorySessionStore } from '@sessionkit/store-memory';
 import { MapSessionStore } from '../../core/test/fixtures/map-store.mjs';
+import { registerJwtTests } from './jwt-entry.mjs';
 import { describe, it, runAll } from './runner.mjs';
 
 const runner = { describe, it };
@@ -149,4 +151,8 @@ function platformInfo() {
   };
 }
 
-globalThis.__sessionkitRuntimeTests = async () => ({ info: platformInfo(), results: await runAll() });
+globalThis.__sessionkitRuntimeTests = async () => {
+  // store-jwt's tests need keys made with Web Crypto first (asynchronously).
+  const notes = await registerJwtTests();
+  return { info: { ...platformInfo(), notes }, results: await runAll() };
+};

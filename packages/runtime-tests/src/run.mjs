@@ -290,6 +290,7 @@ for (const e of report) {
   console.log(
     `${e.error ? '✗' : n('failed') ? '✗' : '✓'} ${e.runtime.padEnd(13)} ${(e.version ?? '').padEnd(24)} ${n('passed')} passed, ${n('failed')} failed, ${n('skipped')} skipped${e.ms !== undefined ? ` (${(e.ms / 1000).toFixed(1)} s)` : ''}${e.info?.timerHandle ? ` [timer handle: ${e.info.timerHandle}; Buffer: ${e.info.buffer}; process: ${e.info.process}]` : ''}`,
   );
+  for (const note of e.info?.notes ?? []) console.log(`    - ${note}`);
   for (const t of r.filter((x) => x.status === 'failed').slice(0, 10))
     console.log(`    ✗ ${t.name}\n      ${t.error.split('\n').join('\n      ')}`);
   if (e.error) console.log(`    ! ${e.error.split('\n').join('\n      ')}`);

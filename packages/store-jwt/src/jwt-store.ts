@@ -1,4 +1,3 @@
-import type { webcrypto } from 'node:crypto';
 import {
   assertOptionsObject,
   checkRecord,
@@ -25,10 +24,12 @@ import {
   type ValidRecord,
 } from '@sessionkit/core';
 import {
+  base64url,
   CompactEncrypt,
   type CompactJWEHeaderParameters,
   type CompactJWSHeaderParameters,
   CompactSign,
+  type CryptoKey,
   compactDecrypt,
   compactVerify,
   createLocalJWKSet,
@@ -45,6 +46,7 @@ import {
   isHmac,
   isSupportedAlgorithm,
   type JwtAlgorithm,
+  KeyImportError,
   type ResolvedKey,
 } from './keys.js';
 import { type JwtSessionStoreOptions, KNOWN_ENCRYPT_OPTIONS, KNOWN_OPTIONS } from './options.js';
@@ -76,14 +78,14 @@ interface EncryptionState {
 interface Prepared {
   /** Every key; the first signs. */
   keys: ResolvedKey[];
-  signing: ResolvedKey & { signKey: webcrypto.CryptoKey };
+  signing: ResolvedKey & { signKey: CryptoKey };
   signingHeader: CompactJWSHeaderParameters;
   /** base64url of the signing header, plus the '.' */
   signingPrefixLength: number;
   /** Exact header segments this store writes, mapped to the key that made them. */
   knownHeaders: Map<string, ResolvedKey>;
   /** The A256GCM key, when encrypting. */
-  cek: webcrypto.CryptoKey | undefined;
+  cek: CryptoKey | undefined;
 }
 
 /** jose options that allow only one algorithm (the one the key is for). */
@@ -135,9 +137,8 @@ function isCanonicalB64(segment: string): boolean {
   return (last & (rem === 2 ? 0x0f : 0x03)) === 0;
 }
 
-function bytesToString(bytes: Uint8Array, encoding: 'utf8' | 'latin1'): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString(encoding);
-}
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder();
 
 /** A thrown value's message, whatever was thrown. */
 function describeError(error: unknown): string {
@@ -169,9 +170,34 @@ function checkCallerRecord(rules: RecordRules, input: SessionRecord): ValidRecor
 }
 
 /** The order n of the P-256 group (ES256), big-endian; a signature is (r, s), each 32 bytes. */
-const P256_N = Buffer.from('ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551', 'hex');
+const P256_N = fromHex('ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
 /** floor(n / 2), big-endian: an ES256 signature with s above it is the high-s twin of (r, n - s). */
-const P256_HALF_N = Buffer.from('7fffffff800000007fffffffffffffffde737d56d38bcf4279dce5617e3192a8', 'hex');
+const P256_HALF_N = fromHex('7fffffff800000007fffffffffffffffde737d56d38bcf4279dce5617e3192a8');
+
+function fromHex(hex: string): Uint8Array {
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return bytes;
+}
+
+/** True when the 32 bytes of `signature` from byte 32 on (s), big-endian, exceed floor(n / 2). */
+function sAboveHalfN(signature: Uint8Array): boolean {
+  for (let i = 0; i < 32; i++) {
+    const a = signature[32 + i] as number;
+    const b = P256_HALF_N[i] as number;
+    if (a !== b) return a > b;
+  }
+  return false;
+}
+
+/** The bytes of a base64url segment (undefined when it does not decode). */
+function decodeB64(segment: string): Uint8Array | undefined {
+  try {
+    return base64url.decode(segment);
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * True when an ES256 signature (base64url, P-1363 r || s) has s > n/2. ECDSA verifies
@@ -179,22 +205,22 @@ const P256_HALF_N = Buffer.from('7fffffff800000007fffffffffffffffde737d56d38bcf4
  * only the low one is accepted. Other lengths are left to jose (which rejects them).
  */
 function isHighS(signatureB64: string): boolean {
-  const signature = Buffer.from(signatureB64, 'base64url');
-  return signature.length === 64 && Buffer.compare(signature.subarray(32), P256_HALF_N) > 0;
+  const signature = decodeB64(signatureB64);
+  return signature !== undefined && signature.length === 64 && sAboveHalfN(signature);
 }
 
 /** The compact ES256 JWS with its signature's s made low (n - s when s > n/2). */
 function withLowS(jws: string): string {
   const dot = jws.lastIndexOf('.');
-  const signature = Buffer.from(jws.slice(dot + 1), 'base64url');
-  if (signature.length !== 64 || Buffer.compare(signature.subarray(32), P256_HALF_N) <= 0) return jws;
+  const signature = decodeB64(jws.slice(dot + 1));
+  if (signature === undefined || signature.length !== 64 || !sAboveHalfN(signature)) return jws;
   let borrow = 0; // s = n - s, byte by byte from the least significant
   for (let i = 31; i >= 0; i--) {
     const d = (P256_N[i] as number) - (signature[32 + i] as number) - borrow;
     signature[32 + i] = d & 0xff;
     borrow = d < 0 ? 1 : 0;
   }
-  return `${jws.slice(0, dot + 1)}${signature.toString('base64url')}`;
+  return `${jws.slice(0, dot + 1)}${base64url.encode(signature)}`;
 }
 
 const UPDATE_HINT =
@@ -326,7 +352,7 @@ export class JwtSessionStore implements SessionStore {
     }
     this.#claimsPrefix = prefix;
 
-    let encryptionKey: Uint8Array | undefined;
+    let encryptionKey: ReturnType<typeof encryptionKeyBytes> | undefined;
     if (options.encrypt !== undefined) {
       if (!isPlainObject(options.encrypt)) throw optionError('encrypt', 'must be an object like { secret }');
       rejectUnknownOptions(STORE, options.encrypt, KNOWN_ENCRYPT_OPTIONS, 'encrypt.');
@@ -339,7 +365,7 @@ export class JwtSessionStore implements SessionStore {
         kid === undefined
           ? { alg: 'dir', enc: 'A256GCM', cty: 'JWT' }
           : { alg: 'dir', enc: 'A256GCM', cty: 'JWT', kid };
-      this.#encryption = { kid, header, headerB64: Buffer.from(JSON.stringify(header)).toString('base64url') };
+      this.#encryption = { kid, header, headerB64: base64url.encode(JSON.stringify(header)) };
     }
 
     const revocations = options.revocations;
@@ -401,11 +427,14 @@ export class JwtSessionStore implements SessionStore {
     try {
       return await this.#ready;
     } catch (error) {
-      throw new SessionError('INVALID', `the configured keys could not be imported: ${(error as Error).message}`, {
+      // A key that passed the constructor's checks but that Web Crypto refused: every
+      // operation rejects INVALID naming its option.
+      const field = error instanceof KeyImportError ? error.field : 'keys';
+      throw new SessionError('INVALID', `option ${field} ${describeError(error)}`, {
         store: STORE,
         operation,
-        field: 'keys',
-        cause: error,
+        field,
+        cause: error instanceof KeyImportError ? (error.cause ?? error) : error,
       });
     }
   }
@@ -439,7 +468,7 @@ export class JwtSessionStore implements SessionStore {
     )},"exp":${Math.ceil(expiresAt / 1000)},"sat":${now},"cat":${createdAt},"eat":${expiresAt},"lat":${r.lastActivityAt.getTime()},"txn":${JSON.stringify(
       r.transactionId,
     )},"amr":${JSON.stringify(r.factorsUsed)},"aal":${r.assuranceLevel},"md":${JSON.stringify(r.metadata)}}`;
-    const payloadBytes = Buffer.from(payload, 'utf8');
+    const payloadBytes = utf8Encoder.encode(payload);
     // The token's length is known before any crypto: refuse oversized records first.
     const jwsLength = p.signingPrefixLength + b64len(payloadBytes.length) + 1 + SIGNATURE_CHARS[p.signing.alg];
     const enc = this.#encryption;
@@ -455,9 +484,7 @@ export class JwtSessionStore implements SessionStore {
     // WebCrypto's ECDSA gives either s; get accepts only the low one (one spelling per token).
     if (p.signing.alg === 'ES256') jws = withLowS(jws);
     if (enc === undefined) return jws;
-    return await new CompactEncrypt(Buffer.from(jws, 'latin1'))
-      .setProtectedHeader(enc.header)
-      .encrypt(p.cek as webcrypto.CryptoKey);
+    return await new CompactEncrypt(utf8Encoder.encode(jws)).setProtectedHeader(enc.header).encrypt(p.cek as CryptoKey);
   }
 
   // ---------------------------------------------------------------- get
@@ -595,13 +622,13 @@ export class JwtSessionStore implements SessionStore {
       if (header.alg !== 'dir' || header.enc !== 'A256GCM' || 'crit' in header || 'zip' in header) return null;
       if (header.kid !== undefined && header.kid !== enc.kid) return null;
     }
-    const { plaintext } = await compactDecrypt(token, p.cek as webcrypto.CryptoKey, DECRYPT_OPTIONS);
-    return bytesToString(plaintext, 'latin1');
+    const { plaintext } = await compactDecrypt(token, p.cek as CryptoKey, DECRYPT_OPTIONS);
+    return utf8Decoder.decode(plaintext);
   }
 
   /** Reads the record from a verified token's payload; null when it is not one of ours. */
   #readPayload(token: string, payload: Uint8Array): Claims | null {
-    const p: unknown = JSON.parse(bytesToString(payload, 'utf8'));
+    const p: unknown = JSON.parse(utf8Decoder.decode(payload));
     if (!isPlainObject(p)) return null;
     const { sub, tid, jti, txn, amr, aal, sat, cat, eat, lat, exp } = p;
     if (
@@ -790,18 +817,21 @@ async function verifyWith(jws: string, key: ResolvedKey): Promise<Uint8Array | u
 }
 
 /** Imports the checked keys for jose and works out the headers this store writes. */
-async function prepare(checked: CheckedKey[], encryptionKey: Uint8Array | undefined): Promise<Prepared> {
+async function prepare(
+  checked: CheckedKey[],
+  encryptionKey: ReturnType<typeof encryptionKeyBytes> | undefined,
+): Promise<Prepared> {
   const keys = await Promise.all(checked.map(importKey));
   const knownHeaders = new Map<string, ResolvedKey>();
   const headers = keys.map((key) => {
     const header: CompactJWSHeaderParameters =
       key.kid === undefined ? { alg: key.alg, typ: 'JWT' } : { alg: key.alg, typ: 'JWT', kid: key.kid };
     // jose writes the protected header as base64url(JSON.stringify(header)): the same text.
-    const b64 = Buffer.from(JSON.stringify(header)).toString('base64url');
+    const b64 = base64url.encode(JSON.stringify(header));
     if (!knownHeaders.has(b64)) knownHeaders.set(b64, key);
     return { header, b64 };
   });
-  const signing = keys[0] as ResolvedKey & { signKey: webcrypto.CryptoKey };
+  const signing = keys[0] as ResolvedKey & { signKey: CryptoKey };
   const first = headers[0] as { header: CompactJWSHeaderParameters; b64: string };
   return {
     keys,
@@ -809,6 +839,6 @@ async function prepare(checked: CheckedKey[], encryptionKey: Uint8Array | undefi
     signingHeader: first.header,
     signingPrefixLength: first.b64.length + 1,
     knownHeaders,
-    cek: encryptionKey === undefined ? undefined : await importEncryptionKey(encryptionKey),
+    cek: encryptionKey === undefined ? undefined : await importEncryptionKey('encrypt.secret', encryptionKey),
   };
 }

@@ -1,11 +1,11 @@
-import type { JsonWebKey } from 'node:crypto';
 import type { BaseStoreOptions, KnownOptions } from '@sessionkit/core';
+import type { JWK } from 'jose';
 import type { HmacAlgorithm, JwtKeySpec } from './keys.js';
 import type { RevocationStore } from './revocation.js';
 
 /** A JSON Web Key Set, as published at a `jwks_uri`: `{ keys: [...] }`. */
 export interface JsonWebKeySet {
-  keys: JsonWebKey[];
+  keys: JWK[];
 }
 
 /** Encryption of tokens (JWE, `dir` + `A256GCM`): the client cannot read what they carry. */
