@@ -43,6 +43,16 @@ for (const dir of packages) {
   if (!pkg.scripts?.test) continue;
   const results = path.join(dir, '.test-results');
   const vitest = path.join(results, 'vitest.json');
+  if (!pkg.scripts.test.includes('vitest') && pkg.scripts.test.includes('node --test')) {
+    // a package tested with node:test alone (examples/quickstart): its TAP file only
+    const tap = path.join(results, 'node-test.tap');
+    if (existsSync(tap)) readTap(tap);
+    else {
+      problems.push(`${pkg.name}: no node:test results (its tests did not run or crashed)`);
+      failed += 1;
+    }
+    continue;
+  }
   if (!existsSync(vitest)) {
     problems.push(`${pkg.name}: no test results (its tests did not run or crashed)`);
     failed += 1;

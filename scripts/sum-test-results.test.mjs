@@ -73,4 +73,19 @@ describe('sum-test-results', () => {
     assert.equal(code, 1, out);
     assert.match(out, /ran no tests/);
   });
+
+  it('counts a package tested with node:test alone from its TAP file, and fails it without one', () => {
+    const root = repo({ a: report(2) });
+    const dir = path.join(root, 'examples', 'demo');
+    mkdirSync(path.join(dir, '.test-results'), { recursive: true });
+    writeFileSync(
+      path.join(dir, 'package.json'),
+      JSON.stringify({ name: 'demo', scripts: { test: 'node --test t.mjs' } }),
+    );
+    assert.equal(run(root).code, 1, 'no TAP file yet');
+    writeFileSync(path.join(dir, '.test-results', 'node-test.tap'), '# pass 4\n# fail 1\n');
+    const { code, out } = run(root);
+    assert.equal(code, 1, out);
+    assert.match(out, /^9 passed, 1 failed$/m);
+  });
 });
