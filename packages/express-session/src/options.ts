@@ -1,4 +1,4 @@
-import type { SessionStore } from '@sessionkit/core';
+import type { KnownOptions, SessionStore } from '@sessionkit/core';
 
 /** The session object as express-session and @fastify/session hand it to a store. */
 export type SessionData = Record<string, unknown> & { cookie?: unknown };
@@ -70,3 +70,15 @@ export function defaultUserOf(session: SessionData): unknown {
   const passport = session.passport as { user?: unknown } | undefined;
   return session.userId ?? (typeof passport === 'object' && passport !== null ? passport.user : undefined);
 }
+
+/** Every option name the constructor takes; anything else is rejected (a misspelling). */
+export const KNOWN_OPTIONS: KnownOptions<SessionkitStoreOptions> = {
+  store: true,
+  touchAfterMs: true,
+  defaultTtlMs: true,
+  hashSessionIds: true,
+  userOf: true,
+  tenantOf: true,
+  tenant: true,
+  clock: true,
+};

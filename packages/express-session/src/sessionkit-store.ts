@@ -2,6 +2,7 @@ import {
   durationOption,
   hasControlCharacters,
   MAX_IDENTIFIER_LENGTH,
+  rejectUnknownOptions,
   SessionError,
   type SessionRecord,
   type SessionStore,
@@ -17,6 +18,7 @@ import {
   DEFAULT_TOUCH_AFTER_MS,
   DEFAULT_TTL_MS,
   defaultUserOf,
+  KNOWN_OPTIONS,
   type SessionData,
   type SessionkitStoreOptions,
 } from './options.js';
@@ -84,6 +86,7 @@ export class SessionkitStore extends expressSession.Store {
   constructor(options: SessionkitStoreOptions) {
     super();
     if (typeof options !== 'object' || options === null) throw optionError('options', 'must be an object');
+    rejectUnknownOptions(STORE, options, KNOWN_OPTIONS);
     const store = options.store as SessionStore | undefined;
     if (typeof store !== 'object' || store === null || typeof store.capabilities !== 'object') {
       throw optionError('store', 'must be a sessionkit SessionStore (for example a RedisSessionStore)');

@@ -52,6 +52,12 @@ describe('SessionkitStore options', () => {
     expect(new SessionkitStore({ store }).touchAfterMs).toBe(60_000);
   });
 
+  it('a misspelled option is INVALID naming it and the closest known one', () => {
+    const wrong = { store, touchAfter: 1000 } as never;
+    invalidNaming(() => new SessionkitStore(wrong), 'touchAfter');
+    expect(() => new SessionkitStore(wrong)).toThrow(/did you mean touchAfterMs/);
+  });
+
   it('hashes session ids unless told not to', () => {
     const hashed = new SessionkitStore({ store });
     expect(hashed.handleOf('abc')).toBe('ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0');
