@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { TELEMETRY_METRICS, tenantId } from '@sessionkit/core';
 import { describe, expect, it } from 'vitest';
+import { expectNoSecrets, otelHarness } from '../../core/test/fixtures/otel.mjs';
 import { JwtSessionStore, MemoryRevocationStore } from '../src/index.js';
-import { expectNoSecrets, otelHarness } from './otel.js';
 
 describe('OpenTelemetry (smoke)', () => {
   it('records a span and counters for ok and error outcomes, never the token, user or tenant', async () => {

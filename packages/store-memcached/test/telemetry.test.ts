@@ -1,9 +1,9 @@
 import { TELEMETRY_METRICS, tenantId } from '@sessionkit/core';
 import type memjs from 'memjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectNoSecrets, otelHarness } from '../../core/test/fixtures/otel.mjs';
 import { MemcachedSessionStore } from '../src/index.js';
 import { makeClient, memcachedServers, type Servers } from './helpers.js';
-import { expectNoSecrets, otelHarness } from './otel.js';
 
 let servers: Servers;
 let client: memjs.Client;

@@ -3,9 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { metrics, trace } from '@opentelemetry/api';
 import { loadTelemetryApi, SessionError, TELEMETRY_METRICS, tenantId } from '@sessionkit/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { expectNoSecrets, otelHarness } from '../../core/test/fixtures/otel.mjs';
 import { MemorySessionStore } from '../src/index.js';
 import { makeRecord, rejectsWith, testClock } from './helpers.js';
-import { expectNoSecrets, otelHarness } from './otel.js';
 
 const USER = 'user-5f1c9e27d3';
 const TENANT = 'tenant-8a2b6d40c1';

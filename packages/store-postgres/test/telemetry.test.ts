@@ -1,9 +1,9 @@
 import { TELEMETRY_METRICS, tenantId } from '@sessionkit/core';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectNoSecrets, otelHarness } from '../../core/test/fixtures/otel.mjs';
 import { PostgresSessionStore } from '../src/index.js';
 import { database, HOUR, makePool, manualClock, record, uniqueName } from './helpers.js';
-import { expectNoSecrets, otelHarness } from './otel.js';
 
 let db: { url: string; stop: () => Promise<void> };
 let pool: pg.Pool;

@@ -1,7 +1,7 @@
 import { TELEMETRY_METRICS, tenantId } from '@sessionkit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectNoSecrets, otelHarness } from '../../core/test/fixtures/otel.mjs';
 import { RedisSessionStore } from '../src/index.js';
-import { expectNoSecrets, otelHarness } from './otel.js';
 import { type SingleTarget, singleRedis } from './servers.js';
 
 let target: SingleTarget;
