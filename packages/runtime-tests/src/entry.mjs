@@ -1,7 +1,8 @@
 // The test entry bundled for every runtime (esbuild, platform "browser": a `node:` import
 // or a Node builtin anywhere in what it pulls in fails the bundle). It registers the
 // conformance suite for core's MapSessionStore fixture, MemorySessionStore and
-// JwtSessionStore (src/jwt-entry.mjs), plus
+// JwtSessionStore (src/jwt-entry.mjs), @sessionkit/manager's lifecycle over MemorySessionStore
+// and store-jwt (src/manager-entry.mjs), plus
 // the pieces of core that touch the platform (ids, byte counts, timers), and exposes
 // `run()` on globalThis for the runtime's harness.
 import {
@@ -19,6 +20,7 @@ import { describeSessionStore } from '@sessionkit/core/testing';
 import { MemorySessionStore } from '@sessionkit/store-memory';
 import { MapSessionStore } from '../../core/test/fixtures/map-store.mjs';
 import { registerJwtTests } from './jwt-entry.mjs';
+import './manager-entry.mjs';
 import { describe, it, runAll } from './runner.mjs';
 
 const runner = { describe, it };
