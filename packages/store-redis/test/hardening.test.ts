@@ -1,13 +1,14 @@
 // Ownership of index entries after an id is reused, per-user paging and
 // maxSessionsPerUser, generated ids that say nothing about their owner, lazy Cluster
 // masters in cleanupExpired, and errors that are always SessionErrors. Real servers.
-import { SessionError, type SessionRecord, type TenantId, tenantId } from '@sessionkit/core';
+import { SessionError, type TenantId, tenantId } from '@sessionkit/core';
 import { Cluster, type Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../src/index.js';
 import { KeyLayout, userTag } from '../src/keys.js';
 import { replyShape } from '../src/redis-store.js';
 import { LIST } from '../src/scripts.js';
+import { Clock, HOUR, record } from './records.js';
 import {
   CLIENT_OPTIONS,
   type ClusterTarget,
@@ -17,7 +18,6 @@ import {
   singleRedis,
 } from './servers.js';
 
-const HOUR = 3_600_000;
 let single: SingleTarget;
 let cluster: ClusterTarget;
 let n = 0;
@@ -28,27 +28,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([single?.stop(), cluster?.stop()]);
 });
-
-class Clock {
-  t = Date.now();
-  now = () => this.t;
-}
-
-function record(clock: Clock, overrides: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    id: '',
-    userId: 'alice',
-    tenantId: tenantId('acme'),
-    transactionId: '',
-    factorsUsed: [],
-    assuranceLevel: 1,
-    metadata: { x: 1 },
-    createdAt: new Date(clock.t),
-    expiresAt: new Date(clock.t + HOUR),
-    lastActivityAt: new Date(clock.t),
-    ...overrides,
-  };
-}
 
 async function secretOf(client: Redis | Cluster, prefix: string): Promise<Buffer> {
   return Buffer.from((await client.get(new KeyLayout(prefix).secret())) as string);

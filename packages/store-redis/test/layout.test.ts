@@ -7,9 +7,9 @@ import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../src/index.js';
 import { idTag, KeyLayout, userTag } from '../src/keys.js';
+import { Clock, HOUR, record } from './records.js';
 import { type ClusterTarget, clusterRedis, dropKeys, type SingleTarget, singleRedis } from './servers.js';
 
-const HOUR = 3_600_000;
 let single: SingleTarget;
 let cluster: ClusterTarget;
 let n = 0;
@@ -20,27 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all([single?.stop(), cluster?.stop()]);
 });
-
-class Clock {
-  t = Date.now();
-  now = () => this.t;
-}
-
-function record(clock: Clock, overrides: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    id: '',
-    userId: 'alice',
-    tenantId: tenantId('acme'),
-    transactionId: '',
-    factorsUsed: [],
-    assuranceLevel: 1,
-    metadata: { x: 1 },
-    createdAt: new Date(clock.t),
-    expiresAt: new Date(clock.t + HOUR),
-    lastActivityAt: new Date(clock.t),
-    ...overrides,
-  };
-}
 
 async function allKeys(client: Redis | Cluster, prefix: string): Promise<{ key: string; expireAt: number }[]> {
   const nodes = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis];
