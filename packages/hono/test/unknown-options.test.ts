@@ -4,16 +4,8 @@ import { SessionError } from '@sessionkit/core';
 import { SessionManager } from '@sessionkit/manager';
 import { MemorySessionStore } from '@sessionkit/store-memory';
 import { describe, expect, it } from 'vitest';
+import { rejection } from '../../core/test/fixtures/rejection.mjs';
 import { sessionMiddleware } from '../src/index.js';
-
-function rejection(make: () => unknown): unknown {
-  try {
-    make();
-  } catch (error) {
-    return error;
-  }
-  return 'accepted';
-}
 
 describe('unknown options', () => {
   const manager = new SessionManager({ store: new MemorySessionStore() });

@@ -3,16 +3,8 @@
 import { SessionError } from '@sessionkit/core';
 import { MemorySessionStore } from '@sessionkit/store-memory';
 import { describe, expect, it } from 'vitest';
+import { rejection } from '../../core/test/fixtures/rejection.mjs';
 import { SessionManager } from '../src/index.js';
-
-function rejection(make: () => unknown): unknown {
-  try {
-    make();
-  } catch (error) {
-    return error;
-  }
-  return 'accepted';
-}
 
 describe('unknown options', () => {
   it('rejects idleTimeout, suggesting idleTimeoutMs', () => {

@@ -3,16 +3,8 @@
 import { SessionError } from '@sessionkit/core';
 import memjs from 'memjs';
 import { describe, expect, it } from 'vitest';
+import { rejection } from '../../core/test/fixtures/rejection.mjs';
 import { MemcachedSessionStore } from '../src/index.js';
-
-function rejection(make: () => unknown): unknown {
-  try {
-    make();
-  } catch (error) {
-    return error;
-  }
-  return 'accepted';
-}
 
 describe('unknown options', () => {
   // The client never connects: the options are rejected before any use of it.

@@ -2,16 +2,8 @@
 // instead of being ignored (and its default used) without a word.
 import { SessionError } from '@sessionkit/core';
 import { describe, expect, it } from 'vitest';
+import { rejection } from '../../core/test/fixtures/rejection.mjs';
 import { MemorySessionStore } from '../src/index.js';
-
-function rejection(make: () => unknown): unknown {
-  try {
-    make();
-  } catch (error) {
-    return error;
-  }
-  return 'accepted';
-}
 
 describe('unknown options', () => {
   it('rejects maxSession, suggesting maxSessions', () => {

@@ -3,16 +3,8 @@
 import { SessionError } from '@sessionkit/core';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { rejection } from '../../core/test/fixtures/rejection.mjs';
 import { PostgresSessionStore } from '../src/index.js';
-
-function rejection(make: () => unknown): unknown {
-  try {
-    make();
-  } catch (error) {
-    return error;
-  }
-  return 'accepted';
-}
 
 describe('unknown options', () => {
   // The pool never connects: the options are rejected before any use of it.

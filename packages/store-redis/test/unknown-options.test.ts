@@ -3,16 +3,8 @@
 import { SessionError } from '@sessionkit/core';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { rejection } from '../../core/test/fixtures/rejection.mjs';
 import { RedisSessionStore } from '../src/index.js';
-
-function rejection(make: () => unknown): unknown {
-  try {
-    make();
-  } catch (error) {
-    return error;
-  }
-  return 'accepted';
-}
 
 describe('unknown options', () => {
   // The client never connects: the options are rejected before any use of it.
