@@ -95,7 +95,7 @@ case "${1:-}" in
     "${PNPM[@]}" exec turbo run test --concurrency=2 --continue || status=1
     log "repository checks"
     node --test --test-reporter=spec --test-reporter=tap --test-reporter-destination=stdout \
-      --test-reporter-destination=.test-results-repo.tap scripts/repo-shape.test.mjs scripts/test-servers.test.mjs scripts/sum-test-results.test.mjs scripts/create-store.test.mjs || status=1
+      --test-reporter-destination=.test-results-repo.tap scripts/repo-shape.test.mjs scripts/sum-test-results.test.mjs scripts/create-store.test.mjs || status=1
     node scripts/sum-test-results.mjs || status=1
     exit $status
     ;;

@@ -9,9 +9,9 @@
 import { fork } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startPostgres, startRedis } from '@sessionkit/test-servers';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
-import { startPostgres, startRedis } from '../../../scripts/test-servers/index.mjs';
 import { fmt, rows, settings } from '../harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -6,8 +6,8 @@ import { tenantId } from '@sessionkit/core';
 import { SessionManager } from '@sessionkit/manager';
 import { MemorySessionStore } from '@sessionkit/store-memory';
 import { RedisSessionStore } from '@sessionkit/store-redis';
+import { startRedis } from '@sessionkit/test-servers';
 import { Redis } from 'ioredis';
-import { startRedis } from '../../../scripts/test-servers/index.mjs';
 import { compare, rows, sampleMetadata } from '../harness.mjs';
 
 const POPULATION = 1_000;

@@ -13,10 +13,10 @@
 // no touch and no per-user listing.
 import { compareSessions, decodeRecord, encodeRecord, generateSessionId, tenantId } from '@sessionkit/core';
 import { MemcachedSessionStore } from '@sessionkit/store-memcached';
+import { startMemcached } from '@sessionkit/test-servers';
 import connectMemjs from 'connect-memjs';
 import session from 'express-session';
 import memjs from 'memjs';
-import { startMemcached } from '../../../scripts/test-servers/index.mjs';
 import { callback as cb, compare, expressSession, sessionRecord as record, sampleMetadata } from '../harness.mjs';
 
 const STORE = 'memcached';

@@ -5,10 +5,10 @@
 // expired rows with the longest single statement measured.
 import { decodeRecord, encodeRecord, generateSessionId, tenantId } from '@sessionkit/core';
 import { PostgresSessionStore } from '@sessionkit/store-postgres';
+import { startPostgres } from '@sessionkit/test-servers';
 import connectPgSimple from 'connect-pg-simple';
 import session from 'express-session';
 import pg from 'pg';
-import { startPostgres } from '../../../scripts/test-servers/index.mjs';
 import {
   callback as cb,
   compare,

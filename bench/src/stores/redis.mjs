@@ -6,9 +6,9 @@
 import { createHash, createHmac } from 'node:crypto';
 import { tenantId } from '@sessionkit/core';
 import { RedisSessionStore } from '@sessionkit/store-redis';
+import { startRedis } from '@sessionkit/test-servers';
 import { RedisStore } from 'connect-redis';
 import { Redis } from 'ioredis';
-import { startRedis } from '../../../scripts/test-servers/index.mjs';
 import { compare, expressSession, opsPerSec, sampleMetadata, scaling, sessionRecord, settings } from '../harness.mjs';
 
 const STORE = 'redis';

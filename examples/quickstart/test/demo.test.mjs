@@ -1,13 +1,13 @@
 // Runs the quick-start demo (`npm run demo -- --store=...`) as a user would and checks
 // what it prints: on store-memory, and on memcached and a 3-master Redis Cluster started
-// here on free loopback ports (scripts/test-servers; each stops what it started).
+// here on free loopback ports (@sessionkit/test-servers; each stops what it started).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { startMemcached, startRedisCluster } from '../../../scripts/test-servers/index.mjs';
+import { startMemcached, startRedisCluster } from '@sessionkit/test-servers';
 
 const main = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'main.mjs');
 const run = promisify(execFile);

@@ -7,10 +7,10 @@ import { MemcachedSessionStore } from '@sessionkit/store-memcached';
 import { MemorySessionStore } from '@sessionkit/store-memory';
 import { PostgresSessionStore } from '@sessionkit/store-postgres';
 import { RedisSessionStore } from '@sessionkit/store-redis';
+import { startMemcached, startPostgres, startRedis, startRedisCluster } from '@sessionkit/test-servers';
 import { Cluster, Redis } from 'ioredis';
 import memjs from 'memjs';
 import pg from 'pg';
-import { startMemcached, startPostgres, startRedis, startRedisCluster } from '../../../scripts/test-servers/index.mjs';
 
 export type BackendName = 'memory' | 'redis' | 'redis-cluster' | 'postgres' | 'memcached';
 export const BACKENDS: BackendName[] = ['memory', 'redis', 'redis-cluster', 'postgres', 'memcached'];

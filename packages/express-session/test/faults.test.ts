@@ -3,9 +3,9 @@
 // These start their own Redis (they pause and kill it).
 import { SessionError } from '@sessionkit/core';
 import { RedisSessionStore } from '@sessionkit/store-redis';
+import { type RedisServer, startRedis } from '@sessionkit/test-servers';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RedisServer, startRedis } from '../../../scripts/test-servers/index.mjs';
 import { SessionkitStore } from '../src/index.js';
 import { type Framework, startApp } from './apps.js';
 import { Browser } from './http.js';

@@ -5,9 +5,9 @@ import { serve } from '@hono/node-server';
 import { SessionManager } from '@sessionkit/manager';
 import { MemorySessionStore } from '@sessionkit/store-memory';
 import { RedisSessionStore } from '@sessionkit/store-redis';
+import { type RedisServer, startRedis } from '@sessionkit/test-servers';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RedisServer, startRedis } from '../../../scripts/test-servers/index.mjs';
 import { makeApp, setCookieOf } from './app.js';
 
 async function listen(app: ReturnType<typeof makeApp>) {

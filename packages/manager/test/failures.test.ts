@@ -2,9 +2,9 @@
 // null that reads as "signed out", never a token that was not stored). Real Redis, stopped.
 import { SessionError } from '@sessionkit/core';
 import { RedisSessionStore } from '@sessionkit/store-redis';
+import { type RedisServer, startRedis } from '@sessionkit/test-servers';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RedisServer, startRedis } from '../../../scripts/test-servers/index.mjs';
 import { SessionManager } from '../src/index.js';
 import { someone } from './helpers.js';
 

@@ -1,14 +1,14 @@
 // Real backends for the manager's tests: store-memory in process, and throwaway Redis and
-// PostgreSQL servers from scripts/test-servers (REDIS_URL / DATABASE_URL when set).
+// PostgreSQL servers from @sessionkit/test-servers (REDIS_URL / DATABASE_URL when set).
 import { type SessionStore, tenantId } from '@sessionkit/core';
 import { MemcachedSessionStore } from '@sessionkit/store-memcached';
 import { MemorySessionStore } from '@sessionkit/store-memory';
 import { PostgresSessionStore } from '@sessionkit/store-postgres';
 import { RedisSessionStore } from '@sessionkit/store-redis';
+import { startMemcached, startPostgres, startRedis } from '@sessionkit/test-servers';
 import { Redis } from 'ioredis';
 import memjs from 'memjs';
 import pg from 'pg';
-import { startMemcached, startPostgres, startRedis } from '../../../scripts/test-servers/index.mjs';
 
 export const SECOND = 1000;
 export const MINUTE = 60 * SECOND;

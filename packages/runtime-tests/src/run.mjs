@@ -164,7 +164,7 @@ const runtimes = {
   // The server stores under Bun: throwaway Redis, PostgreSQL and memcached started here
   // (stopped by their PIDs), the suites run by bun from src/servers-entry.mjs.
   async 'bun-servers'() {
-    const { startMemcached, startPostgres, startRedis } = await import('../../../scripts/test-servers/index.mjs');
+    const { startMemcached, startPostgres, startRedis } = await import('@sessionkit/test-servers');
     const exe = path.join(path.dirname(require.resolve('bun/package.json')), 'bin', 'bun.exe');
     const servers = [];
     try {

@@ -1,5 +1,5 @@
+import { type MemcachedServer, startMemcached } from '@sessionkit/test-servers';
 import memjs from 'memjs';
-import { type MemcachedServer, startMemcached } from '../../../scripts/test-servers/index.mjs';
 
 /** memjs logs through console by default; the tests keep it quiet. */
 export const quietLogger = { log() {} };

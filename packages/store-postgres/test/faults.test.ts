@@ -1,8 +1,8 @@
 // Fault tests always start their own server: they pause (SIGSTOP) and kill (SIGKILL) it.
 import { SessionError, type SessionRecord, tenantId } from '@sessionkit/core';
+import { type PostgresServer, startPostgres } from '@sessionkit/test-servers';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type PostgresServer, startPostgres } from '../../../scripts/test-servers/index.mjs';
 import { PostgresSessionStore } from '../src/index.js';
 import { makePool, rand, record } from './helpers.js';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type SessionRecord, tenantId } from '@sessionkit/core';
+import { type PostgresServer, startPostgres } from '@sessionkit/test-servers';
 import pg from 'pg';
-import { type PostgresServer, startPostgres } from '../../../scripts/test-servers/index.mjs';
 
 export const HOUR = 3_600_000;
 

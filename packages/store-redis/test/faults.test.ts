@@ -4,10 +4,10 @@
 // clients with DEFAULT options (offline queue on): the store must not rely on the caller
 // having turned it off.
 import { SessionError, type SessionRecord, tenantId } from '@sessionkit/core';
+import type { RedisCluster, RedisServer } from '@sessionkit/test-servers';
+import { startRedis, startRedisCluster } from '@sessionkit/test-servers';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RedisCluster, RedisServer } from '../../../scripts/test-servers/index.mjs';
-import { startRedis, startRedisCluster } from '../../../scripts/test-servers/index.mjs';
 import { RedisSessionStore } from '../src/index.js';
 import { KeyLayout } from '../src/keys.js';
 

@@ -1,8 +1,8 @@
 // Real Redis servers for the tests: REDIS_URL / REDIS_CLUSTER_NODES when set, otherwise
 // throwaway servers started here (a test fails with the reason when one cannot start).
+import type { RedisCluster, RedisServer } from '@sessionkit/test-servers';
+import { startRedis, startRedisCluster } from '@sessionkit/test-servers';
 import { Cluster, Redis } from 'ioredis';
-import type { RedisCluster, RedisServer } from '../../../scripts/test-servers/index.mjs';
-import { startRedis, startRedisCluster } from '../../../scripts/test-servers/index.mjs';
 
 export interface SingleTarget {
   client: Redis;

@@ -22,7 +22,8 @@ function binDir() {
     const versions = readdirSync(root)
       .filter((v) => existsSync(path.join(root, v, 'bin', 'initdb')))
       .sort((a, b) => Number(b) - Number(a));
-    if (versions.length) return path.join(root, versions[0], 'bin');
+    const newest = versions[0];
+    if (newest) return path.join(root, newest, 'bin');
   }
   try {
     const dir = execSync('pg_config --bindir', { encoding: 'utf8' }).trim();

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
-import { freePort, portIsFree } from './test-servers/util.mjs';
+import { freePort, portIsFree } from '../src/util.mjs';
 
 function listen() {
   return new Promise((resolve) => {

@@ -2,16 +2,13 @@
 import {
   findBinary,
   freePort,
+  launchServer,
   portIsFree,
   removeDir,
   run,
-  signal,
+  serverHandle,
   sleep,
-  spawnServer,
   tempDir,
-  untrackPid,
-  waitForExit,
-  waitForPort,
 } from './util.mjs';
 
 const HINT = 'Install it with: apt-get install -y redis-server';
@@ -19,57 +16,30 @@ const HINT = 'Install it with: apt-get install -y redis-server';
 /**
  * Starts redis-server on a free loopback port. Returns { url, host, port, pid, pause,
  * resume, kill, restart, stop }. `restart` starts a new process on the same port.
+ * @param {{ port?: number, extraArgs?: string[] }} [options]
  */
 export async function startRedis({ port: wantedPort, extraArgs = [] } = {}) {
   const bin = findBinary('redis-server', [], HINT);
   const dir = tempDir('redis');
   const port = wantedPort ?? (await freePort());
+  const args = ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir];
+  args.push(...extraArgs);
   let proc;
-  const launch = async () => {
-    proc = spawnServer(bin, [
-      '--bind',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      dir,
-      ...extraArgs,
-    ]);
-    try {
-      await waitForPort(port, { what: 'redis-server' });
-    } catch (error) {
-      throw new Error(`${error.message}\n${proc.stderr()}`);
-    }
+  try {
+    proc = await launchServer(bin, args, port, 'redis-server');
+  } catch (error) {
+    removeDir(dir);
+    throw error;
+  }
+  const restart = async () => {
+    proc = await launchServer(bin, args, port, 'redis-server');
   };
-  await launch();
-  const server = {
-    host: '127.0.0.1',
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    get pid() {
-      return proc.pid;
-    },
-    pause: () => signal(proc.pid, 'SIGSTOP'),
-    resume: () => signal(proc.pid, 'SIGCONT'),
-    async kill() {
-      signal(proc.pid, 'SIGKILL');
-      await waitForExit(proc.pid);
-      untrackPid(proc.pid);
-    },
-    restart: launch,
-    async stop() {
-      signal(proc.pid, 'SIGCONT');
-      signal(proc.pid, 'SIGKILL');
-      await waitForExit(proc.pid).catch(() => {});
-      untrackPid(proc.pid);
-      removeDir(dir);
-    },
-  };
-  return server;
+  return serverHandle(
+    { host: '127.0.0.1', port, url: `redis://127.0.0.1:${port}` },
+    () => proc,
+    restart,
+    () => removeDir(dir),
+  );
 }
 
 /**
@@ -78,6 +48,7 @@ export async function startRedis({ port: wantedPort, extraArgs = [] } = {}) {
  */
 export async function startRedisCluster({ masters = 3 } = {}) {
   const cli = findBinary('redis-cli', [], HINT);
+  /** @type {import('./index.mjs').RedisServer[]} */
   const nodes = [];
   let busTaken = 0;
   try {

@@ -49,7 +49,7 @@ export async function freePort({ min = 0, max = 0 } = {}) {
       server.unref();
       server.on('error', reject);
       server.listen(0, '127.0.0.1', () => {
-        const { port } = server.address();
+        const { port } = /** @type {net.AddressInfo} */ (server.address());
         server.close(() => resolve(port));
       });
     });
@@ -61,7 +61,11 @@ export async function freePort({ min = 0, max = 0 } = {}) {
   throw new Error(`no free TCP port on 127.0.0.1 in ${min}-${max - 1} after 200 tries`);
 }
 
-/** Waits until something accepts TCP connections on the port. */
+/**
+ * Waits until something accepts TCP connections on the port.
+ * @param {number} port
+ * @param {{ timeoutMs?: number, what?: string, logFile?: string }} [options]
+ */
 export async function waitForPort(port, { timeoutMs = 15_000, what = 'server', logFile } = {}) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -115,10 +119,57 @@ export function spawnServer(command, args, options = {}) {
     stderr += chunk;
   });
   child.unref();
-  child.stderr?.unref?.();
+  /** @type {net.Socket | null} */ (child.stderr)?.unref();
   if (child.pid === undefined) throw new Error(`could not spawn ${command}`);
   trackPid(child.pid);
   return { child, pid: child.pid, stderr: () => stderr };
+}
+
+/**
+ * Spawns a server process (tracked by PID) and waits until it accepts connections on
+ * `port`; when it does not, kills it and throws with its stderr.
+ */
+export async function launchServer(command, args, port, what) {
+  const proc = spawnServer(command, args);
+  try {
+    await waitForPort(port, { what });
+  } catch (error) {
+    signal(proc.pid, 'SIGKILL');
+    untrackPid(proc.pid);
+    throw new Error(`${error.message}\n${proc.stderr()}`);
+  }
+  return proc;
+}
+
+/**
+ * A TestServer (index.d.mts) over a process started with `launchServer`: `fields` (host,
+ * port, url...), `pid` of the process `current()` returns (a restart replaces it), and
+ * pause/resume/kill/stop acting on that PID only. `cleanUp` runs after stop (its files).
+ */
+export function serverHandle(fields, current, restart, cleanUp = () => {}) {
+  return {
+    ...fields,
+    get pid() {
+      return current().pid;
+    },
+    pause: () => signal(current().pid, 'SIGSTOP'),
+    resume: () => signal(current().pid, 'SIGCONT'),
+    async kill() {
+      const { pid } = current();
+      signal(pid, 'SIGKILL');
+      await waitForExit(pid);
+      untrackPid(pid);
+    },
+    restart,
+    async stop() {
+      const { pid } = current();
+      signal(pid, 'SIGCONT');
+      signal(pid, 'SIGKILL');
+      await waitForExit(pid).catch(() => {});
+      untrackPid(pid);
+      cleanUp();
+    },
+  };
 }
 
 /** Sends a signal to a PID we started; ignores a process that is already gone. */
