@@ -61,6 +61,14 @@ describe('repository shape', () => {
         }
         assert.ok(readme.includes(pkg.name), 'README names the package');
       });
+      it('keeps each source file to one concern: no src/ file over 360 lines', () => {
+        const dirOf = path.join(root, 'packages', dir, 'src');
+        const files = readdirSync(dirOf, { recursive: true }).filter((f) => /\.(ts|mts|mjs)$/.test(String(f)));
+        for (const f of files) {
+          const lines = read('packages', dir, 'src', String(f)).split('\n').length;
+          assert.ok(lines <= 360, `${dir}/src/${f} has ${lines} lines: split it by concern (see CONTRIBUTING.md)`);
+        }
+      });
     });
   }
 
@@ -103,6 +111,9 @@ describe('repository shape', () => {
         );
         assert.match(read('packages', dir, 'src', 'index.ts'), new RegExp(`@module ${pkg.name}\\n`));
         assert.match(read('packages', dir, 'README.md'), /## API reference[\s\S]*pnpm docs/);
+      });
+      it("points to the contract (core's CONTRACT.md) from its README", () => {
+        assert.match(read('packages', dir, 'README.md'), /CONTRACT\.md/);
       });
       it('comes with a changeset', () => {
         assert.ok(
