@@ -1,8 +1,6 @@
-/**
- * One spelling per token: the canonical base64url check (jose accepts padding and
- * non-zero trailing bits) and ES256's low-s rule (ECDSA verifies (r, s) and (r, n - s)
- * alike): create writes the low s, get accepts only that.
- */
+// One spelling per token: the canonical base64url check (jose accepts padding and
+// non-zero trailing bits) and ES256's low-s rule (ECDSA verifies (r, s) and (r, n - s)
+// alike): create writes the low s, get accepts only that.
 import { base64url } from 'jose';
 
 const B64URL = /^[A-Za-z0-9_-]*$/;

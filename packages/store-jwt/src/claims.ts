@@ -1,9 +1,7 @@
-/**
- * A session record as JWT claims and back: create's check of the caller's record, the
- * payload create signs (the `iss`/`aud` prefix, then `sub`, `tid`, `jti`, the times in
- * ms and whole seconds, and the record's other fields), and get's reading of a verified
- * payload (claim types, `iss`, `aud`, and the `maxLifetimeMs` cap).
- */
+// A session record as JWT claims and back: create's check of the caller's record, the
+// payload create signs (the `iss`/`aud` prefix, then `sub`, `tid`, `jti`, the times in
+// ms and whole seconds, and the record's other fields), and get's reading of a verified
+// payload (claim types, `iss`, `aud`, and the `maxLifetimeMs` cap).
 import {
   checkRecord,
   generateSessionId,

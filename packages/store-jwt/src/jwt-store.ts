@@ -1,9 +1,7 @@
-/**
- * The stateless JWT store: the class and its public methods, reading like the contract.
- * Its parts: the options (store-options.ts), the keys (signing-keys.ts, key-ring.ts), a
- * record as claims (claims.ts), writing a token (sign.ts), reading one (verify.ts), and
- * revocations (revocation.ts).
- */
+// The stateless JWT store: the class and its public methods, reading like the contract.
+// Its parts: the options (store-options.ts), the keys (signing-keys.ts, key-ring.ts), a
+// record as claims (claims.ts), writing a token (sign.ts), reading one (verify.ts), and
+// revocations (revocation.ts).
 import {
   checkUserArgs,
   expired,

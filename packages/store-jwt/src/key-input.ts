@@ -1,8 +1,6 @@
-/**
- * One key input of a key pair, checked without any crypto: a Web Crypto `CryptoKey` (its
- * type, algorithm and usages), a Node `KeyObject` (exported to a JWK, synchronously), a
- * JWK's members, or a PEM string (pem.ts). Web Crypto imports it later (key-import.ts).
- */
+// One key input of a key pair, checked without any crypto: a Web Crypto `CryptoKey` (its
+// type, algorithm and usages), a Node `KeyObject` (exported to a JWK, synchronously), a
+// JWK's members, or a PEM string (pem.ts). Web Crypto imports it later (key-import.ts).
 import type { CryptoKey, JWK } from 'jose';
 import { describeError, invalidOption } from './kit-shim.js';
 import { STORE } from './options.js';

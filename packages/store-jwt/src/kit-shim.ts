@@ -1,8 +1,6 @@
-/**
- * Interim copies of two helpers of core's store-author kit (branch `kit`, issue #13),
- * with the kit's signatures, so the split files already call them as they will. Deleted
- * when the kit is merged: every import of this file then comes from `@sessionkit/core`.
- */
+// Interim copies of helpers of core's store-author kit (branch `kit`, issue #13),
+// with the kit's signatures, so the split files already call them as they will. Deleted
+// when the kit is merged: every import of this file then comes from `@sessionkit/core`.
 import { SessionError, toStorageError } from '@sessionkit/core';
 
 /** `INVALID` for a constructor option: `option <option> <problem>`, `field` set to the option. */

@@ -1,8 +1,6 @@
-/**
- * The store's name, its options (types, every known name) and their defaults and bounds:
- * facts written once, imported by the files that read the options (store-options.ts)
- * and by every file that names the store in an error.
- */
+// The store's name, its options (types, every known name) and their defaults and bounds:
+// facts written once, imported by the files that read the options (store-options.ts)
+// and by every file that names the store in an error.
 import type { BaseStoreOptions, KnownOptions } from '@sessionkit/core';
 import type { JWK } from 'jose';
 import type { RevocationStore } from './revocation.js';

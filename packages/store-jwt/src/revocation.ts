@@ -1,9 +1,7 @@
-/**
- * Revocations: the {@link RevocationStore} interface a caller implements, the in-process
- * {@link MemoryRevocationStore}, and {@link RevocationCalls}, how the store calls either
- * (the memory one synchronously, any other within `operationTimeoutMs`, every failure
- * `STORAGE`).
- */
+// Revocations: the RevocationStore interface a caller implements, the in-process
+// MemoryRevocationStore, and RevocationCalls, how the store calls either
+// (the memory one synchronously, any other within `operationTimeoutMs`, every failure
+// `STORAGE`).
 import type { OperationDeadlines } from '@sessionkit/core';
 import { guard, storageError } from './kit-shim.js';
 import { STORE } from './options.js';

@@ -1,8 +1,6 @@
-/**
- * Writing a token: its length, known from the payload's before any crypto (so create
- * refuses an oversized record first), and the signing (jose's CompactSign with the
- * current key, low s for ES256), then the encryption when `encrypt` is set (CompactEncrypt).
- */
+// Writing a token: its length, known from the payload's before any crypto (so create
+// refuses an oversized record first), and the signing (jose's CompactSign with the
+// current key, low s for ES256), then the encryption when `encrypt` is set (CompactEncrypt).
 import { CompactEncrypt, CompactSign, type CryptoKey } from 'jose';
 import { withLowS } from './canonical.js';
 import type { Encryption, Prepared } from './key-ring.js';

@@ -1,10 +1,8 @@
-/**
- * Reading and checking every option of {@link JwtSessionStore} once, in the constructor:
- * the common ones (core's record rules), the keys (signing-keys.ts), `jwks`, `issuer`,
- * `audience`, `encrypt`, `revocations` and the numeric limits. Returns the resolved
- * configuration the store and its parts are built from; a bad option throws `INVALID`
- * naming it.
- */
+// Reading and checking every option of {@link JwtSessionStore} once, in the constructor:
+// the common ones (core's record rules), the keys (signing-keys.ts), `jwks`, `issuer`,
+// `audience`, `encrypt`, `revocations` and the numeric limits. Returns the resolved
+// configuration the store and its parts are built from; a bad option throws `INVALID`
+// naming it.
 import {
   assertOptionsObject,
   DEFAULT_OPERATION_TIMEOUT_MS,

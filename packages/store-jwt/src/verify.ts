@@ -1,9 +1,7 @@
-/**
- * Reading a token: the verify cache (verified tokens, least recently used out first), the
- * decryption of a JWE this store wrote, the signature checks (the store's own header
- * first, then other configured keys and the JWKS, only with allowed algorithms and
- * header parameters), and the claims (claims.ts). Anything else reads `null`.
- */
+// Reading a token: the verify cache (verified tokens, least recently used out first), the
+// decryption of a JWE this store wrote, the signature checks (the store's own header
+// first, then other configured keys and the JWKS, only with allowed algorithms and
+// header parameters), and the claims (claims.ts). Anything else reads `null`.
 import { cloneRecord } from '@sessionkit/core';
 import {
   type CryptoKey,
