@@ -1,7 +1,7 @@
 // The store's keys once imported for jose: every key (the first signs), the exact JWS
 // header segments this store writes (so get knows its own tokens' key without parsing
 // the header), and the JWE settings. Web Crypto imports are asynchronous: the constructor
-// starts them ({@link KeyRing}) and the first operation waits for them.
+// starts them (KeyRing) and the first operation waits for them.
 import { SessionError } from '@sessionkit/core';
 import { base64url, type CompactJWEHeaderParameters, type CompactJWSHeaderParameters, type CryptoKey } from 'jose';
 import { importEncryptionKey, importKey } from './key-import.js';

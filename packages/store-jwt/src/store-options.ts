@@ -1,4 +1,4 @@
-// Reading and checking every option of {@link JwtSessionStore} once, in the constructor:
+// Reading and checking every option of JwtSessionStore once, in the constructor:
 // the common ones (core's record rules), the keys (signing-keys.ts), `jwks`, `issuer`,
 // `audience`, `encrypt`, `revocations` and the numeric limits. Returns the resolved
 // configuration the store and its parts are built from; a bad option throws `INVALID`
