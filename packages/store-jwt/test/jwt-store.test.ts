@@ -16,6 +16,18 @@ function isCode(code: string) {
   return (e: unknown) => SessionError.hasCode(e, code as never);
 }
 
+/** Runs each operation and expects it to reject STORAGE with `cause` as the cause; returns the errors. */
+async function expectStorageErrors(runs: (() => Promise<unknown>)[], cause: unknown): Promise<SessionError[]> {
+  const errors: SessionError[] = [];
+  for (const run of runs) {
+    const error = await run().catch((e: unknown) => e);
+    expect(SessionError.hasCode(error, 'STORAGE')).toBe(true);
+    expect((error as SessionError).cause).toBe(cause);
+    errors.push(error as SessionError);
+  }
+  return errors;
+}
+
 function expectSame(got: SessionRecord | null, input: SessionRecord, id: string): void {
   expect(got).not.toBeNull();
   expect(got).toStrictEqual({ ...input, id });
@@ -493,18 +505,17 @@ describe('what the caller passes in cannot escape as a plain error', () => {
     const token = await store.create(input);
     expect(await store.get(token)).not.toBeNull(); // now in the verify cache too
     broken = true;
-    for (const run of [
-      () => store.create(record(clock)),
-      () => store.get(token),
-      () => store.delete(token),
-      () => store.deleteByUser(input.userId, input.tenantId),
-      () => store.cleanupExpired(),
-    ]) {
-      const error = await run().catch((e: unknown) => e);
-      expect(SessionError.hasCode(error, 'STORAGE')).toBe(true);
-      expect((error as SessionError).cause).toBe(boom);
-      expect((error as SessionError).message).toContain('clock() threw: boom');
-    }
+    const errors = await expectStorageErrors(
+      [
+        () => store.create(record(clock)),
+        () => store.get(token),
+        () => store.delete(token),
+        () => store.deleteByUser(input.userId, input.tenantId),
+        () => store.cleanupExpired(),
+      ],
+      boom,
+    );
+    for (const error of errors) expect(error.message).toContain('clock() threw: boom');
     broken = false;
     expect(await store.get(token)).not.toBeNull(); // nothing was revoked meanwhile
   });
@@ -574,16 +585,15 @@ describe('what the caller passes in cannot escape as a plain error', () => {
     const store = new JwtSessionStore({ secret, revocations: thrower, clock: clock.now });
     const input = record(clock);
     const token = await store.create(input);
-    for (const run of [
-      () => store.get(token),
-      () => store.delete(token),
-      () => store.deleteByUser(input.userId, input.tenantId),
-      () => store.cleanupExpired(),
-    ]) {
-      const error = await run().catch((e: unknown) => e);
-      expect(SessionError.hasCode(error, 'STORAGE')).toBe(true);
-      expect((error as SessionError).cause).toBe(boom);
-    }
+    await expectStorageErrors(
+      [
+        () => store.get(token),
+        () => store.delete(token),
+        () => store.deleteByUser(input.userId, input.tenantId),
+        () => store.cleanupExpired(),
+      ],
+      boom,
+    );
   });
 });
 
