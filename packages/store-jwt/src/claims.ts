@@ -4,15 +4,16 @@
 // payload (claim types, `iss`, `aud`, and the `maxLifetimeMs` cap).
 import {
   checkRecord,
+  describeError,
   generateSessionId,
   type JsonValue,
+  MAX_DATE_MS,
   type RecordRules,
   SessionError,
   type SessionRecord,
   type TenantId,
   type ValidRecord,
 } from '@sessionkit/core';
-import { describeError, MAX_DATE_MS } from './kit-shim.js';
 import { STORE } from './options.js';
 import type { RevocationCheck } from './revocation.js';
 

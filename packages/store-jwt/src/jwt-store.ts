@@ -5,8 +5,9 @@
 import {
   checkUserArgs,
   expired,
+  guard,
   instrumentStore,
-  type OperationDeadlines,
+  invalidInput,
   type RecordRules,
   readClock,
   type SessionRecord,
@@ -18,7 +19,6 @@ import {
 } from '@sessionkit/core';
 import { checkCallerRecord, writePayload } from './claims.js';
 import { type Encryption, KeyRing } from './key-ring.js';
-import { guard, invalidInput } from './kit-shim.js';
 import { type JwtSessionStoreOptions, STORE } from './options.js';
 import { RevocationCalls } from './revocation.js';
 import { signToken, tokenLength } from './sign.js';
@@ -60,7 +60,6 @@ export class JwtSessionStore implements SessionStore {
   readonly #revocations: RevocationCalls | undefined;
   readonly #toleranceMs: number;
   readonly #maxTokenBytes: number;
-  readonly #deadlines: OperationDeadlines;
 
   constructor(options: JwtSessionStoreOptions) {
     const config = readStoreOptions(options);
@@ -70,9 +69,8 @@ export class JwtSessionStore implements SessionStore {
     this.#verifier = new TokenVerifier(config);
     this.#encryption = config.encryption;
     this.#claimsPrefix = config.claimsPrefix;
-    this.#deadlines = config.deadlines;
     const revocable = config.revocations !== undefined;
-    this.#revocations = revocable ? new RevocationCalls(config.revocations, config.deadlines) : undefined;
+    this.#revocations = revocable ? new RevocationCalls(config.revocations, config.operationTimeoutMs) : undefined;
     this.#toleranceMs = config.clockToleranceMs;
     this.#maxTokenBytes = config.maxTokenBytes;
     this.capabilities = Object.freeze({
@@ -192,9 +190,9 @@ export class JwtSessionStore implements SessionStore {
     );
   }
 
-  /** The revocation store belongs to the caller: stops the deadline timer and empties the verify cache. */
+  /** Stops the deadline timer and empties the verify cache; the revocation store belongs to the caller. */
   async close(): Promise<void> {
-    this.#deadlines.stop();
+    this.#revocations?.close();
     this.#verifier.clear();
   }
 }

@@ -2,8 +2,8 @@
 // signs and verifies with (HMAC for HSxxx, ECDSA P-256 for ES256, Ed25519 for EdDSA), a
 // key pair is checked to match, a key-pair `kid` defaults to its JWK thumbprint, and the
 // `encrypt` secret becomes the A256GCM key. Uses only `crypto.subtle`, no `node:` module.
+import { describeError } from '@sessionkit/core';
 import { type CryptoKey, calculateJwkThumbprint, importJWK, type JWK } from 'jose';
-import { describeError } from './kit-shim.js';
 import {
   type AsymmetricAlgorithm,
   type CheckedKey,

@@ -1,8 +1,8 @@
 // One key input of a key pair, checked without any crypto: a Web Crypto `CryptoKey` (its
 // type, algorithm and usages), a Node `KeyObject` (exported to a JWK, synchronously), a
 // JWK's members, or a PEM string (pem.ts). Web Crypto imports it later (key-import.ts).
+import { describeError, invalidOption } from '@sessionkit/core';
 import type { CryptoKey, JWK } from 'jose';
-import { describeError, invalidOption } from './kit-shim.js';
 import { STORE } from './options.js';
 import { fromPem } from './pem.js';
 import type { AsymmetricAlgorithm, KeyPart, NodeKeyObject } from './signing-keys.js';

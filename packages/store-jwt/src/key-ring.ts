@@ -2,10 +2,9 @@
 // header segments this store writes (so get knows its own tokens' key without parsing
 // the header), and the JWE settings. Web Crypto imports are asynchronous: the constructor
 // starts them (KeyRing) and the first operation waits for them.
-import { SessionError } from '@sessionkit/core';
+import { describeError, SessionError } from '@sessionkit/core';
 import { base64url, type CompactJWEHeaderParameters, type CompactJWSHeaderParameters, type CryptoKey } from 'jose';
 import { importEncryptionKey, importKey } from './key-import.js';
-import { describeError } from './kit-shim.js';
 import { STORE } from './options.js';
 import { type CheckedKey, type EncryptionSecret, KeyImportError, type ResolvedKey } from './signing-keys.js';
 

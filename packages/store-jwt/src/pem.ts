@@ -1,7 +1,7 @@
 // PEM keys: the PKCS#8 / SPKI framing and the DER walk that reads which algorithm a key
 // is for (EC P-256 or Ed25519), checked synchronously in the constructor. The bytes are
 // imported by Web Crypto later (key-import.ts).
-import { describeError, invalidOption } from './kit-shim.js';
+import { describeError, invalidOption } from '@sessionkit/core';
 import { STORE } from './options.js';
 import type { AsymmetricAlgorithm, KeyPart } from './signing-keys.js';
 

@@ -2,8 +2,7 @@
 // MemoryRevocationStore, and RevocationCalls, how the store calls either
 // (the memory one synchronously, any other within `operationTimeoutMs`, every failure
 // `STORAGE`).
-import type { OperationDeadlines } from '@sessionkit/core';
-import { guard, storageError } from './kit-shim.js';
+import { guard, OperationDeadlines, storageError } from '@sessionkit/core';
 import { STORE } from './options.js';
 
 /**
@@ -166,12 +165,18 @@ export class RevocationCalls {
   readonly #store: RevocationStore;
   /** Set when the store is a MemoryRevocationStore: no promise, no deadline. */
   readonly #memory: MemoryRevocationStore | undefined;
+  /** Bounds every call to a store other than MemoryRevocationStore (one unref'd timer for all of them). */
   readonly #deadlines: OperationDeadlines;
 
-  constructor(store: RevocationStore, deadlines: OperationDeadlines) {
+  constructor(store: RevocationStore, operationTimeoutMs: number) {
     this.#store = store;
     this.#memory = store instanceof MemoryRevocationStore ? store : undefined;
-    this.#deadlines = deadlines;
+    this.#deadlines = new OperationDeadlines(operationTimeoutMs, STORE);
+  }
+
+  /** Stops the deadline timer (the RevocationStore itself belongs to the caller). */
+  close(): void {
+    this.#deadlines.stop();
   }
 
   async isRevoked(check: RevocationCheck, now: number): Promise<boolean> {

@@ -1,10 +1,9 @@
 // Signing keys: the key types of the `secret`, `keys` and `encrypt` options, and their
 // synchronous checks in the constructor (secrets, kids, each `keys` entry; a key pair's
 // inputs in key-input.ts and pem.ts). Importing them with Web Crypto is key-import.ts.
-import { hasControlCharacters } from '@sessionkit/core';
+import { hasControlCharacters, invalidOption } from '@sessionkit/core';
 import type { CryptoKey, JWK } from 'jose';
 import { checkKeyInput, describe } from './key-input.js';
-import { invalidOption } from './kit-shim.js';
 import { MAX_KID_LENGTH, STORE } from './options.js';
 
 /** The signing algorithms store-jwt implements. */

@@ -4,19 +4,19 @@
 // configuration the store and its parts are built from; a bad option throws `INVALID`
 // naming it.
 import {
-  assertOptionsObject,
   DEFAULT_OPERATION_TIMEOUT_MS,
+  describeError,
   durationOption,
-  OperationDeadlines,
+  invalidOption,
   type RecordRules,
+  readCommonOptions,
   rejectUnknownOptions,
-  resolveRecordRules,
   SessionError,
+  timerOption,
 } from '@sessionkit/core';
 import { createLocalJWKSet } from 'jose';
 import { claimsPrefix } from './claims.js';
 import { type Encryption, encryptionHeader } from './key-ring.js';
-import { describeError, invalidOption } from './kit-shim.js';
 import {
   DEFAULT_ALGORITHM,
   DEFAULT_MAX_TOKEN_BYTES,
@@ -50,8 +50,8 @@ export interface StoreConfig extends VerifierConfig {
   readonly claimsPrefix: string;
   readonly revocations: RevocationStore | undefined;
   readonly clockToleranceMs: number;
-  /** Bounds every call to `revocations` (one unref'd timer for all of them). */
-  readonly deadlines: OperationDeadlines;
+  /** The deadline of each call to `revocations`. */
+  readonly operationTimeoutMs: number;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -168,9 +168,10 @@ function readRevocations(revocations: unknown): RevocationStore | undefined {
 
 /** Reads and checks every option, in a fixed order (the first bad one is named). */
 export function readStoreOptions(options: JwtSessionStoreOptions): StoreConfig {
-  assertOptionsObject(STORE, options as unknown);
-  rejectUnknownOptions(STORE, options, KNOWN_OPTIONS);
-  const rules = rulesWithStorageClock(resolveRecordRules(STORE, options));
+  // Not a server store: operationTimeoutMs bounds only the calls to `revocations`, and
+  // is read below in today's order (checked whether or not revocations is given).
+  const common = readCommonOptions(STORE, options, KNOWN_OPTIONS, {});
+  const rules = rulesWithStorageClock(common.rules);
   const keys = readKeys(options);
   const algorithms = new Set<JwtAlgorithm>(keys.map((k) => k.alg));
   const jwks = readJwks(options.jwks);
@@ -192,7 +193,7 @@ export function readStoreOptions(options: JwtSessionStoreOptions): StoreConfig {
     min: 0,
     max: MAX_VERIFY_CACHE_SIZE,
   });
-  const operationTimeoutMs = durationOption(
+  const operationTimeoutMs = timerOption(
     STORE,
     'operationTimeoutMs',
     options.operationTimeoutMs,
@@ -215,6 +216,6 @@ export function readStoreOptions(options: JwtSessionStoreOptions): StoreConfig {
     clockToleranceMs,
     maxTokenBytes,
     verifyCacheSize,
-    deadlines: new OperationDeadlines(operationTimeoutMs, STORE),
+    operationTimeoutMs,
   };
 }

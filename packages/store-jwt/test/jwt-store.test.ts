@@ -409,6 +409,9 @@ describe('options', () => {
     invalid({ secret, maxTokenBytes: 1.5 }, 'maxTokenBytes');
     invalid({ secret, clockToleranceMs: -1 }, 'clockToleranceMs');
     invalid({ secret, operationTimeoutMs: 0 }, 'operationTimeoutMs');
+    // the one bound of every timer option: setTimeout's largest delay
+    invalid({ secret, operationTimeoutMs: 2 ** 31 }, 'operationTimeoutMs');
+    expect(() => new JwtSessionStore({ secret, operationTimeoutMs: 2 ** 31 - 1 })).not.toThrow();
     invalid({ secret, clock: 'now' }, 'clock');
     invalid({ secret, maxRecordBytes: 10 }, 'maxRecordBytes');
   });
