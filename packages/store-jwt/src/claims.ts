@@ -74,7 +74,8 @@ export function writePayload(prefix: string, record: SessionRecord, now: number)
   )},"amr":${JSON.stringify(record.factorsUsed)},"aal":${record.assuranceLevel},"md":${JSON.stringify(record.metadata)}}`;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+/** True for an object that is not an array (a JSON object, an options object). */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

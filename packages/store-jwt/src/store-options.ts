@@ -15,7 +15,7 @@ import {
   timerOption,
 } from '@sessionkit/core';
 import { createLocalJWKSet } from 'jose';
-import { claimsPrefix } from './claims.js';
+import { claimsPrefix, isPlainObject } from './claims.js';
 import { type Encryption, encryptionHeader } from './key-ring.js';
 import {
   DEFAULT_ALGORITHM,
@@ -52,10 +52,6 @@ export interface StoreConfig extends VerifierConfig {
   readonly clockToleranceMs: number;
   /** The deadline of each call to `revocations`. */
   readonly operationTimeoutMs: number;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**
