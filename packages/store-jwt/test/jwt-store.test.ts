@@ -697,9 +697,9 @@ describe('revocation', () => {
     expect(await ahead.get(early)).toBeNull();
     // "signed at or before the revocation time plus the tolerance": a token this store
     // signs within the tolerance after it is denied too; one signed after that is not
-    clock.t = revokedAt + tolerance;
+    clock.set(revokedAt + tolerance);
     expect(await store.get(await store.create(record(clock, owner)))).toBeNull();
-    clock.t = revokedAt + tolerance + 1;
+    clock.set(revokedAt + tolerance + 1);
     expect(await store.get(await store.create(record(clock, owner)))).not.toBeNull();
   });
 
@@ -720,7 +720,7 @@ describe('revocation', () => {
     );
     // a store whose clock runs T ahead, signing in the revocation's millisecond: the last
     // token the revocation denies, with the longest life maxLifetimeMs allows
-    clock.t = R;
+    clock.set(R);
     const ahead = new JwtSessionStore({ ...options, clock: () => clock.now() + T });
     tokens.push(
       await ahead.create(record(clock, { ...owner, createdAt: new Date(R + T), expiresAt: new Date(R + T + HOUR) })),
@@ -731,14 +731,14 @@ describe('revocation', () => {
     await store.deleteByUser(input.userId, input.tenantId);
     const keepUntil = R + T + HOUR + T; // the last denied token is accepted until then
     for (const at of [R, R + HOUR, keepUntil - 1]) {
-      clock.t = at;
+      clock.set(at);
       await store.cleanupExpired();
       expect(revocations.userCount).toBe(1);
       for (const token of tokens) {
         expect(await store.get(token).catch((e: unknown) => SessionError.hasCode(e, 'EXPIRED'))).toBeNull();
       }
     }
-    clock.t = keepUntil;
+    clock.set(keepUntil);
     await store.cleanupExpired();
     expect(revocations.userCount).toBe(0); // dropped, and none of them is valid any more
     for (const token of tokens) await expect(store.get(token)).rejects.toSatisfy(isCode('EXPIRED'));
