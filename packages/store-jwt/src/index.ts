@@ -1,7 +1,15 @@
 /**
  * @module @sessionkit/store-jwt
  */
-export { DEFAULT_MAX_TOKEN_BYTES, DEFAULT_VERIFY_CACHE_SIZE, JwtSessionStore } from './jwt-store.js';
+export { JwtSessionStore } from './jwt-store.js';
+export {
+  DEFAULT_MAX_TOKEN_BYTES,
+  DEFAULT_VERIFY_CACHE_SIZE,
+  type JsonWebKeySet,
+  type JwtEncryptionOptions,
+  type JwtSessionStoreOptions,
+} from './options.js';
+export { MemoryRevocationStore, type RevocationCheck, type RevocationStore } from './revocation.js';
 export type {
   AsymmetricAlgorithm,
   HmacAlgorithm,
@@ -10,6 +18,4 @@ export type {
   KeyInput,
   KeyPairSpec,
   SecretKeySpec,
-} from './keys.js';
-export type { JsonWebKeySet, JwtEncryptionOptions, JwtSessionStoreOptions } from './options.js';
-export { MemoryRevocationStore, type RevocationCheck, type RevocationStore } from './revocation.js';
+} from './signing-keys.js';

@@ -1,3 +1,10 @@
+// Revocations: the RevocationStore interface a caller implements, the in-process
+// MemoryRevocationStore, and RevocationCalls, how the store calls either
+// (the memory one synchronously, any other within `operationTimeoutMs`, every failure
+// `STORAGE`).
+import { guard, OperationDeadlines, storageError } from '@sessionkit/core';
+import { STORE } from './options.js';
+
 /**
  * What a revocation check needs to know about a token (all of it comes from the verified token).
  */
@@ -147,4 +154,66 @@ export class MemoryRevocationStore implements RevocationStore {
 // Length-prefixed, so no two (tenant, user) pairs share a key whatever characters they hold.
 function userKey(tenantId: string, userId: string): string {
   return `${tenantId.length}:${tenantId}${userId}`;
+}
+
+/**
+ * @internal The store's calls to its RevocationStore: a {@link MemoryRevocationStore}
+ * synchronously, any other within `operationTimeoutMs`, whatever it throws (synchronously
+ * too) or rejects with, or a count that is not one, `STORAGE` with the cause.
+ */
+export class RevocationCalls {
+  readonly #store: RevocationStore;
+  /** Set when the store is a MemoryRevocationStore: no promise, no deadline. */
+  readonly #memory: MemoryRevocationStore | undefined;
+  /** Bounds every call to a store other than MemoryRevocationStore (one unref'd timer for all of them). */
+  readonly #deadlines: OperationDeadlines;
+
+  constructor(store: RevocationStore, operationTimeoutMs: number) {
+    this.#store = store;
+    this.#memory = store instanceof MemoryRevocationStore ? store : undefined;
+    this.#deadlines = new OperationDeadlines(operationTimeoutMs, STORE);
+  }
+
+  /** Stops the deadline timer (the RevocationStore itself belongs to the caller). */
+  close(): void {
+    this.#deadlines.stop();
+  }
+
+  async isRevoked(check: RevocationCheck, now: number): Promise<boolean> {
+    const memory = this.#memory;
+    if (memory !== undefined) return memory.isRevokedSync(check, now);
+    return Boolean(await this.#call('get', () => this.#store.isRevoked(check, now)));
+  }
+
+  async revokeToken(jti: string, expiresAt: number, now: number): Promise<void> {
+    const memory = this.#memory;
+    if (memory !== undefined) memory.revokeTokenSync(jti, expiresAt, now);
+    else await this.#call('delete', () => this.#store.revokeToken(jti, expiresAt, now));
+  }
+
+  async revokeUser(tenantId: string, userId: string, revokedAt: number, keepUntil: number | undefined): Promise<void> {
+    const memory = this.#memory;
+    if (memory !== undefined) memory.revokeUserSync(tenantId, userId, revokedAt, keepUntil);
+    else await this.#call('deleteByUser', () => this.#store.revokeUser(tenantId, userId, revokedAt, keepUntil));
+  }
+
+  async cleanupExpired(now: number): Promise<number> {
+    const memory = this.#memory;
+    if (memory !== undefined) return memory.cleanupExpiredSync(now);
+    const removed = await this.#call('cleanupExpired', () => this.#store.cleanupExpired(now));
+    if (typeof removed !== 'number' || !Number.isInteger(removed) || removed < 0) {
+      throw storageError(
+        STORE,
+        'cleanupExpired',
+        `revocations.cleanupExpired resolved ${String(removed)}, not a count`,
+        new TypeError('bad count'),
+      );
+    }
+    return removed;
+  }
+
+  /** One call to the caller's RevocationStore, within operationTimeoutMs. */
+  #call<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    return guard(STORE, operation, () => this.#deadlines.wrap(operation, Promise.resolve(call())));
+  }
 }

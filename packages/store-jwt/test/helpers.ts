@@ -1,35 +1,15 @@
 import { createHmac, type KeyObject, sign } from 'node:crypto';
-import { type SessionRecord, tenantId } from '@sessionkit/core';
+import type { SessionRecord } from '@sessionkit/core';
+import { HOUR, makeRecord, TestClock } from '@sessionkit/core/testing';
 
-export const HOUR = 60 * 60 * 1000;
+export { HOUR, TestClock };
 
-/** A clock that only moves when the test says so. */
-export class TestClock {
-  t = Date.now();
-  readonly now = (): number => this.t;
-  advance(ms: number): number {
-    this.t += ms;
-    return this.t;
-  }
-}
-
-let n = 0;
+/**
+ * Core's record builder with metadata whose text the token tests look for (`classified`):
+ * an encrypted token must not show it.
+ */
 export function record(clock: TestClock, overrides: Partial<SessionRecord> = {}): SessionRecord {
-  const now = clock.now();
-  n++;
-  return {
-    id: '',
-    userId: `user-${n}`,
-    tenantId: tenantId(`tenant-${n}`),
-    transactionId: `tx-${n}`,
-    factorsUsed: ['password', 'totp'],
-    assuranceLevel: 2,
-    metadata: { secretNote: `classified-${n}`, roles: ['admin'] },
-    createdAt: new Date(now),
-    expiresAt: new Date(now + HOUR),
-    lastActivityAt: new Date(now),
-    ...overrides,
-  };
+  return makeRecord(clock, { metadata: { secretNote: 'classified-note', roles: ['admin'] }, ...overrides });
 }
 
 export function b64(value: unknown): string {

@@ -16,6 +16,18 @@ function isCode(code: string) {
   return (e: unknown) => SessionError.hasCode(e, code as never);
 }
 
+/** Runs each operation and expects it to reject STORAGE with `cause` as the cause; returns the errors. */
+async function expectStorageErrors(runs: (() => Promise<unknown>)[], cause: unknown): Promise<SessionError[]> {
+  const errors: SessionError[] = [];
+  for (const run of runs) {
+    const error = await run().catch((e: unknown) => e);
+    expect(SessionError.hasCode(error, 'STORAGE')).toBe(true);
+    expect((error as SessionError).cause).toBe(cause);
+    errors.push(error as SessionError);
+  }
+  return errors;
+}
+
 function expectSame(got: SessionRecord | null, input: SessionRecord, id: string): void {
   expect(got).not.toBeNull();
   expect(got).toStrictEqual({ ...input, id });
@@ -397,6 +409,9 @@ describe('options', () => {
     invalid({ secret, maxTokenBytes: 1.5 }, 'maxTokenBytes');
     invalid({ secret, clockToleranceMs: -1 }, 'clockToleranceMs');
     invalid({ secret, operationTimeoutMs: 0 }, 'operationTimeoutMs');
+    // the one bound of every timer option: setTimeout's largest delay
+    invalid({ secret, operationTimeoutMs: 2 ** 31 }, 'operationTimeoutMs');
+    expect(() => new JwtSessionStore({ secret, operationTimeoutMs: 2 ** 31 - 1 })).not.toThrow();
     invalid({ secret, clock: 'now' }, 'clock');
     invalid({ secret, maxRecordBytes: 10 }, 'maxRecordBytes');
   });
@@ -493,18 +508,17 @@ describe('what the caller passes in cannot escape as a plain error', () => {
     const token = await store.create(input);
     expect(await store.get(token)).not.toBeNull(); // now in the verify cache too
     broken = true;
-    for (const run of [
-      () => store.create(record(clock)),
-      () => store.get(token),
-      () => store.delete(token),
-      () => store.deleteByUser(input.userId, input.tenantId),
-      () => store.cleanupExpired(),
-    ]) {
-      const error = await run().catch((e: unknown) => e);
-      expect(SessionError.hasCode(error, 'STORAGE')).toBe(true);
-      expect((error as SessionError).cause).toBe(boom);
-      expect((error as SessionError).message).toContain('clock() threw: boom');
-    }
+    const errors = await expectStorageErrors(
+      [
+        () => store.create(record(clock)),
+        () => store.get(token),
+        () => store.delete(token),
+        () => store.deleteByUser(input.userId, input.tenantId),
+        () => store.cleanupExpired(),
+      ],
+      boom,
+    );
+    for (const error of errors) expect(error.message).toContain('clock() threw: boom');
     broken = false;
     expect(await store.get(token)).not.toBeNull(); // nothing was revoked meanwhile
   });
@@ -574,16 +588,15 @@ describe('what the caller passes in cannot escape as a plain error', () => {
     const store = new JwtSessionStore({ secret, revocations: thrower, clock: clock.now });
     const input = record(clock);
     const token = await store.create(input);
-    for (const run of [
-      () => store.get(token),
-      () => store.delete(token),
-      () => store.deleteByUser(input.userId, input.tenantId),
-      () => store.cleanupExpired(),
-    ]) {
-      const error = await run().catch((e: unknown) => e);
-      expect(SessionError.hasCode(error, 'STORAGE')).toBe(true);
-      expect((error as SessionError).cause).toBe(boom);
-    }
+    await expectStorageErrors(
+      [
+        () => store.get(token),
+        () => store.delete(token),
+        () => store.deleteByUser(input.userId, input.tenantId),
+        () => store.cleanupExpired(),
+      ],
+      boom,
+    );
   });
 });
 
@@ -684,9 +697,9 @@ describe('revocation', () => {
     expect(await ahead.get(early)).toBeNull();
     // "signed at or before the revocation time plus the tolerance": a token this store
     // signs within the tolerance after it is denied too; one signed after that is not
-    clock.t = revokedAt + tolerance;
+    clock.set(revokedAt + tolerance);
     expect(await store.get(await store.create(record(clock, owner)))).toBeNull();
-    clock.t = revokedAt + tolerance + 1;
+    clock.set(revokedAt + tolerance + 1);
     expect(await store.get(await store.create(record(clock, owner)))).not.toBeNull();
   });
 
@@ -707,7 +720,7 @@ describe('revocation', () => {
     );
     // a store whose clock runs T ahead, signing in the revocation's millisecond: the last
     // token the revocation denies, with the longest life maxLifetimeMs allows
-    clock.t = R;
+    clock.set(R);
     const ahead = new JwtSessionStore({ ...options, clock: () => clock.now() + T });
     tokens.push(
       await ahead.create(record(clock, { ...owner, createdAt: new Date(R + T), expiresAt: new Date(R + T + HOUR) })),
@@ -718,14 +731,14 @@ describe('revocation', () => {
     await store.deleteByUser(input.userId, input.tenantId);
     const keepUntil = R + T + HOUR + T; // the last denied token is accepted until then
     for (const at of [R, R + HOUR, keepUntil - 1]) {
-      clock.t = at;
+      clock.set(at);
       await store.cleanupExpired();
       expect(revocations.userCount).toBe(1);
       for (const token of tokens) {
         expect(await store.get(token).catch((e: unknown) => SessionError.hasCode(e, 'EXPIRED'))).toBeNull();
       }
     }
-    clock.t = keepUntil;
+    clock.set(keepUntil);
     await store.cleanupExpired();
     expect(revocations.userCount).toBe(0); // dropped, and none of them is valid any more
     for (const token of tokens) await expect(store.get(token)).rejects.toSatisfy(isCode('EXPIRED'));

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { TELEMETRY_METRICS, tenantId } from '@sessionkit/core';
+import { makeRecord, TestClock } from '@sessionkit/core/testing';
 import { describe, expect, it } from 'vitest';
 import { expectNoSecrets, otelHarness } from '../../core/test/fixtures/otel.mjs';
 import { JwtSessionStore, MemoryRevocationStore } from '../src/index.js';
@@ -14,19 +15,9 @@ describe('OpenTelemetry (smoke)', () => {
     });
     const USER = 'user-0b6e2f9d47';
     const TENANT = 'tenant-c3a81e5f06';
-    const now = Date.now();
-    const token = await store.create({
-      id: '',
-      userId: USER,
-      tenantId: tenantId(TENANT),
-      transactionId: '',
-      factorsUsed: [],
-      assuranceLevel: 1,
-      metadata: {},
-      createdAt: new Date(now),
-      expiresAt: new Date(now + 60_000),
-      lastActivityAt: new Date(now),
-    });
+    const token = await store.create(
+      makeRecord(new TestClock(), { userId: USER, tenantId: tenantId(TENANT), transactionId: '', metadata: {} }),
+    );
     expect((await store.get(token))?.userId).toBe(USER);
     await expect(store.touch(token)).rejects.toMatchObject({ code: 'UNSUPPORTED' });
     await store.delete(token);
