@@ -6,6 +6,7 @@ import {
   checkRecord,
   describeError,
   generateSessionId,
+  invalidInput,
   type JsonValue,
   MAX_DATE_MS,
   type RecordRules,
@@ -51,12 +52,8 @@ export function checkCallerRecord(rules: RecordRules, record: SessionRecord): Va
     return checkRecord(rules, record, { operation: 'create', customIds: false, output: 'copy' });
   } catch (error) {
     if (SessionError.isInstance(error)) throw error;
-    throw new SessionError('INVALID', `record could not be read (a getter or proxy threw): ${describeError(error)}`, {
-      store: STORE,
-      operation: 'create',
-      field: 'record',
-      cause: error,
-    });
+    const problem = `could not be read (a getter or proxy threw): ${describeError(error)}`;
+    throw invalidInput(STORE, 'create', 'record', problem, error);
   }
 }
 

@@ -11,7 +11,6 @@ import {
   type RecordRules,
   readCommonOptions,
   rejectUnknownOptions,
-  SessionError,
   timerOption,
 } from '@sessionkit/core';
 import { createLocalJWKSet } from 'jose';
@@ -52,29 +51,6 @@ export interface StoreConfig extends VerifierConfig {
   readonly clockToleranceMs: number;
   /** The deadline of each call to `revocations`. */
   readonly operationTimeoutMs: number;
-}
-
-/**
- * The record rules with a clock whose throw is `STORAGE` naming `clock` (a failure of the
- * store's environment), so that create, which turns anything else its record check throws
- * into `INVALID` naming `record` (a getter or proxy), reports it as what it is.
- */
-function rulesWithStorageClock(rules: RecordRules): RecordRules {
-  const clock = rules.clock;
-  return {
-    ...rules,
-    clock: () => {
-      try {
-        return clock();
-      } catch (error) {
-        throw new SessionError('STORAGE', `clock() threw: ${describeError(error)}`, {
-          store: STORE,
-          field: 'clock',
-          cause: error,
-        });
-      }
-    },
-  };
 }
 
 /** `secret` or `keys` (exactly one), checked: the first key signs, every key verifies. */
@@ -167,7 +143,7 @@ export function readStoreOptions(options: JwtSessionStoreOptions): StoreConfig {
   // Not a server store: operationTimeoutMs bounds only the calls to `revocations`, and
   // is read below in today's order (checked whether or not revocations is given).
   const common = readCommonOptions(STORE, options, KNOWN_OPTIONS, {});
-  const rules = rulesWithStorageClock(common.rules);
+  const rules = common.rules; // readClock turns a clock that throws into STORAGE
   const keys = readKeys(options);
   const algorithms = new Set<JwtAlgorithm>(keys.map((k) => k.alg));
   const jwks = readJwks(options.jwks);
