@@ -1,5 +1,32 @@
-import type { BaseStoreOptions, KnownOptions } from '@sessionkit/core';
+/**
+ * The options of the store: their type, the names the constructor takes, and
+ * `readOptions`, which checks them all once and resolves the store's settings.
+ */
+import {
+  assertOptionsObject,
+  type BaseStoreOptions,
+  DEFAULT_EXPIRED_RETENTION_MS,
+  DEFAULT_OPERATION_TIMEOUT_MS,
+  durationOption,
+  hasControlCharacters,
+  type KnownOptions,
+  maxSessionsPerUserOption,
+  OperationDeadlines,
+  type RecordRules,
+  rejectUnknownOptions,
+  resolveRecordRules,
+  SessionError,
+} from '@sessionkit/core';
 import type { Cluster, Redis } from 'ioredis';
+import { KeyLayout } from './keys.js';
+
+export const STORE = 'redis';
+/** The prefix every key starts with when the prefix option is not set. */
+const DEFAULT_PREFIX = 'sessionkit:';
+const MAX_PREFIX_LENGTH = 256;
+/** The shortest tag secret, as an option or read from Redis. */
+export const MIN_TAG_SECRET_LENGTH = 32;
+const MAX_TAG_SECRET_LENGTH = 1024;
 
 /** Options of {@link RedisSessionStore}. */
 export interface RedisSessionStoreOptions extends BaseStoreOptions {
@@ -58,3 +85,94 @@ export const KNOWN_OPTIONS: KnownOptions<RedisSessionStoreOptions> = {
   tagSecret: true,
   telemetry: true,
 };
+
+/** An ioredis client: a single Redis or a Cluster. */
+export type Client = Redis | Cluster;
+
+/** What the constructor resolves from its options. */
+export interface RedisSettings {
+  readonly client: Client;
+  readonly cluster: boolean;
+  readonly keys: KeyLayout;
+  /** The tagSecret option; `undefined` when the secret is kept in Redis. */
+  readonly tagSecret: string | undefined;
+  readonly rules: RecordRules;
+  readonly operationTimeoutMs: number;
+  readonly deadlines: OperationDeadlines;
+  readonly expiredRetentionMs: number;
+  readonly maxSessionsPerUser: number;
+}
+
+function invalid(option: string, problem: string): SessionError {
+  return new SessionError('INVALID', `option ${option} ${problem}`, {
+    store: STORE,
+    operation: 'constructor',
+    field: option,
+  });
+}
+
+/** Checks every option once; throws `INVALID` naming the first bad one. */
+export function readOptions(options: RedisSessionStoreOptions): RedisSettings {
+  assertOptionsObject(STORE, options);
+  rejectUnknownOptions(STORE, options, KNOWN_OPTIONS);
+  const client = options.client as unknown;
+  if (
+    typeof client !== 'object' ||
+    client === null ||
+    typeof (client as Redis).evalsha !== 'function' ||
+    typeof (client as Redis).status !== 'string'
+  ) {
+    throw invalid('client', 'must be an ioredis Redis or Cluster instance');
+  }
+  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  if (
+    typeof prefix !== 'string' ||
+    /[{}]/.test(prefix) ||
+    hasControlCharacters(prefix) ||
+    prefix.length > MAX_PREFIX_LENGTH
+  ) {
+    throw invalid(
+      'prefix',
+      `must be a string of at most ${MAX_PREFIX_LENGTH} characters without \`{\`, \`}\` or control characters`,
+    );
+  }
+  const rules = resolveRecordRules(STORE, options);
+  const expiredRetentionMs = durationOption(
+    STORE,
+    'expiredRetentionMs',
+    options.expiredRetentionMs,
+    DEFAULT_EXPIRED_RETENTION_MS,
+    { min: 0 },
+  );
+  const operationTimeoutMs = durationOption(
+    STORE,
+    'operationTimeoutMs',
+    options.operationTimeoutMs,
+    DEFAULT_OPERATION_TIMEOUT_MS,
+  );
+  const maxSessionsPerUser = maxSessionsPerUserOption(STORE, options.maxSessionsPerUser);
+  const tagSecret = options.tagSecret;
+  if (
+    tagSecret !== undefined &&
+    (typeof tagSecret !== 'string' ||
+      tagSecret.length < MIN_TAG_SECRET_LENGTH ||
+      tagSecret.length > MAX_TAG_SECRET_LENGTH ||
+      hasControlCharacters(tagSecret))
+  ) {
+    throw invalid(
+      'tagSecret',
+      `must be a string of ${MIN_TAG_SECRET_LENGTH} to ${MAX_TAG_SECRET_LENGTH} characters without control characters`,
+    );
+  }
+  return {
+    client: client as Client,
+    cluster: (client as Redis).isCluster === true,
+    keys: new KeyLayout(prefix),
+    tagSecret,
+    rules,
+    operationTimeoutMs,
+    deadlines: new OperationDeadlines(operationTimeoutMs, STORE),
+    expiredRetentionMs,
+    maxSessionsPerUser,
+  };
+}

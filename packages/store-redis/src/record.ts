@@ -1,33 +1,12 @@
-import { decodeRecord, SessionError, type SessionRecord } from '@sessionkit/core';
-
 /**
- * The stored form of one record: one string, so get is one GET and touch/extend patch a
- * fixed header in place.
- *
- *     offset 0   expiresAt       (ms, 17 characters, space-padded)   authoritative
- *     offset 18  lastActivityAt  (ms, 17 characters)                 authoritative
- *     offset 36  createdAt       (ms, 17 characters)
- *     offset 54  core's JSON of the record as created or last updated (no raw newline)
- *     '\n' index key '\t' pointer value '\t' pointer key             (Cluster pointer fields empty otherwise)
- *
- * Identifiers hold no control characters, so `\n` and `\t` cannot occur inside the meta.
+ * The record codec: a SessionRecord to and from its stored value (the layout is ./layout.ts).
  */
-export const JSON_OFFSET = 54;
-const WIDTH = 17;
-
-/** A time as the header holds it: decimal ms, space-padded to 17 characters. */
-export function pad(ms: number): string {
-  return String(ms).padEnd(WIDTH, ' ');
-}
+import { decodeRecord, SessionError, type SessionRecord } from '@sessionkit/core';
+import { EXPIRES_AT, header, jsonOf, LAST_ACTIVITY_AT, TIME_WIDTH } from './layout.js';
 
 /** The value without its meta (update sends this; its script keeps the stored meta). */
 export function recordHead(record: SessionRecord, json: string): string {
-  return `${pad(record.expiresAt.getTime())} ${pad(record.lastActivityAt.getTime())} ${pad(record.createdAt.getTime())} ${json}`;
-}
-
-/** The full value create writes. */
-export function recordValue(head: string, indexKey: string, pointerValue = '', pointerKey = ''): string {
-  return `${head}\n${indexKey}\t${pointerValue}\t${pointerKey}`;
+  return `${header(record.expiresAt.getTime(), record.lastActivityAt.getTime(), record.createdAt.getTime())}${json}`;
 }
 
 function corrupt(operation: string): SessionError {
@@ -40,18 +19,20 @@ function corrupt(operation: string): SessionError {
 
 /** The JSON part of a stored value. */
 export function storedJson(value: string, operation: string): string {
-  const end = value.lastIndexOf('\n');
-  if (end < JSON_OFFSET) throw corrupt(operation);
-  return value.slice(JSON_OFFSET, end);
+  const json = jsonOf(value);
+  if (json === undefined) throw corrupt(operation);
+  return json;
 }
 
 /** Decodes a stored value with core's codec; expiresAt and lastActivityAt come from the header. */
 export function decodeValue(value: unknown, operation: string): SessionRecord {
   if (typeof value !== 'string') throw corrupt(operation);
   const record = decodeRecord(storedJson(value, operation), 'redis');
-  const e = Number(value.slice(0, WIDTH));
-  const a = Number(value.slice(WIDTH + 1, 2 * WIDTH + 1));
-  if (!Number.isFinite(e) || !Number.isFinite(a) || value.charCodeAt(WIDTH) !== 32) throw corrupt(operation);
+  const e = Number(value.slice(EXPIRES_AT, EXPIRES_AT + TIME_WIDTH));
+  const a = Number(value.slice(LAST_ACTIVITY_AT, LAST_ACTIVITY_AT + TIME_WIDTH));
+  if (!Number.isFinite(e) || !Number.isFinite(a) || value.charCodeAt(EXPIRES_AT + TIME_WIDTH) !== 32) {
+    throw corrupt(operation);
+  }
   record.expiresAt = new Date(e);
   record.lastActivityAt = new Date(a);
   return record;

@@ -6,7 +6,8 @@ import fc from 'fast-check';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../src/index.js';
-import { idTag, KeyLayout, userTag } from '../src/keys.js';
+import { idTag, KeyLayout } from '../src/keys.js';
+import { userTag } from '../src/user-tags.js';
 import { Clock, HOUR, record } from './records.js';
 import { type ClusterTarget, clusterRedis, dropKeys, type SingleTarget, singleRedis } from './servers.js';
 
