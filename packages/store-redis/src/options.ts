@@ -3,19 +3,13 @@
  * `readOptions`, which checks them all once and resolves the store's settings.
  */
 import {
-  assertOptionsObject,
   type BaseStoreOptions,
-  DEFAULT_EXPIRED_RETENTION_MS,
-  DEFAULT_OPERATION_TIMEOUT_MS,
-  durationOption,
   hasControlCharacters,
+  invalidOption,
   type KnownOptions,
-  maxSessionsPerUserOption,
-  OperationDeadlines,
+  type OperationDeadlines,
   type RecordRules,
-  rejectUnknownOptions,
-  resolveRecordRules,
-  SessionError,
+  readCommonOptions,
 } from '@sessionkit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { KeyLayout } from './keys.js';
@@ -103,55 +97,34 @@ export interface RedisSettings {
   readonly maxSessionsPerUser: number;
 }
 
-function invalid(option: string, problem: string): SessionError {
-  return new SessionError('INVALID', `option ${option} ${problem}`, {
-    store: STORE,
-    operation: 'constructor',
-    field: option,
-  });
-}
-
 /** Checks every option once; throws `INVALID` naming the first bad one. */
 export function readOptions(options: RedisSessionStoreOptions): RedisSettings {
-  assertOptionsObject(STORE, options);
-  rejectUnknownOptions(STORE, options, KNOWN_OPTIONS);
-  const client = options.client as unknown;
+  const common = readCommonOptions(STORE, options, KNOWN_OPTIONS, {
+    server: true,
+    backendExpires: true,
+    perUser: true,
+  });
+  const { client, prefix = DEFAULT_PREFIX, tagSecret } = common.options as Record<string, unknown>;
   if (
     typeof client !== 'object' ||
     client === null ||
     typeof (client as Redis).evalsha !== 'function' ||
     typeof (client as Redis).status !== 'string'
   ) {
-    throw invalid('client', 'must be an ioredis Redis or Cluster instance');
+    throw invalidOption(STORE, 'client', 'must be an ioredis Redis or Cluster instance');
   }
-  const prefix = options.prefix ?? DEFAULT_PREFIX;
   if (
     typeof prefix !== 'string' ||
     /[{}]/.test(prefix) ||
     hasControlCharacters(prefix) ||
     prefix.length > MAX_PREFIX_LENGTH
   ) {
-    throw invalid(
+    throw invalidOption(
+      STORE,
       'prefix',
       `must be a string of at most ${MAX_PREFIX_LENGTH} characters without \`{\`, \`}\` or control characters`,
     );
   }
-  const rules = resolveRecordRules(STORE, options);
-  const expiredRetentionMs = durationOption(
-    STORE,
-    'expiredRetentionMs',
-    options.expiredRetentionMs,
-    DEFAULT_EXPIRED_RETENTION_MS,
-    { min: 0 },
-  );
-  const operationTimeoutMs = durationOption(
-    STORE,
-    'operationTimeoutMs',
-    options.operationTimeoutMs,
-    DEFAULT_OPERATION_TIMEOUT_MS,
-  );
-  const maxSessionsPerUser = maxSessionsPerUserOption(STORE, options.maxSessionsPerUser);
-  const tagSecret = options.tagSecret;
   if (
     tagSecret !== undefined &&
     (typeof tagSecret !== 'string' ||
@@ -159,7 +132,8 @@ export function readOptions(options: RedisSessionStoreOptions): RedisSettings {
       tagSecret.length > MAX_TAG_SECRET_LENGTH ||
       hasControlCharacters(tagSecret))
   ) {
-    throw invalid(
+    throw invalidOption(
+      STORE,
       'tagSecret',
       `must be a string of ${MIN_TAG_SECRET_LENGTH} to ${MAX_TAG_SECRET_LENGTH} characters without control characters`,
     );
@@ -169,10 +143,10 @@ export function readOptions(options: RedisSessionStoreOptions): RedisSettings {
     cluster: (client as Redis).isCluster === true,
     keys: new KeyLayout(prefix),
     tagSecret,
-    rules,
-    operationTimeoutMs,
-    deadlines: new OperationDeadlines(operationTimeoutMs, STORE),
-    expiredRetentionMs,
-    maxSessionsPerUser,
+    rules: common.rules,
+    operationTimeoutMs: common.operationTimeoutMs,
+    deadlines: common.deadlines as OperationDeadlines,
+    expiredRetentionMs: common.expiredRetentionMs,
+    maxSessionsPerUser: common.maxSessionsPerUser,
   };
 }

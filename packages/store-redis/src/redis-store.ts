@@ -7,16 +7,16 @@
  */
 import {
   ALL_CAPABILITIES,
-  checkDuration,
+  checkExtendArgs,
   checkId,
-  checkImmutableFields,
+  checkLive,
   checkRecord,
+  checkUpdateTarget,
   checkUserArgs,
   compareSessions,
   conflict,
-  decodeRecord,
-  expired,
   generateSessionId,
+  guard,
   instrumentStore,
   notFound,
   type RecordRules,
@@ -32,7 +32,7 @@ import type { KeyLayout } from './keys.js';
 import { pad, recordValue } from './layout.js';
 import { type RedisSessionStoreOptions, readOptions, STORE } from './options.js';
 import { byId, createThroughPointer, dropPointers } from './pointers.js';
-import { decodeValue, recordHead, storedJson } from './record.js';
+import { decodeValue, recordHead } from './record.js';
 import { type Reply, ScriptRunner } from './runner.js';
 import { CREATE, DELETE, DELETE_USER, EXTEND, GET, LIST, TOUCH, UPDATE } from './scripts/index.js';
 import { TagSecret, type UserTags } from './user-tags.js';
@@ -166,19 +166,15 @@ export class RedisSessionStore implements SessionStore {
       if (value === null || value === undefined) return null;
       const record = decodeValue(value, 'get');
       if (record.id !== id) throw runner.unexpected('get', `record of id ${JSON.stringify(record.id)}`);
-      if (record.expiresAt.getTime() <= readClock(this.#rules)) throw expired(STORE, 'get');
+      checkLive(STORE, 'get', record.expiresAt.getTime(), readClock(this.#rules));
       return record;
     } catch (error) {
       throw toStorageError(error, STORE, 'get');
     }
   }
 
-  async update(record: SessionRecord): Promise<void> {
-    try {
-      await this.#update(record, Date.now());
-    } catch (error) {
-      throw toStorageError(error, STORE, 'update');
-    }
+  update(record: SessionRecord): Promise<void> {
+    return guard(STORE, 'update', () => this.#update(record, Date.now()));
   }
 
   async #update(record: SessionRecord, start: number): Promise<void> {
@@ -206,13 +202,19 @@ export class RedisSessionStore implements SessionStore {
     );
     if (Array.isArray(reply) && reply[0] === 'I') {
       // userId, tenantId (both in the index key) or createdAt differ: name the field.
-      checkImmutableFields(this.#rules, decodeRecord(storedJson(String(reply[1]), 'update'), STORE), valid);
+      const stored = decodeValue(reply[1], 'update');
+      checkUpdateTarget(
+        this.#rules,
+        { ...stored, createdAtMs: stored.createdAt.getTime(), expiresAtMs: stored.expiresAt.getTime() },
+        valid,
+        now,
+      );
     }
     this.#runner.expectOk('update', reply);
   }
 
-  async delete(id: string): Promise<void> {
-    try {
+  delete(id: string): Promise<void> {
+    return guard(STORE, 'delete', async () => {
       if (!checkId(this.#rules, 'delete', id)) return;
       const runner = this.#runner;
       const reply = await runner.write('delete', Date.now(), false, (deadline) =>
@@ -225,21 +227,15 @@ export class RedisSessionStore implements SessionStore {
       );
       if (reply === 'N' || (Array.isArray(reply) && reply[0] === 'OK')) return;
       runner.expectOk('delete', reply);
-    } catch (error) {
-      throw toStorageError(error, STORE, 'delete');
-    }
+    });
   }
 
   /**
    * One script call per page of USER_PAGE index entries, until the index is empty. A
    * deleteByUser that rejects (timeout, Redis down) may have removed some pages already.
    */
-  async deleteByUser(userId: string, tenantId: TenantId): Promise<number> {
-    try {
-      return await this.#deleteByUser(userId, tenantId, Date.now());
-    } catch (error) {
-      throw toStorageError(error, STORE, 'deleteByUser');
-    }
+  deleteByUser(userId: string, tenantId: TenantId): Promise<number> {
+    return guard(STORE, 'deleteByUser', () => this.#deleteByUser(userId, tenantId, Date.now()));
   }
 
   async #deleteByUser(userId: string, tenantId: TenantId, start: number): Promise<number> {
@@ -261,17 +257,12 @@ export class RedisSessionStore implements SessionStore {
     });
   }
 
-  async extend(id: string, durationMs: number): Promise<void> {
-    try {
-      await this.#extend(id, durationMs, Date.now());
-    } catch (error) {
-      throw toStorageError(error, STORE, 'extend');
-    }
+  extend(id: string, durationMs: number): Promise<void> {
+    return guard(STORE, 'extend', () => this.#extend(id, durationMs, Date.now()));
   }
 
   async #extend(id: string, durationMs: number, start: number): Promise<void> {
-    const named = checkId(this.#rules, 'extend', id);
-    const duration = checkDuration(this.#rules, durationMs);
+    const { named, durationMs: duration } = checkExtendArgs(this.#rules, id, durationMs);
     if (!named) throw notFound(STORE, 'extend');
     const now = readClock(this.#rules);
     const life = this.#rules.maxLifetimeMs ?? -1;
@@ -309,12 +300,8 @@ export class RedisSessionStore implements SessionStore {
   }
 
   /** One script call per page of USER_PAGE unexpired index entries. */
-  async listByUser(userId: string, tenantId: TenantId): Promise<SessionRecord[]> {
-    try {
-      return await this.#listByUser(userId, tenantId, Date.now());
-    } catch (error) {
-      throw toStorageError(error, STORE, 'listByUser');
-    }
+  listByUser(userId: string, tenantId: TenantId): Promise<SessionRecord[]> {
+    return guard(STORE, 'listByUser', () => this.#listByUser(userId, tenantId, Date.now()));
   }
 
   async #listByUser(userId: string, tenantId: TenantId, start: number): Promise<SessionRecord[]> {
@@ -351,12 +338,10 @@ export class RedisSessionStore implements SessionStore {
   }
 
   /** Each backend call is bounded by operationTimeoutMs (see ./cleanup.ts). */
-  async cleanupExpired(): Promise<number> {
-    try {
-      return await cleanupIndexes(this.#runner, this.#keys, readClock(this.#rules), this.#retentionMs);
-    } catch (error) {
-      throw toStorageError(error, STORE, 'cleanupExpired');
-    }
+  cleanupExpired(): Promise<number> {
+    return guard(STORE, 'cleanupExpired', () =>
+      cleanupIndexes(this.#runner, this.#keys, readClock(this.#rules), this.#retentionMs),
+    );
   }
 
   /** Stops the store's timeout timer (once operations in flight settle or time out). Never closes or quits the caller's client. */

@@ -5,7 +5,14 @@
  * measured offset between our clock and Redis's), and names an unusable reply by its
  * shape, never its text.
  */
-import { expired, notFound, type OperationDeadlines, SessionError, withTimeout } from '@sessionkit/core';
+import {
+  expired,
+  notFound,
+  type OperationDeadlines,
+  type SessionError,
+  storageError,
+  withTimeout,
+} from '@sessionkit/core';
 import type { Redis } from 'ioredis';
 import { type Client, type RedisSettings, STORE } from './options.js';
 import type { Script } from './scripts/index.js';
@@ -19,10 +26,6 @@ const CLOCK_RESYNC_MS = 60_000;
 const CLOCK_BOUND_MAX_AGE_MS = 10 * 60_000;
 /** A TIME round trip slower than this is measured again a second later. */
 const CLOCK_SLOW_SYNC_MS = 20;
-
-function storage(operation: string, message: string, cause?: unknown): SessionError {
-  return new SessionError('STORAGE', message, { store: STORE, operation, cause: cause ?? new Error(message) });
-}
 
 /**
  * The shape of a reply for an error message: its type, length, and the short status
@@ -67,7 +70,8 @@ export class ScriptRunner {
   }
 
   notReady(operation: string, client: Client | Redis = this.client): SessionError {
-    return storage(
+    return storageError(
+      STORE,
       operation,
       `Redis client is not connected (status '${client.status}'); nothing was sent. ` +
         'The store never queues commands; create the client with enableOfflineQueue: false.',
@@ -75,7 +79,8 @@ export class ScriptRunner {
   }
 
   deadlineMissed(operation: string): SessionError {
-    return storage(
+    return storageError(
+      STORE,
       operation,
       `Redis ran the write after operationTimeoutMs (${this.timeoutMs} ms); it was not applied`,
     );
@@ -83,7 +88,7 @@ export class ScriptRunner {
 
   /** A reply the store cannot use; the message names its shape only, never stored data. */
   unexpected(operation: string, reply: Reply): SessionError {
-    return storage(operation, `unexpected reply from Redis: ${replyShape(reply)}`);
+    return storageError(STORE, operation, `unexpected reply from Redis: ${replyShape(reply)}`);
   }
 
   /**
@@ -96,11 +101,6 @@ export class ScriptRunner {
     if (reply === 'X') throw expired(STORE, operation);
     if (reply === 'D') throw this.deadlineMissed(operation);
     throw this.unexpected(operation, reply);
-  }
-
-  /** Another error of this store, with its message. */
-  failure(operation: string, message: string): SessionError {
-    return storage(operation, message);
   }
 
   /**

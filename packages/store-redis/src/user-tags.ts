@@ -4,9 +4,10 @@
  * tagSecret option, or the one kept in Redis under the prefix) and keeps its key alive.
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import { storageError } from '@sessionkit/core';
 import type { KeyLayout } from './keys.js';
 import { TAG_LENGTH } from './keys.js';
-import { MIN_TAG_SECRET_LENGTH } from './options.js';
+import { MIN_TAG_SECRET_LENGTH, STORE } from './options.js';
 import type { ScriptRunner } from './runner.js';
 import { SECRET } from './scripts/index.js';
 
@@ -137,7 +138,8 @@ export class TagSecret {
         const at = Number(reply[1]);
         if (this.#tags !== undefined && this.#secret !== secret) {
           this.#mismatch = true;
-          throw runner.failure(
+          throw storageError(
+            STORE,
             operation,
             `the tag secret in Redis (key ${this.#keys.secret()}) is not the one this store uses: ` +
               'the key was lost and another store made a new secret. This store refuses to switch, so ' +

@@ -325,6 +325,8 @@ describe('constructor', () => {
       [{ client, expiredRetentionMs: -1 }, 'expiredRetentionMs'],
       [{ client, operationTimeoutMs: 0 }, 'operationTimeoutMs'],
       [{ client, operationTimeoutMs: 1.5 }, 'operationTimeoutMs'],
+      [{ client, operationTimeoutMs: 2 ** 31 }, 'operationTimeoutMs'], // past the largest timer delay
+      [{ client, expiredRetentionMs: 8.64e15 + 1 }, 'expiredRetentionMs'],
       [{ client, maxRecordBytes: 10 }, 'maxRecordBytes'],
       [{ client, clock: 'now' }, 'clock'],
       [{ client, maxSessionsPerUser: 0 }, 'maxSessionsPerUser'],
