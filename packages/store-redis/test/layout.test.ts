@@ -266,6 +266,19 @@ describe('caller-chosen ids on Cluster', () => {
     await dropKeys(cluster.client, prefix);
   });
 
+  it('cleanupExpired drops the pointer of a caller-chosen id with its record', async () => {
+    const clock = new Clock();
+    const { prefix, store } = open(cluster.client, clock, { expiredRetentionMs: 1000 });
+    const id = 'chosen-for-cleanup';
+    await store.create(record(clock, { id, expiresAt: new Date(clock.t + 1000) }));
+    const pointer = new KeyLayout(prefix).pointer(id);
+    expect(await cluster.client.exists(pointer), 'a caller-chosen id on Cluster has a pointer').toBe(1);
+    clock.t += 2001; // past expiry and retention
+    expect(await store.cleanupExpired()).toBe(1);
+    expect(await cluster.client.exists(pointer), 'cleanupExpired dropped the pointer').toBe(0);
+    await dropKeys(cluster.client, prefix);
+  });
+
   it('a claim left by a create that failed is taken over once its lease has passed, never before', async () => {
     const clock = new Clock();
     const { prefix, store } = open(cluster.client, clock, { operationTimeoutMs: 500 });

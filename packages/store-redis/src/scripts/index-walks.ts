@@ -126,11 +126,7 @@ for i = 1, #expired do
     if v then
       redis.call('DEL', expired[i])
       out[1] = out[1] + 1
-      local ik, p, q = meta(v)
-      if p ~= '' then
-        out[#out + 1] = p
-        out[#out + 1] = q
-      end
+      add_pointer(v, out)
     end
     redis.call('ZREM', KEYS[1], expired[i])
   end

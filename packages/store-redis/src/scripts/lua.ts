@@ -69,6 +69,18 @@ end`,
   return t1 ~= nil and string.sub(v, nl + 1, t1 - 1) == ik
 end`,
   ],
+  // Appends the Cluster pointer (value, key) of record value v to out, when it has one: the
+  // caller drops it once the record is gone.
+  [
+    'add_pointer',
+    `local function add_pointer(v, out)
+  local _, p, q = meta(v)
+  if p ~= '' then
+    out[#out + 1] = p
+    out[#out + 1] = q
+  end
+end`,
+  ],
   // Removes member m from index ik, and its record when the record belongs to ik (appending
   // its Cluster pointer to out when there is one). Returns the record's value when it did.
   [
@@ -78,13 +90,7 @@ end`,
   redis.call('ZREM', ik, m)
   if not (v and owned(v, ik)) then return nil end
   redis.call('DEL', m)
-  if out then
-    local _, p, q = meta(v)
-    if p ~= '' then
-      out[#out + 1] = p
-      out[#out + 1] = q
-    end
-  end
+  if out then add_pointer(v, out) end
   return v
 end`,
   ],
