@@ -14,6 +14,14 @@ function hashTag(text: string): string {
 }
 
 /**
+ * A (tenant, user) pair spelled out length-prefixed, so distinct pairs never share it
+ * (whatever characters they hold): what the index key ends with and the tags are made of.
+ */
+export function userPair(tenantId: string, userId: string): string {
+  return `${tenantId.length}:${tenantId}${userId}`;
+}
+
+/**
  * The hash-slot tag of an id: the tag a generated id carries, or a hash of any other id.
  * A function of the id alone, so every operation finds its key from the id.
  */
@@ -57,8 +65,8 @@ export class KeyLayout {
   }
 
   /** The per-(tenant, user) index: a sorted set of record keys scored by expiresAt. */
-  index(tag: string, tenant: string, user: string): string {
-    return `${this.prefix}u:{${tag}}${tenant.length}:${tenant}${user}`;
+  index(tag: string, tenantId: string, userId: string): string {
+    return `${this.prefix}u:{${tag}}${userPair(tenantId, userId)}`;
   }
 
   /** SCAN MATCH pattern for every index key of this store. */

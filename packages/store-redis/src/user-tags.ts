@@ -5,8 +5,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { storageError } from '@sessionkit/core';
-import type { KeyLayout } from './keys.js';
-import { TAG_LENGTH } from './keys.js';
+import { type KeyLayout, TAG_LENGTH, userPair } from './keys.js';
 import { MIN_TAG_SECRET_LENGTH, STORE } from './options.js';
 import type { ScriptRunner } from './runner.js';
 import { SECRET } from './scripts/index.js';
@@ -22,10 +21,11 @@ const SECRET_BYTES = 32;
 
 /** The hash-slot tag of one (tenant, user) under `secret` (see {@link UserTags}). */
 export function userTag(secret: Buffer, tenantId: string, userId: string): string {
-  return createHmac('sha256', secret)
-    .update(`u${tenantId.length}:${tenantId}${userId}`)
-    .digest('base64url')
-    .slice(0, TAG_LENGTH);
+  return tagOf(secret, userPair(tenantId, userId));
+}
+
+function tagOf(secret: Buffer, pair: string): string {
+  return createHmac('sha256', secret).update(`u${pair}`).digest('base64url').slice(0, TAG_LENGTH);
 }
 
 /**
@@ -43,12 +43,12 @@ export class UserTags {
   }
 
   of(tenantId: string, userId: string): string {
-    const text = `u${tenantId.length}:${tenantId}${userId}`;
-    let tag = this.#recent.get(text);
+    const pair = userPair(tenantId, userId);
+    let tag = this.#recent.get(pair);
     if (tag === undefined) {
-      tag = userTag(this.#secret, tenantId, userId);
+      tag = tagOf(this.#secret, pair);
       if (this.#recent.size >= TAG_CACHE_SIZE) this.#recent.clear();
-      this.#recent.set(text, tag);
+      this.#recent.set(pair, tag);
     }
     return tag;
   }
