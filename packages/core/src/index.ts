@@ -39,20 +39,17 @@ export {
 } from './per-user.js';
 export type { JsonValue, SessionRecord } from './record.js';
 export type { BaseStoreOptions, SessionStore } from './store.js';
-export {
-  instrumentStore,
-  loadTelemetryApi,
-  type StoreTelemetryOption,
-  TELEMETRY_ATTRIBUTES,
-  TELEMETRY_METRICS,
-  type TelemetryAttributes,
-  type TelemetryCounter,
-  type TelemetryMeter,
-  type TelemetryMeterProvider,
-  type TelemetrySpan,
-  type TelemetryTracer,
-  type TelemetryTracerProvider,
-} from './telemetry.js';
+export { instrumentStore, loadTelemetryApi, TELEMETRY_ATTRIBUTES, TELEMETRY_METRICS } from './telemetry.js';
+export type {
+  StoreTelemetryOption,
+  TelemetryAttributes,
+  TelemetryCounter,
+  TelemetryMeter,
+  TelemetryMeterProvider,
+  TelemetrySpan,
+  TelemetryTracer,
+  TelemetryTracerProvider,
+} from './telemetry-types.js';
 export { hasControlCharacters, MAX_IDENTIFIER_LENGTH, type TenantId, tenantId } from './tenant.js';
 export { type Deadline, OperationDeadlines, unrefTimer, withTimeout } from './timeout.js';
 export {
