@@ -6,6 +6,16 @@
 import { createHash, createHmac } from 'node:crypto';
 import { tenantId } from '@sessionkit/core';
 import { RedisSessionStore } from '@sessionkit/store-redis';
+// The record layout (header offsets, JSON offset) the store and its Lua scripts use.
+import {
+  EXPIRES_AT,
+  header,
+  jsonOf,
+  LAST_ACTIVITY_AT,
+  pad,
+  recordValue,
+  TIME_WIDTH,
+} from '@sessionkit/store-redis/layout';
 import { startRedis } from '@sessionkit/test-servers';
 import { RedisStore } from 'connect-redis';
 import { Redis } from 'ioredis';
@@ -22,10 +32,10 @@ const tenant = tenantId('acme');
 // user index atomically; list reads the index and each record. (The store's scripts add
 // the deadline check, pruning and exact index-TTL upkeep.)
 const RAW_TOUCH = `
-local e = redis.call('GETRANGE', KEYS[1], 0, 16)
+local e = redis.call('GETRANGE', KEYS[1], ${EXPIRES_AT}, ${EXPIRES_AT + TIME_WIDTH - 1})
 if e == '' then return 'N' end
 if tonumber(e) <= tonumber(ARGV[1]) then return 'X' end
-redis.call('SETRANGE', KEYS[1], 18, ARGV[2])
+redis.call('SETRANGE', KEYS[1], ${LAST_ACTIVITY_AT}, ARGV[2])
 return 'OK'`;
 const RAW_CREATE = `
 if not redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[3], 'NX') then return 'C' end
@@ -41,14 +51,12 @@ for i = 1, #live do
 end
 return out`;
 
-const pad = (ms) => String(ms).padEnd(17, ' ');
 // The store's key layout (its README): on a single Redis a generated id carries no tag, so
 // its record key's slot tag is a hash of the id; an index key's tag is keyed with the secret.
 const b64 = (digest) => digest.toString('base64url').slice(0, 4);
 const recordKey = (prefix, id) => `${prefix}s:{${b64(createHash('sha256').update(`i${id}`).digest())}}${id}`;
 const indexKey = (prefix, secret, t, u) =>
   `${prefix}u:{${b64(createHmac('sha256', secret).update(`u${t.length}:${t}${u}`).digest())}}${t.length}:${t}${u}`;
-const jsonOf = (value) => value.slice(54, value.lastIndexOf('\n'));
 
 export async function run() {
   const server = await startRedis();
@@ -105,7 +113,10 @@ export async function run() {
               const t = Date.now();
               const id = `raw${i}-${t}`;
               const r = sessionRecord('', `new-${i % USERS}`, t, metadata);
-              const value = `${pad(t + HOUR)} ${pad(t)} ${pad(t)} ${JSON.stringify({ ...r, id })}\nraw:u:new-${i % USERS}\t\t`;
+              const value = recordValue(
+                `${header(t + HOUR, t, t)}${JSON.stringify({ ...r, id })}`,
+                `raw:u:new-${i % USERS}`,
+              );
               return rawClient.rawCreate(`raw:s:${id}`, `raw:u:new-${i % USERS}`, value, t + HOUR, t + 2 * HOUR);
             },
           },
@@ -124,7 +135,7 @@ export async function run() {
           },
           {
             name: 'raw ioredis SETRANGE (no checks)',
-            fn: (i) => rawClient.setrange(keys[pick(i)], 18, pad(Date.now())),
+            fn: (i) => rawClient.setrange(keys[pick(i)], LAST_ACTIVITY_AT, pad(Date.now())),
           },
           { name: 'connect-redis touch', fn: (i) => peer.touch(ids[pick(i)], expressSession(metadata, 'u')) },
         ],

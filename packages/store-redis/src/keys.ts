@@ -1,4 +1,7 @@
-import { createHash, createHmac } from 'node:crypto';
+/**
+ * The key layout: every key name the store writes, and the hash-slot tag of an id.
+ */
+import { createHash } from 'node:crypto';
 
 /** Characters of the slot tag carried at the start of every generated id. */
 export const TAG_LENGTH = 4;
@@ -10,37 +13,12 @@ function hashTag(text: string): string {
   return createHash('sha256').update(text).digest('base64url').slice(0, TAG_LENGTH);
 }
 
-// Hashing costs about a microsecond; a small cache of recent users saves it on hot paths.
-const TAG_CACHE_SIZE = 4096;
-
 /**
- * The hash-slot tags of (tenant, user) pairs under one tag secret: an HMAC-SHA-256, keyed
- * with the secret, of a length-prefixed encoding, so no character of either (`{`, `}`,
- * `:`, ...) can choose the slot or make two pairs meet, and a tag (which every generated
- * id starts with) tells nothing about its owner to someone without the secret.
+ * A (tenant, user) pair spelled out length-prefixed, so distinct pairs never share it
+ * (whatever characters they hold): what the index key ends with and the tags are made of.
  */
-export class UserTags {
-  private readonly recent = new Map<string, string>();
-  constructor(private readonly secret: Buffer) {}
-
-  of(tenant: string, user: string): string {
-    const text = `u${tenant.length}:${tenant}${user}`;
-    let tag = this.recent.get(text);
-    if (tag === undefined) {
-      tag = userTag(this.secret, tenant, user);
-      if (this.recent.size >= TAG_CACHE_SIZE) this.recent.clear();
-      this.recent.set(text, tag);
-    }
-    return tag;
-  }
-}
-
-/** The hash-slot tag of one (tenant, user) under `secret` (see {@link UserTags}). */
-export function userTag(secret: Buffer, tenant: string, user: string): string {
-  return createHmac('sha256', secret)
-    .update(`u${tenant.length}:${tenant}${user}`)
-    .digest('base64url')
-    .slice(0, TAG_LENGTH);
+export function userPair(tenantId: string, userId: string): string {
+  return `${tenantId.length}:${tenantId}${userId}`;
 }
 
 /**
@@ -87,8 +65,8 @@ export class KeyLayout {
   }
 
   /** The per-(tenant, user) index: a sorted set of record keys scored by expiresAt. */
-  index(tag: string, tenant: string, user: string): string {
-    return `${this.prefix}u:{${tag}}${tenant.length}:${tenant}${user}`;
+  index(tag: string, tenantId: string, userId: string): string {
+    return `${this.prefix}u:{${tag}}${userPair(tenantId, userId)}`;
   }
 
   /** SCAN MATCH pattern for every index key of this store. */

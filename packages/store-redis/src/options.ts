@@ -1,5 +1,26 @@
-import type { BaseStoreOptions, KnownOptions } from '@sessionkit/core';
+/**
+ * The options of the store: their type, the names the constructor takes, and
+ * `readOptions`, which checks them all once and resolves the store's settings.
+ */
+import {
+  type BaseStoreOptions,
+  hasControlCharacters,
+  invalidOption,
+  type KnownOptions,
+  type OperationDeadlines,
+  type RecordRules,
+  readCommonOptions,
+} from '@sessionkit/core';
 import type { Cluster, Redis } from 'ioredis';
+import { KeyLayout } from './keys.js';
+
+export const STORE = 'redis';
+/** The prefix every key starts with when the prefix option is not set. */
+const DEFAULT_PREFIX = 'sessionkit:';
+const MAX_PREFIX_LENGTH = 256;
+/** The shortest tag secret, as an option or read from Redis. */
+export const MIN_TAG_SECRET_LENGTH = 32;
+const MAX_TAG_SECRET_LENGTH = 1024;
 
 /** Options of {@link RedisSessionStore}. */
 export interface RedisSessionStoreOptions extends BaseStoreOptions {
@@ -58,3 +79,74 @@ export const KNOWN_OPTIONS: KnownOptions<RedisSessionStoreOptions> = {
   tagSecret: true,
   telemetry: true,
 };
+
+/** An ioredis client: a single Redis or a Cluster. */
+export type Client = Redis | Cluster;
+
+/** What the constructor resolves from its options. */
+export interface RedisSettings {
+  readonly client: Client;
+  readonly cluster: boolean;
+  readonly keys: KeyLayout;
+  /** The tagSecret option; `undefined` when the secret is kept in Redis. */
+  readonly tagSecret: string | undefined;
+  readonly rules: RecordRules;
+  readonly operationTimeoutMs: number;
+  readonly deadlines: OperationDeadlines;
+  readonly expiredRetentionMs: number;
+  readonly maxSessionsPerUser: number;
+}
+
+/** Checks every option once; throws `INVALID` naming the first bad one. */
+export function readOptions(options: RedisSessionStoreOptions): RedisSettings {
+  const common = readCommonOptions(STORE, options, KNOWN_OPTIONS, {
+    server: true,
+    backendExpires: true,
+    perUser: true,
+  });
+  const { client, prefix = DEFAULT_PREFIX, tagSecret } = common.options as Record<string, unknown>;
+  if (
+    typeof client !== 'object' ||
+    client === null ||
+    typeof (client as Redis).evalsha !== 'function' ||
+    typeof (client as Redis).status !== 'string'
+  ) {
+    throw invalidOption(STORE, 'client', 'must be an ioredis Redis or Cluster instance');
+  }
+  if (
+    typeof prefix !== 'string' ||
+    /[{}]/.test(prefix) ||
+    hasControlCharacters(prefix) ||
+    prefix.length > MAX_PREFIX_LENGTH
+  ) {
+    throw invalidOption(
+      STORE,
+      'prefix',
+      `must be a string of at most ${MAX_PREFIX_LENGTH} characters without \`{\`, \`}\` or control characters`,
+    );
+  }
+  if (
+    tagSecret !== undefined &&
+    (typeof tagSecret !== 'string' ||
+      tagSecret.length < MIN_TAG_SECRET_LENGTH ||
+      tagSecret.length > MAX_TAG_SECRET_LENGTH ||
+      hasControlCharacters(tagSecret))
+  ) {
+    throw invalidOption(
+      STORE,
+      'tagSecret',
+      `must be a string of ${MIN_TAG_SECRET_LENGTH} to ${MAX_TAG_SECRET_LENGTH} characters without control characters`,
+    );
+  }
+  return {
+    client: client as Client,
+    cluster: (client as Redis).isCluster === true,
+    keys: new KeyLayout(prefix),
+    tagSecret,
+    rules: common.rules,
+    operationTimeoutMs: common.operationTimeoutMs,
+    deadlines: common.deadlines as OperationDeadlines,
+    expiredRetentionMs: common.expiredRetentionMs,
+    maxSessionsPerUser: common.maxSessionsPerUser,
+  };
+}

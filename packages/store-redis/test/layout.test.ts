@@ -6,7 +6,8 @@ import fc from 'fast-check';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../src/index.js';
-import { idTag, KeyLayout, userTag } from '../src/keys.js';
+import { idTag, KeyLayout } from '../src/keys.js';
+import { userTag } from '../src/user-tags.js';
 import { Clock, HOUR, record } from './records.js';
 import { type ClusterTarget, clusterRedis, dropKeys, type SingleTarget, singleRedis } from './servers.js';
 
@@ -265,6 +266,19 @@ describe('caller-chosen ids on Cluster', () => {
     await dropKeys(cluster.client, prefix);
   });
 
+  it('cleanupExpired drops the pointer of a caller-chosen id with its record', async () => {
+    const clock = new Clock();
+    const { prefix, store } = open(cluster.client, clock, { expiredRetentionMs: 1000 });
+    const id = 'chosen-for-cleanup';
+    await store.create(record(clock, { id, expiresAt: new Date(clock.t + 1000) }));
+    const pointer = new KeyLayout(prefix).pointer(id);
+    expect(await cluster.client.exists(pointer), 'a caller-chosen id on Cluster has a pointer').toBe(1);
+    clock.t += 2001; // past expiry and retention
+    expect(await store.cleanupExpired()).toBe(1);
+    expect(await cluster.client.exists(pointer), 'cleanupExpired dropped the pointer').toBe(0);
+    await dropKeys(cluster.client, prefix);
+  });
+
   it('a claim left by a create that failed is taken over once its lease has passed, never before', async () => {
     const clock = new Clock();
     const { prefix, store } = open(cluster.client, clock, { operationTimeoutMs: 500 });
@@ -324,6 +338,8 @@ describe('constructor', () => {
       [{ client, expiredRetentionMs: -1 }, 'expiredRetentionMs'],
       [{ client, operationTimeoutMs: 0 }, 'operationTimeoutMs'],
       [{ client, operationTimeoutMs: 1.5 }, 'operationTimeoutMs'],
+      [{ client, operationTimeoutMs: 2 ** 31 }, 'operationTimeoutMs'], // past the largest timer delay
+      [{ client, expiredRetentionMs: 8.64e15 + 1 }, 'expiredRetentionMs'],
       [{ client, maxRecordBytes: 10 }, 'maxRecordBytes'],
       [{ client, clock: 'now' }, 'clock'],
       [{ client, maxSessionsPerUser: 0 }, 'maxSessionsPerUser'],

@@ -5,7 +5,7 @@ import { tenantId } from '@sessionkit/core';
 import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisSessionStore } from '../src/index.js';
-import * as scripts from '../src/scripts.js';
+import * as scripts from '../src/scripts/index.js';
 import { type ClusterTarget, clusterRedis, dropKeys, type SingleTarget, singleRedis } from './servers.js';
 
 let single: SingleTarget;
