@@ -141,6 +141,18 @@ export function readCommonOptions<T extends object>(
   store: string,
   options: unknown,
   known: KnownOptions<T>,
+  kinds: CommonOptionKinds & { server: true },
+): CommonOptions<T> & { readonly deadlines: OperationDeadlines };
+export function readCommonOptions<T extends object>(
+  store: string,
+  options: unknown,
+  known: KnownOptions<T>,
+  kinds?: CommonOptionKinds,
+): CommonOptions<T>;
+export function readCommonOptions<T extends object>(
+  store: string,
+  options: unknown,
+  known: KnownOptions<T>,
   kinds: CommonOptionKinds = {},
 ): CommonOptions<T> {
   assertOptionsObject(store, options);

@@ -145,7 +145,7 @@ export function readOptions(options: RedisSessionStoreOptions): RedisSettings {
     tagSecret,
     rules: common.rules,
     operationTimeoutMs: common.operationTimeoutMs,
-    deadlines: common.deadlines as OperationDeadlines,
+    deadlines: common.deadlines,
     expiredRetentionMs: common.expiredRetentionMs,
     maxSessionsPerUser: common.maxSessionsPerUser,
   };
