@@ -1,10 +1,12 @@
 // The SessionManager class and its public methods, reading like the README: issue,
 // validate, stepUp, list, revoke, signOut, revokeOthers, revokeAll. Its concerns live in
-// files named for them: options.ts, layout.ts (record layout), handles.ts (token ->
-// handle cache), timeouts.ts (idle/absolute/sliding), step-up.ts (rotation and chain).
+// files named for them: options.ts, layout.ts (record layout, the API's shapes),
+// handles.ts (token -> handle cache), timeouts.ts (idle/absolute/sliding decisions),
+// step-up.ts (rotation, one winner per step-up, the chain).
 import {
   guard,
   invalidInput,
+  type RecordRules,
   readClock,
   SessionError,
   type SessionRecord,
@@ -27,7 +29,7 @@ import {
   toDevice,
   wrapMetadata,
 } from './layout.js';
-import { type ResolvedOptions, resolveOptions, type SessionManagerOptions, STORE } from './options.js';
+import { resolveOptions, type SessionManagerOptions, STORE } from './options.js';
 import { checkStepUpInput, StepUps } from './step-up.js';
 import { Timeouts } from './timeouts.js';
 import { handleOf, isTokenShaped, newToken } from './token.js';
@@ -52,7 +54,8 @@ export class SessionManager {
    * signOut and revokeAll work.
    */
   readonly stateless: boolean;
-  readonly #o: ResolvedOptions;
+  /** The clock, read through core's readClock. */
+  readonly #rules: RecordRules;
   readonly #store: SessionStore;
   /** The store has update/extend/touch (capabilities are fixed at construction). */
   readonly #mutable: boolean;
@@ -61,16 +64,17 @@ export class SessionManager {
   readonly #stepUps: StepUps;
 
   constructor(options: SessionManagerOptions) {
-    this.#o = resolveOptions(options);
-    this.#store = this.#o.store;
-    this.idleTimeoutMs = this.#o.idleTimeoutMs;
-    this.absoluteTimeoutMs = this.#o.absoluteTimeoutMs;
-    this.touchAfterMs = this.#o.touchAfterMs;
-    this.rotationGraceMs = this.#o.rotationGraceMs;
+    const resolved = resolveOptions(options);
+    this.#store = resolved.store;
+    this.#rules = resolved.rules;
+    this.idleTimeoutMs = resolved.idleTimeoutMs;
+    this.absoluteTimeoutMs = resolved.absoluteTimeoutMs;
+    this.touchAfterMs = resolved.touchAfterMs;
+    this.rotationGraceMs = resolved.rotationGraceMs;
     this.stateless = !this.#store.capabilities.customIds;
     this.#mutable = this.#store.capabilities.mutate;
-    this.#handles = new HandleCache(this.#o.hashCacheSize);
-    this.#timeouts = new Timeouts(this.#o, this.#store, this.stateless);
+    this.#handles = new HandleCache(resolved.hashCacheSize);
+    this.#timeouts = new Timeouts(resolved, this.#store, this.stateless);
     this.#stepUps = new StepUps(this.#store, this.#timeouts, this.rotationGraceMs, () => this.#now());
   }
 
@@ -222,13 +226,8 @@ export class SessionManager {
       const devices: Device[] = [];
       for (const record of records) {
         const parsed = readState(record);
-        if (
-          parsed === undefined ||
-          parsed.state.rotatedTo !== undefined ||
-          !this.#timeouts.live(record, parsed.state, now)
-        ) {
-          continue;
-        }
+        if (parsed === undefined || parsed.state.rotatedTo !== undefined) continue; // rotated out: not listed
+        if (!this.#timeouts.live(record, parsed.state, now)) continue;
         devices.push(toDevice(record, parsed.data, current));
       }
       return devices;
@@ -310,7 +309,7 @@ export class SessionManager {
 
   /** The clock's reading (INVALID `clock` when it is not a finite number). */
   #now(): number {
-    return readClock(this.#o.rules);
+    return readClock(this.#rules);
   }
 
   #need(operation: string, capability: 'list' | 'revoke' | 'revokeUser'): void {
