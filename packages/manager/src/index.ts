@@ -1,7 +1,7 @@
 /**
  * @module @sessionkit/manager
  */
-export type { Device, ManagerState, Session } from './layout.js';
+export type { Device, Issued, IssueInput, ManagerState, Owner, Session, StepUpInput } from './layout.js';
 export {
   DEFAULT_ABSOLUTE_TIMEOUT_MS,
   DEFAULT_HASH_CACHE_SIZE,
@@ -10,5 +10,5 @@ export {
   DEFAULT_TOUCH_AFTER_MS,
   type SessionManagerOptions,
 } from './options.js';
-export { type Issued, type IssueInput, type Owner, SessionManager, type StepUpInput } from './session-manager.js';
+export { SessionManager } from './session-manager.js';
 export { constantTimeEqual } from './token.js';

@@ -1,7 +1,9 @@
-import type { JsonValue, SessionRecord, TenantId } from '@sessionkit/core';
+// How the manager keeps its own state in a store record and reads it back, and the
+// shapes the app gives and gets (IssueInput, StepUpInput, Issued, Owner, Session, Device).
+import { type JsonValue, SessionError, type SessionRecord, type SessionStore, type TenantId } from '@sessionkit/core';
 
 /**
- * How the manager keeps its own state in a store record. The record's `metadata` is
+ * The manager's own state in a store record. The record's `metadata` is
  * `{ sessionkit: ManagerState, data: <the app's metadata> }`; the app sees only `data`.
  * Records of any other shape are not the manager's and never validate.
  */
@@ -34,6 +36,25 @@ export function readState(record: SessionRecord): { state: ManagerState; data: J
   return { state: s as unknown as ManagerState, data: (metadata as Record<string, JsonValue>).data ?? null };
 }
 
+/** A live, manager-made session read from the store: the record, its state and the app's data. */
+export interface Found {
+  record: SessionRecord;
+  state: ManagerState;
+  data: JsonValue;
+  /** The store id: the token's handle (the token itself on a stateless store). */
+  id: string;
+}
+
+/** The store's `get`, with EXPIRED read as "no session". */
+export async function getOrNull(store: SessionStore, id: string): Promise<SessionRecord | null> {
+  try {
+    return await store.get(id);
+  } catch (error) {
+    if (SessionError.hasCode(error, 'EXPIRED')) return null;
+    throw error;
+  }
+}
+
 /** A validated session, as `validate` and `stepUp` return it. */
 export interface Session {
   /** The public handle: SHA-256 of the token, base64url. Safe to show and log; `revoke` takes it. */
@@ -64,4 +85,54 @@ export interface Device {
   metadata: JsonValue;
   /** True for the session of the token given to list. */
   current: boolean;
+}
+
+/** What issue takes. */
+export interface IssueInput {
+  userId: string;
+  tenantId: TenantId;
+  /** The factors the user signed in with, e.g. `['password']`. @default [] */
+  factorsUsed?: string[];
+  /** @default 1 */
+  assuranceLevel?: number;
+  /** The app's metadata (JSON), e.g. the user agent for the devices list. @default null */
+  metadata?: JsonValue;
+  /** Stored as the record's transactionId. @default '' */
+  transactionId?: string;
+}
+
+/** What stepUp takes. */
+export interface StepUpInput {
+  /** The factors used in this step; the new session holds the old ones and these. */
+  factorsUsed: string[];
+  /** The new level: not lower than the current one (INVALID). */
+  assuranceLevel: number;
+  /** Replaces the app's metadata. @default the current metadata */
+  metadata?: JsonValue;
+}
+
+/** A new token for the client (put it in a cookie) and its session. */
+export interface Issued {
+  token: string;
+  session: Session;
+}
+
+/** Owner check for revoke: only a session of this user in this tenant is removed. */
+export interface Owner {
+  userId: string;
+  tenantId: TenantId;
+}
+
+/** The `list` entry of a live record (`data`: the app's metadata; `current`: the caller's own handle). */
+export function toDevice(record: SessionRecord, data: JsonValue, current: string | undefined): Device {
+  return {
+    handle: record.id,
+    createdAt: record.createdAt,
+    lastActivityAt: record.lastActivityAt,
+    expiresAt: record.expiresAt,
+    assuranceLevel: record.assuranceLevel,
+    factorsUsed: record.factorsUsed,
+    metadata: data,
+    current: record.id === current,
+  };
 }

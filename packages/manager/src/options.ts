@@ -1,9 +1,23 @@
-import { type KnownOptions, rejectUnknownOptions, SessionError, type SessionStore } from '@sessionkit/core';
+// The manager's options: their types, defaults and bounds, and the one place they are
+// read and checked (INVALID naming the option, through core's option helpers).
+import {
+  durationOption,
+  invalidOption,
+  type KnownOptions,
+  type RecordRules,
+  readCommonOptions,
+  type SessionStore,
+} from '@sessionkit/core';
+
+/** The name in every error the manager throws: `[sessionkit/manager]`. */
+export const STORE = 'manager';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 /** The longest duration an option takes: about 10 years. */
 const MAX_DURATION_MS = 10 * 365 * 24 * HOUR;
+/** The most token -> handle hashes the cache may hold. */
+const MAX_HASH_CACHE_SIZE = 1_000_000;
 
 export const DEFAULT_IDLE_TIMEOUT_MS = 30 * MINUTE;
 export const DEFAULT_ABSOLUTE_TIMEOUT_MS = 12 * HOUR;
@@ -57,7 +71,8 @@ export interface ResolvedOptions {
   absoluteTimeoutMs: number;
   touchAfterMs: number;
   rotationGraceMs: number;
-  clock: () => number;
+  /** The clock, for core's `readClock` (a non-finite reading is INVALID `clock`). */
+  rules: RecordRules;
   hashCacheSize: number;
 }
 
@@ -71,23 +86,17 @@ const KNOWN_OPTIONS: KnownOptions<SessionManagerOptions> = {
   hashCacheSize: true,
 };
 
-function invalid(field: string, message: string): SessionError {
-  return new SessionError('INVALID', `${field} ${message}`, { store: 'manager', operation: 'constructor', field });
+function duration(options: Record<string, unknown>, option: string, fallback: number, min: number): number {
+  return durationOption(STORE, option, options[option], fallback, { min, max: MAX_DURATION_MS });
 }
 
-function duration(options: Record<string, unknown>, field: string, fallback: number, min: number): number {
-  const value = options[field];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > MAX_DURATION_MS) {
-    throw invalid(field, `must be an integer number of milliseconds from ${min} to ${MAX_DURATION_MS}`);
-  }
-  return value;
-}
-
+/**
+ * Reads and checks the options: an object with known names only (closest-name hint), a
+ * store, a clock (core's common reading; the manager takes none of the store options),
+ * integer durations up to about 10 years, touchAfterMs below idleTimeoutMs.
+ */
 export function resolveOptions(input: unknown): ResolvedOptions {
-  if (typeof input !== 'object' || input === null) throw invalid('options', 'must be an object');
-  const options = input as Record<string, unknown>;
-  rejectUnknownOptions('manager', options, KNOWN_OPTIONS);
+  const { options, rules } = readCommonOptions(STORE, input, KNOWN_OPTIONS);
   const store = options.store as SessionStore | undefined;
   if (
     typeof store !== 'object' ||
@@ -97,31 +106,16 @@ export function resolveOptions(input: unknown): ResolvedOptions {
     typeof store.capabilities !== 'object' ||
     store.capabilities === null
   ) {
-    throw invalid('store', 'must be a sessionkit SessionStore');
+    throw invalidOption(STORE, 'store', 'must be a sessionkit SessionStore');
   }
   const idleTimeoutMs = duration(options, 'idleTimeoutMs', DEFAULT_IDLE_TIMEOUT_MS, 1);
   const absoluteTimeoutMs = duration(options, 'absoluteTimeoutMs', DEFAULT_ABSOLUTE_TIMEOUT_MS, 1);
   const touchAfterMs = duration(options, 'touchAfterMs', Math.min(DEFAULT_TOUCH_AFTER_MS, idleTimeoutMs - 1), 0);
-  if (touchAfterMs >= idleTimeoutMs) throw invalid('touchAfterMs', 'must be less than idleTimeoutMs');
+  if (touchAfterMs >= idleTimeoutMs) throw invalidOption(STORE, 'touchAfterMs', 'must be less than idleTimeoutMs');
   const rotationGraceMs = duration(options, 'rotationGraceMs', DEFAULT_ROTATION_GRACE_MS, 0);
-  const clock = options.clock ?? Date.now;
-  if (typeof clock !== 'function') throw invalid('clock', 'must be a function returning milliseconds since the epoch');
-  const hashCacheSize = options.hashCacheSize ?? DEFAULT_HASH_CACHE_SIZE;
-  if (
-    typeof hashCacheSize !== 'number' ||
-    !Number.isInteger(hashCacheSize) ||
-    hashCacheSize < 0 ||
-    hashCacheSize > 1_000_000
-  ) {
-    throw invalid('hashCacheSize', 'must be an integer from 0 to 1000000');
-  }
-  return {
-    store,
-    idleTimeoutMs,
-    absoluteTimeoutMs,
-    touchAfterMs,
-    rotationGraceMs,
-    clock: clock as () => number,
-    hashCacheSize,
-  };
+  const hashCacheSize = durationOption(STORE, 'hashCacheSize', options.hashCacheSize, DEFAULT_HASH_CACHE_SIZE, {
+    min: 0,
+    max: MAX_HASH_CACHE_SIZE,
+  });
+  return { store, idleTimeoutMs, absoluteTimeoutMs, touchAfterMs, rotationGraceMs, rules, hashCacheSize };
 }

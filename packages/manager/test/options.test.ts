@@ -44,6 +44,10 @@ describe('SessionManager options', () => {
       ).toBe(field);
     }
     expect(new SessionManager({ store, idleTimeoutMs: 1000 }).touchAfterMs).toBe(999);
+    // core's invalidOption wording, as every store's
+    expect(() => new SessionManager({ store, idleTimeoutMs: 0 })).toThrow(
+      '[sessionkit/manager] constructor: option idleTimeoutMs must be an integer from 1 to 315360000000, got 0',
+    );
   });
 
   it('stepUp rejects a non-int32 level and non-string factors INVALID naming them', async () => {
