@@ -1,4 +1,4 @@
-import { type KnownOptions, rejectUnknownOptions, SessionError } from '@sessionkit/core';
+import { invalidInput, type KnownOptions, rejectUnknownOptions, type SessionError } from '@sessionkit/core';
 import type { SessionManager } from '@sessionkit/manager';
 
 /** The session cookie. Every attribute can be overridden. */
@@ -58,7 +58,7 @@ const KNOWN_COOKIE_OPTIONS: KnownOptions<SessionCookieOptions> = {
 };
 
 function invalid(field: string, message: string): SessionError {
-  return new SessionError('INVALID', `${field} ${message}`, { store: 'hono', operation: 'sessionMiddleware', field });
+  return invalidInput('hono', 'sessionMiddleware', field, message);
 }
 
 const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}$/;
