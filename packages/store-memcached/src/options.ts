@@ -1,5 +1,26 @@
-import type { BaseStoreOptions, KnownOptions } from '@sessionkit/core';
+// The options of MemcachedSessionStore: their types and docs, the names the constructor
+// takes, their defaults, and reading them into the store's settings.
+import {
+  assertOptionsObject,
+  type BaseStoreOptions,
+  DEFAULT_EXPIRED_RETENTION_MS,
+  DEFAULT_OPERATION_TIMEOUT_MS,
+  durationOption,
+  type KnownOptions,
+  maxSessionsPerUserOption,
+  OperationDeadlines,
+  type RecordRules,
+  rejectUnknownOptions,
+  resolveRecordRules,
+  SessionError,
+} from '@sessionkit/core';
 import type { Client } from 'memjs';
+import { clientProblem, type MemjsClientInternals } from './connection.js';
+import { STORE } from './context.js';
+import { PREFIX_PATTERN } from './keys.js';
+
+/** The prefix of every key when the `prefix` option is not given. */
+export const DEFAULT_PREFIX = 'sessionkit:';
 
 /** Options of {@link MemcachedSessionStore}. */
 export interface MemcachedSessionStoreOptions extends BaseStoreOptions {
@@ -52,3 +73,62 @@ export const KNOWN_OPTIONS: KnownOptions<MemcachedSessionStoreOptions> = {
   maxSessionsPerUser: true,
   telemetry: true,
 };
+
+/** The options, checked: what the store is built from. */
+export interface Settings {
+  client: MemjsClientInternals;
+  prefix: string;
+  rules: RecordRules;
+  retentionMs: number;
+  maxSessionsPerUser: number;
+  deadlines: OperationDeadlines;
+}
+
+/** Reads and checks the constructor's options: INVALID naming the first bad one. */
+export function readOptions(options: MemcachedSessionStoreOptions): Settings {
+  assertOptionsObject(STORE, options);
+  rejectUnknownOptions(STORE, options, KNOWN_OPTIONS);
+  const problem = clientProblem(options.client);
+  if (problem !== undefined) {
+    throw new SessionError('INVALID', `option client ${problem}`, {
+      store: STORE,
+      operation: 'constructor',
+      field: 'client',
+    });
+  }
+  const prefix = options.prefix === undefined ? DEFAULT_PREFIX : options.prefix;
+  if (typeof prefix !== 'string' || !PREFIX_PATTERN.test(prefix)) {
+    throw new SessionError(
+      'INVALID',
+      'option prefix must be a string of at most 100 printable ASCII characters without spaces',
+      { store: STORE, operation: 'constructor', field: 'prefix' },
+    );
+  }
+  const rules = resolveRecordRules(STORE, options);
+  const retentionMs = durationOption(
+    STORE,
+    'expiredRetentionMs',
+    options.expiredRetentionMs,
+    DEFAULT_EXPIRED_RETENTION_MS,
+    { min: 0 },
+  );
+  const timeout = durationOption(
+    STORE,
+    'operationTimeoutMs',
+    options.operationTimeoutMs,
+    DEFAULT_OPERATION_TIMEOUT_MS,
+    {
+      min: 1,
+      max: 2 ** 31 - 1,
+    },
+  );
+  const maxSessionsPerUser = maxSessionsPerUserOption(STORE, options.maxSessionsPerUser);
+  return {
+    client: options.client as unknown as MemjsClientInternals,
+    prefix,
+    rules,
+    retentionMs,
+    maxSessionsPerUser,
+    deadlines: new OperationDeadlines(timeout, STORE),
+  };
+}

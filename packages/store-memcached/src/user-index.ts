@@ -14,6 +14,9 @@ export interface Entry {
 
 export type IndexEntries = Map<string, Entry>;
 
+/** What a session's index entry should say, read from its record: its entry, or null for "drop it". */
+export type EntryStates = Map<string, Entry | null>;
+
 export function parseIndex(text: string, store: string): IndexEntries {
   const entries: IndexEntries = new Map();
   const lines = text.split('\n');
@@ -45,6 +48,23 @@ export function latestExpiry(entries: IndexEntries): number {
   let max = Number.NEGATIVE_INFINITY;
   for (const e of entries.values()) if (e.exp > max) max = e.exp;
   return max;
+}
+
+/**
+ * Sets each known entry to max(known, present): a record just created is in the index
+ * with at least its own expiresAt. Ids whose record was read after the snapshot
+ * (`states`) are left to that read.
+ */
+export function mergeKnown(
+  entries: IndexEntries,
+  known: ReadonlyMap<string, Entry>,
+  states: EntryStates | undefined,
+): void {
+  for (const [id, e] of known) {
+    if (states?.has(id)) continue;
+    const present = entries.get(id);
+    entries.set(id, present === undefined ? e : { exp: Math.max(present.exp, e.exp), created: e.created });
+  }
 }
 
 /** Whether two entries say the same (both absent counts as the same). */

@@ -2,9 +2,10 @@ import { SessionError, type SessionRecord, tenantId } from '@sessionkit/core';
 import fc from 'fast-check';
 import type memjs from 'memjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Connection, type MemjsClientInternals } from '../src/connection.js';
 import { MemcachedSessionStore, type MemcachedSessionStoreOptions } from '../src/index.js';
 import { expirationField, indexKey, keyPart, MAX_KEY_BYTES, sessionKey } from '../src/keys.js';
-import { Connection, type MemjsClientInternals, ServerSocket } from '../src/protocol.js';
+import { ServerSocket } from '../src/server-socket.js';
 import { makeClient, memcachedServers, type Servers } from './helpers.js';
 import { dumpKeys, ttlOf } from './inspect.js';
 
@@ -542,15 +543,13 @@ describe('options and ownership', () => {
   });
 
   it('keeps working when its request counter wraps past 2^31', async () => {
-    const conn = new Connection(client as unknown as MemjsClientInternals);
-    const internals = conn as unknown as { seq: number };
-    internals.seq = 2 ** 31 - 3;
+    const conn = new Connection(client as unknown as MemjsClientInternals, 2 ** 31 - 3);
     const op = { aborted: false };
     const key = `wrap${process.pid}`;
     expect(await conn.add(key, 'v', 60, op)).not.toBeNull();
     for (let i = 0; i < 5; i++) expect((await conn.get(key, op))?.value.toString()).toBe('v');
-    expect(internals.seq).toBeGreaterThan(0);
-    expect(internals.seq).toBeLessThan(100);
+    expect(conn.seq).toBeGreaterThan(0);
+    expect(conn.seq).toBeLessThan(100);
     conn.close();
   });
 
