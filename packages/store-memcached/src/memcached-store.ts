@@ -33,7 +33,7 @@ import type { Item } from './framing.js';
 import { IndexSync } from './index-sync.js';
 import { indexKey, sessionKey } from './keys.js';
 import { type MemcachedSessionStoreOptions, readOptions } from './options.js';
-import { markRevoked, revoked, revokedAt } from './revocation.js';
+import { markRevoked, OwnerHints, readSession, revoked, revokedAt } from './revocation.js';
 import type { Op } from './server-socket.js';
 import { type Entry, type EntryStates, parseIndex, sameEntry } from './user-index.js';
 
@@ -68,6 +68,8 @@ export class MemcachedSessionStore implements SessionStore {
   readonly #deadlines: OperationDeadlines;
   readonly #index: IndexSync;
   readonly #undo: CreateUndo;
+  /** Which owner's marker to read alongside a record (see readSession). */
+  readonly #hints = new OwnerHints();
 
   constructor(options: MemcachedSessionStoreOptions) {
     const settings = readOptions(options);
@@ -117,18 +119,11 @@ export class MemcachedSessionStore implements SessionStore {
 
   get(id: string): Promise<SessionRecord | null> {
     return this.#run('get', async (op) => {
-      const { conn, prefix, rules, retentionMs } = this.#ctx;
-      if (!checkId(rules, 'get', id)) return null;
-      const item = await conn.get(sessionKey(prefix, id), op);
-      if (item === null) return null;
-      const record = decodeRecord(item.value.toString('utf8'), STORE);
-      if (record.id !== id) return null;
-      const now = readClock(rules);
-      const exp = record.expiresAt.getTime();
-      if (exp + retentionMs <= now) return null;
-      if (revoked(item.flags, await revokedAt(this.#ctx, record, op))) return null;
-      if (exp <= now) throw expired(STORE, 'get');
-      return record;
+      if (!checkId(this.#ctx.rules, 'get', id)) return null;
+      const read = await readSession(this.#ctx, this.#hints, sessionKey(this.#ctx.prefix, id), id, op);
+      if (read === null) return null;
+      if (read.record.expiresAt.getTime() <= read.now) throw expired(STORE, 'get');
+      return read.record;
     });
   }
 
@@ -345,16 +340,10 @@ export class MemcachedSessionStore implements SessionStore {
 
   /** Reads a session that must exist and be unexpired: NOT_FOUND / EXPIRED otherwise. */
   async #readLive(operation: string, key: string, id: string, op: Op): Promise<Live> {
-    const { conn, rules, retentionMs } = this.#ctx;
-    const item = await conn.get(key, op);
-    if (item === null) throw notFound(STORE, operation);
-    const record = decodeRecord(item.value.toString('utf8'), STORE);
-    if (record.id !== id) throw notFound(STORE, operation);
-    const now = readClock(rules);
-    const exp = record.expiresAt.getTime();
-    if (exp + retentionMs <= now) throw notFound(STORE, operation);
-    if (revoked(item.flags, await revokedAt(this.#ctx, record, op))) throw notFound(STORE, operation);
-    if (exp <= now) throw expired(STORE, operation);
+    const read = await readSession(this.#ctx, this.#hints, key, id, op);
+    if (read === null) throw notFound(STORE, operation);
+    const { item, record, now } = read;
+    if (record.expiresAt.getTime() <= now) throw expired(STORE, operation);
     return { record, cas: item.cas, stamp: item.flags, now };
   }
 }

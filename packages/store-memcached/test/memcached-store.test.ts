@@ -435,6 +435,55 @@ describe('deleteByUser when the index was lost ("log out everywhere")', () => {
     expect(ttl).toBeLessThanOrEqual(DAY / SECOND + 3600 + 5);
   });
 
+  it('a read fetches the marker of the owner it remembers alongside the record, and still sees a deleteByUser made through another store', async () => {
+    const { store, clock, prefix } = open();
+    const other = new MemcachedSessionStore({ client, prefix, clock: clock.now }); // another process
+    const base = record(clock);
+    const id = await store.create(base);
+    const reused = await store.create({ ...base, id: 'reused-id' });
+    // the most GETs in flight at once while `work` runs
+    const original = Connection.prototype.get;
+    const inFlight = async (work: () => Promise<unknown>): Promise<number> => {
+      let now = 0;
+      let most = 0;
+      Connection.prototype.get = async function (this: Connection, ...args: Parameters<Connection['get']>) {
+        most = Math.max(most, ++now);
+        try {
+          return await original.apply(this, args);
+        } finally {
+          now--;
+        }
+      };
+      try {
+        await work();
+      } finally {
+        Connection.prototype.get = original;
+      }
+      return most;
+    };
+    try {
+      expect(await inFlight(() => store.get(id))).toBe(1); // first read: the record, then its owner's marker
+      expect(await inFlight(() => store.get(id))).toBe(2); // owner known: both at once
+      expect(await inFlight(() => store.touch(id))).toBe(2);
+      expect((await store.get(reused))?.userId).toBe(base.userId);
+      // the caller-chosen id now names another user's session: the remembered owner is wrong
+      await store.delete(reused);
+      const moved = { ...record(clock), id: 'reused-id', userId: 'user-2' };
+      await store.create(moved);
+      for (const userId of [base.userId, moved.userId]) await client.delete(indexKey(prefix, base.tenantId, userId)); // lost
+      clock.t += 2 * SECOND;
+      expect(await other.deleteByUser(moved.userId, moved.tenantId)).toBe(0);
+      expect(await store.get('reused-id')).toBeNull(); // user-2's marker, not user-1's, was checked
+      expect(await code(store.touch('reused-id'))).toBe('NOT_FOUND');
+      expect((await store.get(id))?.id).toBe(id); // user-1 was not revoked
+      expect(await other.deleteByUser(base.userId, base.tenantId)).toBe(0);
+      expect(await store.get(id)).toBeNull(); // remembered owner, marker read at once: revoked
+      expect(await code(store.touch(id))).toBe('NOT_FOUND');
+    } finally {
+      await other.close();
+    }
+  });
+
   it('counts only what it removed: a second deleteByUser resolves 0, and sessions it removed stay gone', async () => {
     const { store, clock } = open();
     const base = record(clock);
