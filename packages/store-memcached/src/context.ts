@@ -2,7 +2,7 @@
 // connection, and the rules every module applies to session items alike (an item's
 // expiration field, a record read back as one owner's, the CAS retry pause, deleting an
 // owner's session by CAS).
-import { decodeRecord, type RecordRules, SessionError, type SessionRecord } from '@sessionkit/core';
+import { decodeRecord, type RecordRules, type SessionRecord } from '@sessionkit/core';
 import type { Connection } from './connection.js';
 import type { Item } from './framing.js';
 import { expirationField } from './keys.js';
@@ -53,17 +53,13 @@ function sleep(ms: number): Promise<void> {
 
 /**
  * The pause before CAS retry number `attempt` (none before the first): a random wait
- * of up to min(20, 2^attempt) ms. Stops an aborted operation, and gives up with STORAGE
+ * of up to min(20, 2^attempt) ms. Stops an aborted operation, and gives up (STORAGE)
  * after MAX_ATTEMPTS conflicts in a row.
  */
 export async function backoff(attempt: number, op: Op): Promise<void> {
   if (op.aborted) throw new AbortedError();
-  if (attempt >= MAX_ATTEMPTS) {
-    throw new SessionError('STORAGE', `gave up after ${MAX_ATTEMPTS} conflicting concurrent writes`, {
-      store: STORE,
-      cause: new Error(`CAS conflict ${MAX_ATTEMPTS} times in a row`),
-    });
-  }
+  // the operation's runner turns it into STORAGE naming the operation
+  if (attempt >= MAX_ATTEMPTS) throw new Error(`gave up after ${MAX_ATTEMPTS} conflicting concurrent writes (CAS)`);
   if (attempt > 0) await sleep(Math.random() * Math.min(20, 2 ** attempt));
 }
 

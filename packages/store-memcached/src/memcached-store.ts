@@ -4,13 +4,15 @@
 // user-index.ts and index-sync.ts (the per-user index), revocation.ts (deleteByUser's
 // marker), create-undo.ts (create's write and its undo), context.ts (what they share).
 import {
-  checkDuration,
+  checkExtendArgs,
   checkId,
-  checkImmutableFields,
+  checkLive,
   checkRecord,
+  checkUpdateTarget,
   checkUserArgs,
   compareSessions,
   conflict,
+  type Deadline,
   decodeRecord,
   encodeRecord,
   expired,
@@ -23,6 +25,7 @@ import {
   type SessionRecord,
   type SessionStore,
   type StoreCapabilities,
+  type StoredSessionFacts,
   type TenantId,
   toStorageError,
 } from '@sessionkit/core';
@@ -33,7 +36,7 @@ import type { Item } from './framing.js';
 import { IndexSync } from './index-sync.js';
 import { indexKey, sessionKey } from './keys.js';
 import { type MemcachedSessionStoreOptions, readOptions } from './options.js';
-import { markRevoked, OwnerHints, readSession, revoked, revokedAt } from './revocation.js';
+import { markRevoked, OwnerHints, readSession, revoked, revokedAt, type SessionRead } from './revocation.js';
 import type { Op } from './server-socket.js';
 import { type Entry, type EntryStates, parseIndex, sameEntry } from './user-index.js';
 
@@ -46,15 +49,6 @@ const CAPABILITIES: StoreCapabilities = Object.freeze({
   cleanup: false,
   customIds: true,
 });
-
-/** A session read for a write: its record, the item's CAS and flags, and the time it was judged live at. */
-interface Live {
-  record: SessionRecord;
-  cas: Buffer;
-  /** The record item's flags: the second (store clock) it was created in. */
-  stamp: number;
-  now: number;
-}
 
 /**
  * Sessions in memcached through a caller-owned memjs client (one server or many), with a
@@ -136,11 +130,12 @@ export class MemcachedSessionStore implements SessionStore {
       const exp = next.expiresAt.getTime();
       let before: number;
       for (let attempt = 0; ; attempt++) {
-        const live = await this.#readLive('update', key, next.id, op);
-        checkImmutableFields(rules, live.record, next);
-        before = live.record.expiresAt.getTime();
-        const expiration = itemExpiration(this.#ctx, exp, live.now);
-        const outcome = await conn.casSet(key, text, expiration, live.cas, op, live.stamp);
+        const read = await readSession(this.#ctx, this.#hints, key, next.id, op);
+        checkUpdateTarget(rules, read === null ? undefined : storedFacts(read.record), next, read?.now ?? 0);
+        const { item, record: stored, now } = read as SessionRead;
+        before = stored.expiresAt.getTime();
+        const expiration = itemExpiration(this.#ctx, exp, now);
+        const outcome = await conn.casSet(key, text, expiration, item.cas, op, item.flags);
         if (outcome === 'ok') break;
         if (outcome === 'missing') throw notFound(STORE, 'update');
         await backoff(attempt, op);
@@ -213,21 +208,20 @@ export class MemcachedSessionStore implements SessionStore {
   extend(id: string, durationMs: number): Promise<void> {
     return this.#run('extend', async (op) => {
       const { conn, prefix, rules } = this.#ctx;
-      const valid = checkId(rules, 'extend', id);
-      const duration = checkDuration(rules, durationMs);
-      if (!valid) throw notFound(STORE, 'extend');
+      const args = checkExtendArgs(rules, id, durationMs);
+      if (!args.named) throw notFound(STORE, 'extend');
       const key = sessionKey(prefix, id);
       let record: SessionRecord;
       let before: number;
       for (let attempt = 0; ; attempt++) {
-        const live = await this.#readLive('extend', key, id, op);
-        record = live.record;
+        const { item, record: stored, now } = await this.#readLive('extend', key, id, op);
+        record = stored;
         before = record.expiresAt.getTime();
-        const exp = extendedExpiry(rules, record.createdAt.getTime(), live.now, duration);
+        const exp = extendedExpiry(rules, record.createdAt.getTime(), now, args.durationMs);
         record.expiresAt = new Date(exp);
-        record.lastActivityAt = new Date(live.now);
-        const expiration = itemExpiration(this.#ctx, exp, live.now);
-        const outcome = await conn.casSet(key, encodeRecord(record), expiration, live.cas, op, live.stamp);
+        record.lastActivityAt = new Date(now);
+        const expiration = itemExpiration(this.#ctx, exp, now);
+        const outcome = await conn.casSet(key, encodeRecord(record), expiration, item.cas, op, item.flags);
         if (outcome === 'ok') break;
         if (outcome === 'missing') throw notFound(STORE, 'extend');
         await backoff(attempt, op);
@@ -244,10 +238,10 @@ export class MemcachedSessionStore implements SessionStore {
       if (!checkId(rules, 'touch', id)) throw notFound(STORE, 'touch');
       const key = sessionKey(prefix, id);
       for (let attempt = 0; ; attempt++) {
-        const { record, cas, now, stamp } = await this.#readLive('touch', key, id, op);
+        const { item, record, now } = await this.#readLive('touch', key, id, op);
         record.lastActivityAt = new Date(now);
         const expiration = itemExpiration(this.#ctx, record.expiresAt.getTime(), now);
-        const outcome = await conn.casSet(key, encodeRecord(record), expiration, cas, op, stamp);
+        const outcome = await conn.casSet(key, encodeRecord(record), expiration, item.cas, op, item.flags);
         if (outcome === 'ok') return;
         if (outcome === 'missing') throw notFound(STORE, 'touch');
         await backoff(attempt, op);
@@ -315,35 +309,42 @@ export class MemcachedSessionStore implements SessionStore {
    * Runs one operation under operationTimeoutMs; once it has rejected, it sends nothing
    * more. On its deadline the operation is marked aborted before it rejects, so requests
    * still waiting for a connection are dropped, its CAS retries stop, and a coalesced index
-   * sync stops sending once every operation waiting for it has been aborted.
+   * sync stops sending once every operation waiting for it has been aborted. Whatever it
+   * throws leaves as a SessionError (toStorageError).
    */
-  #run<T>(operation: string, body: (op: Op) => Promise<T>): Promise<T> {
+  async #run<T>(operation: string, body: (op: Op) => Promise<T>): Promise<T> {
     const op: Op = { aborted: false };
-    return new Promise<T>((resolve, reject) => {
-      const deadline = this.#deadlines.add(() => {
+    let deadline: Deadline | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      deadline = this.#deadlines.add(() => {
         op.aborted = true;
         reject(this.#deadlines.timeoutError(operation));
       });
-      body(op).then(
-        (value) => {
-          deadline.clear();
-          resolve(value);
-        },
-        (error: unknown) => {
-          deadline.clear();
-          op.aborted = true;
-          reject(toStorageError(error, STORE, operation));
-        },
-      );
     });
+    try {
+      return await Promise.race([body(op), timedOut]);
+    } catch (error) {
+      op.aborted = true;
+      throw toStorageError(error, STORE, operation);
+    } finally {
+      deadline?.clear();
+    }
   }
 
   /** Reads a session that must exist and be unexpired: NOT_FOUND / EXPIRED otherwise. */
-  async #readLive(operation: string, key: string, id: string, op: Op): Promise<Live> {
+  async #readLive(operation: string, key: string, id: string, op: Op): Promise<SessionRead> {
     const read = await readSession(this.#ctx, this.#hints, key, id, op);
-    if (read === null) throw notFound(STORE, operation);
-    const { item, record, now } = read;
-    if (record.expiresAt.getTime() <= now) throw expired(STORE, operation);
-    return { record, cas: item.cas, stamp: item.flags, now };
+    checkLive(STORE, operation, read?.record.expiresAt.getTime(), read?.now ?? 0);
+    return read as SessionRead;
   }
+}
+
+/** What update's checks need to know of the stored session. */
+function storedFacts(record: SessionRecord): StoredSessionFacts {
+  return {
+    userId: record.userId,
+    tenantId: record.tenantId,
+    createdAtMs: record.createdAt.getTime(),
+    expiresAtMs: record.expiresAt.getTime(),
+  };
 }

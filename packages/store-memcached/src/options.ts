@@ -1,18 +1,12 @@
 // The options of MemcachedSessionStore: their types and docs, the names the constructor
 // takes, their defaults, and reading them into the store's settings.
 import {
-  assertOptionsObject,
   type BaseStoreOptions,
-  DEFAULT_EXPIRED_RETENTION_MS,
-  DEFAULT_OPERATION_TIMEOUT_MS,
-  durationOption,
+  invalidOption,
   type KnownOptions,
-  maxSessionsPerUserOption,
-  OperationDeadlines,
+  type OperationDeadlines,
   type RecordRules,
-  rejectUnknownOptions,
-  resolveRecordRules,
-  SessionError,
+  readCommonOptions,
 } from '@sessionkit/core';
 import type { Client } from 'memjs';
 import { clientProblem, type MemjsClientInternals } from './connection.js';
@@ -86,49 +80,23 @@ export interface Settings {
 
 /** Reads and checks the constructor's options: INVALID naming the first bad one. */
 export function readOptions(options: MemcachedSessionStoreOptions): Settings {
-  assertOptionsObject(STORE, options);
-  rejectUnknownOptions(STORE, options, KNOWN_OPTIONS);
-  const problem = clientProblem(options.client);
-  if (problem !== undefined) {
-    throw new SessionError('INVALID', `option client ${problem}`, {
-      store: STORE,
-      operation: 'constructor',
-      field: 'client',
-    });
-  }
-  const prefix = options.prefix === undefined ? DEFAULT_PREFIX : options.prefix;
+  const common = readCommonOptions(STORE, options, KNOWN_OPTIONS, {
+    server: true,
+    backendExpires: true,
+    perUser: true,
+  });
+  const { client, prefix = DEFAULT_PREFIX } = common.options;
+  const problem = clientProblem(client);
+  if (problem !== undefined) throw invalidOption(STORE, 'client', problem);
   if (typeof prefix !== 'string' || !PREFIX_PATTERN.test(prefix)) {
-    throw new SessionError(
-      'INVALID',
-      'option prefix must be a string of at most 100 printable ASCII characters without spaces',
-      { store: STORE, operation: 'constructor', field: 'prefix' },
-    );
+    throw invalidOption(STORE, 'prefix', 'must be a string of at most 100 printable ASCII characters without spaces');
   }
-  const rules = resolveRecordRules(STORE, options);
-  const retentionMs = durationOption(
-    STORE,
-    'expiredRetentionMs',
-    options.expiredRetentionMs,
-    DEFAULT_EXPIRED_RETENTION_MS,
-    { min: 0 },
-  );
-  const timeout = durationOption(
-    STORE,
-    'operationTimeoutMs',
-    options.operationTimeoutMs,
-    DEFAULT_OPERATION_TIMEOUT_MS,
-    {
-      min: 1,
-      max: 2 ** 31 - 1,
-    },
-  );
-  const maxSessionsPerUser = maxSessionsPerUserOption(STORE, options.maxSessionsPerUser);
   return {
-    client: options.client as unknown as MemjsClientInternals,
+    client: client as unknown as MemjsClientInternals,
     prefix,
-    rules,
-    retentionMs,
-    maxSessionsPerUser,
-    deadlines: new OperationDeadlines(timeout, STORE),
+    rules: common.rules,
+    retentionMs: common.expiredRetentionMs,
+    maxSessionsPerUser: common.maxSessionsPerUser,
+    deadlines: common.deadlines as OperationDeadlines,
   };
 }

@@ -3,7 +3,7 @@
 // gone too. A session item's flags hold the second it was created in (store clock); a
 // marker holds the time of the user's last deleteByUser (ms, store clock). Every read of
 // a session checks its owner's marker; OwnerHints lets it read both at once.
-import { decodeRecord, readClock, SessionError, type SessionRecord } from '@sessionkit/core';
+import { corrupt, decodeRecord, readClock, type SessionRecord } from '@sessionkit/core';
 import { backoff, type Context, itemExpiration, type Owner, STORE } from './context.js';
 import type { Item } from './framing.js';
 import { revokedKey } from './keys.js';
@@ -35,12 +35,7 @@ export async function revokedAt(ctx: Context, owner: Owner, op: Op): Promise<num
   const item = await ctx.conn.get(revokedKey(ctx.prefix, owner.tenantId, owner.userId), op);
   if (item === null) return Number.NEGATIVE_INFINITY;
   const at = Number(item.value.toString('latin1'));
-  if (!Number.isSafeInteger(at)) {
-    throw new SessionError('STORAGE', 'stored revocation marker cannot be decoded', {
-      store: STORE,
-      operation: 'decode',
-    });
-  }
+  if (!Number.isSafeInteger(at)) throw corrupt(STORE, 'decode', 'revocation marker is not a time in ms');
   return at;
 }
 
