@@ -12,7 +12,6 @@ import {
   checkUserArgs,
   compareSessions,
   conflict,
-  type Deadline,
   decodeRecord,
   encodeRecord,
   expired,
@@ -314,20 +313,26 @@ export class MemcachedSessionStore implements SessionStore {
    */
   async #run<T>(operation: string, body: (op: Op) => Promise<T>): Promise<T> {
     const op: Op = { aborted: false };
-    let deadline: Deadline | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      deadline = this.#deadlines.add(() => {
-        op.aborted = true;
-        reject(this.#deadlines.timeoutError(operation));
-      });
-    });
     try {
-      return await Promise.race([body(op), timedOut]);
+      return await new Promise<T>((resolve, reject) => {
+        const deadline = this.#deadlines.add(() => {
+          op.aborted = true;
+          reject(this.#deadlines.timeoutError(operation));
+        });
+        body(op).then(
+          (value) => {
+            deadline.clear();
+            resolve(value);
+          },
+          (error: unknown) => {
+            deadline.clear();
+            reject(error);
+          },
+        );
+      });
     } catch (error) {
       op.aborted = true;
       throw toStorageError(error, STORE, operation);
-    } finally {
-      deadline?.clear();
     }
   }
 
