@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { SessionError, type SessionRecord, tenantId } from '@sessionkit/core';
 import fc from 'fast-check';
 import type memjs from 'memjs';
@@ -589,6 +590,31 @@ describe('options and ownership', () => {
     await store.close();
     expect((await client.get('anything')).value).toBeNull();
     expect(await store.get(id)).not.toBeNull();
+  });
+
+  it('requests sent in one turn of the event loop leave in one system call', async () => {
+    const conn = new Connection(client as unknown as MemjsClientInternals);
+    const op = { aborted: false };
+    const key = `cork${process.pid}`;
+    expect(await conn.add(key, 'v', 60, op)).not.toBeNull(); // connected
+    const socket = net.Socket.prototype as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
+    const original = { _write: socket._write, _writev: socket._writev };
+    let calls = 0;
+    for (const name of ['_write', '_writev'] as const) {
+      socket[name] = function (this: unknown, ...args: unknown[]) {
+        calls++;
+        return original[name].apply(this, args);
+      };
+    }
+    try {
+      const reads = Array.from({ length: 20 }, () => conn.get(key, op));
+      const values = await Promise.all(reads);
+      expect(values.map((item) => item?.value.toString())).toEqual(Array(20).fill('v'));
+    } finally {
+      Object.assign(socket, original);
+      conn.close();
+    }
+    expect(calls).toBe(1); // not 20
   });
 
   it('keeps working when its request counter wraps past 2^31', async () => {
