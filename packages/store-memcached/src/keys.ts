@@ -25,16 +25,16 @@ export function sessionKey(prefix: string, id: string): string {
 }
 
 /** `<prefix>u:<tenant>:<user>`: the index of one (tenant, user). */
-export function indexKey(prefix: string, tenant: string, user: string): string {
-  return `${prefix}u:${keyPart(tenant)}:${keyPart(user)}`;
+export function indexKey(prefix: string, tenantId: string, userId: string): string {
+  return `${prefix}u:${keyPart(tenantId)}:${keyPart(userId)}`;
 }
 
 /**
  * `<prefix>r:<tenant>:<user>`: when that (tenant, user) was last revoked by deleteByUser
  * (ms on the store's clock). Records created in an earlier second read as gone.
  */
-export function revokedKey(prefix: string, tenant: string, user: string): string {
-  return `${prefix}r:${keyPart(tenant)}:${keyPart(user)}`;
+export function revokedKey(prefix: string, tenantId: string, userId: string): string {
+  return `${prefix}r:${keyPart(tenantId)}:${keyPart(userId)}`;
 }
 
 /** memcached reads an expiration over 30 days as an absolute Unix time. */

@@ -1,5 +1,20 @@
-import type { BaseStoreOptions, KnownOptions } from '@sessionkit/core';
+// The options of MemcachedSessionStore: their types and docs, the names the constructor
+// takes, their defaults, and reading them into the store's settings.
+import {
+  type BaseStoreOptions,
+  invalidOption,
+  type KnownOptions,
+  type OperationDeadlines,
+  type RecordRules,
+  readCommonOptions,
+} from '@sessionkit/core';
 import type { Client } from 'memjs';
+import { clientProblem, type MemjsClientInternals } from './connection.js';
+import { STORE } from './context.js';
+import { PREFIX_PATTERN } from './keys.js';
+
+/** The prefix of every key when the `prefix` option is not given. */
+export const DEFAULT_PREFIX = 'sessionkit:';
 
 /** Options of {@link MemcachedSessionStore}. */
 export interface MemcachedSessionStoreOptions extends BaseStoreOptions {
@@ -52,3 +67,36 @@ export const KNOWN_OPTIONS: KnownOptions<MemcachedSessionStoreOptions> = {
   maxSessionsPerUser: true,
   telemetry: true,
 };
+
+/** The options, checked: what the store is built from. */
+export interface Settings {
+  client: MemjsClientInternals;
+  prefix: string;
+  rules: RecordRules;
+  retentionMs: number;
+  maxSessionsPerUser: number;
+  deadlines: OperationDeadlines;
+}
+
+/** Reads and checks the constructor's options: INVALID naming the first bad one. */
+export function readOptions(options: MemcachedSessionStoreOptions): Settings {
+  const common = readCommonOptions(STORE, options, KNOWN_OPTIONS, {
+    server: true,
+    backendExpires: true,
+    perUser: true,
+  });
+  const { client, prefix = DEFAULT_PREFIX } = common.options;
+  const problem = clientProblem(client);
+  if (problem !== undefined) throw invalidOption(STORE, 'client', problem);
+  if (typeof prefix !== 'string' || !PREFIX_PATTERN.test(prefix)) {
+    throw invalidOption(STORE, 'prefix', 'must be a string of at most 100 printable ASCII characters without spaces');
+  }
+  return {
+    client: client as unknown as MemjsClientInternals,
+    prefix,
+    rules: common.rules,
+    retentionMs: common.expiredRetentionMs,
+    maxSessionsPerUser: common.maxSessionsPerUser,
+    deadlines: common.deadlines as OperationDeadlines,
+  };
+}

@@ -2,7 +2,7 @@
 // expiresAt and createdAt (ms). Text: a version line, then one
 // `<expiresAtMs>\t<createdAtMs>\t<id>` line per session (ids hold no control characters,
 // so neither tab nor newline can occur in them).
-import { SessionError } from '@sessionkit/core';
+import { corrupt } from '@sessionkit/core';
 
 const VERSION = '2';
 
@@ -14,10 +14,13 @@ export interface Entry {
 
 export type IndexEntries = Map<string, Entry>;
 
+/** What a session's index entry should say, read from its record: its entry, or null for "drop it". */
+export type EntryStates = Map<string, Entry | null>;
+
 export function parseIndex(text: string, store: string): IndexEntries {
   const entries: IndexEntries = new Map();
   const lines = text.split('\n');
-  if (lines[0] !== VERSION) throw corrupt(store, 'unknown index format');
+  if (lines[0] !== VERSION) throw corrupt(store, 'decode', 'unknown user index format');
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i] as string;
     if (line === '') continue;
@@ -27,7 +30,7 @@ export function parseIndex(text: string, store: string): IndexEntries {
     const created = tab2 > tab1 + 1 ? Number(line.slice(tab1 + 1, tab2)) : Number.NaN;
     const id = tab2 > 0 ? line.slice(tab2 + 1) : '';
     if (!Number.isSafeInteger(exp) || !Number.isSafeInteger(created) || id === '') {
-      throw corrupt(store, `bad index line ${i}`);
+      throw corrupt(store, 'decode', `bad user index line ${i}`);
     }
     entries.set(id, { exp, created });
   }
@@ -45,6 +48,23 @@ export function latestExpiry(entries: IndexEntries): number {
   let max = Number.NEGATIVE_INFINITY;
   for (const e of entries.values()) if (e.exp > max) max = e.exp;
   return max;
+}
+
+/**
+ * Sets each known entry to max(known, present): a record just created is in the index
+ * with at least its own expiresAt. Ids whose record was read after the snapshot
+ * (`states`) are left to that read.
+ */
+export function mergeKnown(
+  entries: IndexEntries,
+  known: ReadonlyMap<string, Entry>,
+  states: EntryStates | undefined,
+): void {
+  for (const [id, e] of known) {
+    if (states?.has(id)) continue;
+    const present = entries.get(id);
+    entries.set(id, present === undefined ? e : { exp: Math.max(present.exp, e.exp), created: e.created });
+  }
 }
 
 /** Whether two entries say the same (both absent counts as the same). */
@@ -96,8 +116,4 @@ export function applyBound(entries: IndexEntries, fresh: readonly string[], max:
     while (entries.size > max) if (!evictOne(id)) break;
   }
   return removed;
-}
-
-function corrupt(store: string, detail: string): SessionError {
-  return new SessionError('STORAGE', `stored user index cannot be decoded: ${detail}`, { store, operation: 'decode' });
 }

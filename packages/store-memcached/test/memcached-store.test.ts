@@ -1,10 +1,12 @@
+import net from 'node:net';
 import { SessionError, type SessionRecord, tenantId } from '@sessionkit/core';
 import fc from 'fast-check';
 import type memjs from 'memjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Connection, type MemjsClientInternals } from '../src/connection.js';
 import { MemcachedSessionStore, type MemcachedSessionStoreOptions } from '../src/index.js';
 import { expirationField, indexKey, keyPart, MAX_KEY_BYTES, sessionKey } from '../src/keys.js';
-import { Connection, type MemjsClientInternals, ServerSocket } from '../src/protocol.js';
+import { ServerSocket } from '../src/server-socket.js';
 import { makeClient, memcachedServers, type Servers } from './helpers.js';
 import { dumpKeys, ttlOf } from './inspect.js';
 
@@ -434,6 +436,55 @@ describe('deleteByUser when the index was lost ("log out everywhere")', () => {
     expect(ttl).toBeLessThanOrEqual(DAY / SECOND + 3600 + 5);
   });
 
+  it('a read fetches the marker of the owner it remembers alongside the record, and still sees a deleteByUser made through another store', async () => {
+    const { store, clock, prefix } = open();
+    const other = new MemcachedSessionStore({ client, prefix, clock: clock.now }); // another process
+    const base = record(clock);
+    const id = await store.create(base);
+    const reused = await store.create({ ...base, id: 'reused-id' });
+    // the most GETs in flight at once while `work` runs
+    const original = Connection.prototype.get;
+    const inFlight = async (work: () => Promise<unknown>): Promise<number> => {
+      let now = 0;
+      let most = 0;
+      Connection.prototype.get = async function (this: Connection, ...args: Parameters<Connection['get']>) {
+        most = Math.max(most, ++now);
+        try {
+          return await original.apply(this, args);
+        } finally {
+          now--;
+        }
+      };
+      try {
+        await work();
+      } finally {
+        Connection.prototype.get = original;
+      }
+      return most;
+    };
+    try {
+      expect(await inFlight(() => store.get(id))).toBe(1); // first read: the record, then its owner's marker
+      expect(await inFlight(() => store.get(id))).toBe(2); // owner known: both at once
+      expect(await inFlight(() => store.touch(id))).toBe(2);
+      expect((await store.get(reused))?.userId).toBe(base.userId);
+      // the caller-chosen id now names another user's session: the remembered owner is wrong
+      await store.delete(reused);
+      const moved = { ...record(clock), id: 'reused-id', userId: 'user-2' };
+      await store.create(moved);
+      for (const userId of [base.userId, moved.userId]) await client.delete(indexKey(prefix, base.tenantId, userId)); // lost
+      clock.t += 2 * SECOND;
+      expect(await other.deleteByUser(moved.userId, moved.tenantId)).toBe(0);
+      expect(await store.get('reused-id')).toBeNull(); // user-2's marker, not user-1's, was checked
+      expect(await code(store.touch('reused-id'))).toBe('NOT_FOUND');
+      expect((await store.get(id))?.id).toBe(id); // user-1 was not revoked
+      expect(await other.deleteByUser(base.userId, base.tenantId)).toBe(0);
+      expect(await store.get(id)).toBeNull(); // remembered owner, marker read at once: revoked
+      expect(await code(store.touch(id))).toBe('NOT_FOUND');
+    } finally {
+      await other.close();
+    }
+  });
+
   it('counts only what it removed: a second deleteByUser resolves 0, and sessions it removed stay gone', async () => {
     const { store, clock } = open();
     const base = record(clock);
@@ -541,16 +592,39 @@ describe('options and ownership', () => {
     expect(await store.get(id)).not.toBeNull();
   });
 
-  it('keeps working when its request counter wraps past 2^31', async () => {
+  it('requests sent in one turn of the event loop leave in one system call', async () => {
     const conn = new Connection(client as unknown as MemjsClientInternals);
-    const internals = conn as unknown as { seq: number };
-    internals.seq = 2 ** 31 - 3;
+    const op = { aborted: false };
+    const key = `cork${process.pid}`;
+    expect(await conn.add(key, 'v', 60, op)).not.toBeNull(); // connected
+    const socket = net.Socket.prototype as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
+    const original = { _write: socket._write, _writev: socket._writev };
+    let calls = 0;
+    for (const name of ['_write', '_writev'] as const) {
+      socket[name] = function (this: unknown, ...args: unknown[]) {
+        calls++;
+        return original[name].apply(this, args);
+      };
+    }
+    try {
+      const reads = Array.from({ length: 20 }, () => conn.get(key, op));
+      const values = await Promise.all(reads);
+      expect(values.map((item) => item?.value.toString())).toEqual(Array(20).fill('v'));
+    } finally {
+      Object.assign(socket, original);
+      conn.close();
+    }
+    expect(calls).toBe(1); // not 20
+  });
+
+  it('keeps working when its request counter wraps past 2^31', async () => {
+    const conn = new Connection(client as unknown as MemjsClientInternals, 2 ** 31 - 3);
     const op = { aborted: false };
     const key = `wrap${process.pid}`;
     expect(await conn.add(key, 'v', 60, op)).not.toBeNull();
     for (let i = 0; i < 5; i++) expect((await conn.get(key, op))?.value.toString()).toBe('v');
-    expect(internals.seq).toBeGreaterThan(0);
-    expect(internals.seq).toBeLessThan(100);
+    expect(conn.seq).toBeGreaterThan(0);
+    expect(conn.seq).toBeLessThan(100);
     conn.close();
   });
 
