@@ -1,4 +1,4 @@
-import { SessionError } from './errors.js';
+import { corrupt } from './errors.js';
 import { cloneJson, jsonStringBytes } from './json.js';
 import type { JsonValue, SessionRecord } from './record.js';
 import type { TenantId } from './tenant.js';
@@ -40,14 +40,6 @@ export function recordBytesWithoutMetadata(record: SessionRecord): number {
   );
 }
 
-function corrupt(store: string | undefined, detail: string, cause?: unknown): SessionError {
-  return new SessionError('STORAGE', `stored record cannot be decoded: ${detail}`, {
-    store,
-    operation: 'decode',
-    cause,
-  });
-}
-
 function isStringArray(value: unknown): value is string[] {
   if (!Array.isArray(value)) return false;
   for (const v of value) if (typeof v !== 'string') return false;
@@ -55,18 +47,21 @@ function isStringArray(value: unknown): value is string[] {
 }
 
 /**
- * Turns {@link encodeRecord}'s text back into a record. Throws `STORAGE` (naming the
- * store) when the text is not a version-1 record, so corrupt backend data never reaches
- * the application as a half-valid record.
+ * Turns {@link encodeRecord}'s text back into a record. Throws `STORAGE` (core's
+ * `corrupt`: `stored data is corrupt: ...`, naming the store and the operation that read
+ * it) when the text is not a version-1 record, so corrupt backend data never reaches the
+ * application as a half-valid record.
  */
-export function decodeRecord(text: string, store?: string): SessionRecord {
+export function decodeRecord(text: string, store = '', operation = 'decode'): SessionRecord {
   let raw: Record<string, unknown>;
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw corrupt(store, 'not JSON', error);
+    throw corrupt(store, operation, 'the record is not JSON', error);
   }
-  if (typeof raw !== 'object' || raw === null || raw.v !== 1) throw corrupt(store, 'unknown format version');
+  if (typeof raw !== 'object' || raw === null || raw.v !== 1) {
+    throw corrupt(store, operation, 'the record has an unknown format version');
+  }
   const { id, userId, tenantId, transactionId, factorsUsed, assuranceLevel, createdAt, expiresAt, lastActivityAt } =
     raw;
   if (
@@ -81,7 +76,7 @@ export function decodeRecord(text: string, store?: string): SessionRecord {
     typeof lastActivityAt !== 'number' ||
     !('metadata' in raw)
   ) {
-    throw corrupt(store, 'fields missing or of the wrong type');
+    throw corrupt(store, operation, "the record's fields are missing or of the wrong type");
   }
   return {
     id,

@@ -18,7 +18,7 @@ export function decodeValue(value: unknown, operation: string): SessionRecord {
   if (typeof value !== 'string') throw corrupt(STORE, operation, NOT_A_RECORD);
   const json = jsonOf(value);
   if (json === undefined) throw corrupt(STORE, operation, NOT_A_RECORD);
-  const record = decodeRecord(json, STORE);
+  const record = decodeRecord(json, STORE, operation);
   const e = Number(value.slice(EXPIRES_AT, EXPIRES_AT + TIME_WIDTH));
   const a = Number(value.slice(LAST_ACTIVITY_AT, LAST_ACTIVITY_AT + TIME_WIDTH));
   if (!Number.isFinite(e) || !Number.isFinite(a) || value.charCodeAt(EXPIRES_AT + TIME_WIDTH) !== 32) {
