@@ -94,11 +94,22 @@ export function describeError(error: unknown): string {
 
 /**
  * Wraps anything thrown by a backend into a `STORAGE` error (a `SessionError` passes
- * through unchanged). Stores call this in the `catch` of every operation, or use
+ * through unchanged, except that one without an `operation` gets this one). Stores call this in the `catch` of every operation, or use
  * {@link guard}, so that nothing but a `SessionError` escapes.
  */
 export function toStorageError(error: unknown, store: string, operation: string): SessionError {
-  if (SessionError.isInstance(error)) return error;
+  if (SessionError.isInstance(error)) {
+    // A helper that does not know the method (readClock) leaves `operation` unset: the
+    // method that catches it names itself, so every rejection says where it came from.
+    const prefix = `[sessionkit/${store}] `;
+    if (error.operation !== undefined || error.store !== store || !error.message.startsWith(prefix)) return error;
+    return new SessionError(error.code, error.message.slice(prefix.length), {
+      store,
+      operation,
+      field: error.field,
+      cause: error.cause,
+    });
+  }
   return new SessionError('STORAGE', `backend failed: ${describeError(error)}`, { store, operation, cause: error });
 }
 

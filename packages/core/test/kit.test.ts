@@ -289,3 +289,27 @@ describe('readClock', () => {
     expect(invalidInput('kv', 'create', 'record', 'could not be read', boom).cause).toBe(boom);
   });
 });
+
+describe('toStorageError', () => {
+  it("gives a SessionError without an operation the catching method's, and leaves every other one as it is", async () => {
+    const { readClock, resolveRecordRules } = await import('../src/index.js');
+    const rules = resolveRecordRules('kv', {
+      clock: () => {
+        throw new Error('boom');
+      },
+    });
+    const raw = thrown(() => readClock(rules));
+    expect(raw.operation).toBeUndefined();
+    const named = toStorageError(raw, 'kv', 'touch');
+    expectError(named, 'STORAGE', '[sessionkit/kv] touch: clock() threw: boom', 'clock');
+    expect([named.operation, named.cause]).toEqual(['touch', raw.cause]);
+    const own = notFound('kv', 'get');
+    expect(toStorageError(own, 'kv', 'touch')).toBe(own);
+    const otherStore = new SessionError('STORAGE', 'x', { store: 'redis' });
+    expect(toStorageError(otherStore, 'kv', 'touch')).toBe(otherStore);
+    await expect(guard('kv', 'extend', () => readClock(rules))).rejects.toMatchObject({
+      operation: 'extend',
+      message: '[sessionkit/kv] extend: clock() threw: boom',
+    });
+  });
+});
