@@ -1,4 +1,19 @@
-import type { BaseStoreOptions, KnownOptions, SessionError } from '@sessionkit/core';
+// The options of MemorySessionStore: their type and documentation, defaults and bounds,
+// the list of known names, and the one function that reads and validates them.
+import {
+  assertOptionsObject,
+  type BaseStoreOptions,
+  durationOption,
+  type KnownOptions,
+  maxSessionsPerUserOption,
+  type RecordRules,
+  rejectUnknownOptions,
+  resolveRecordRules,
+  type SessionError,
+} from '@sessionkit/core';
+
+/** The store's name in every SessionError and span. */
+export const STORE = 'memory';
 
 /** Default for `maxSessions`: 100 000 sessions. */
 export const DEFAULT_MAX_SESSIONS = 100_000;
@@ -7,7 +22,7 @@ export const DEFAULT_MAX_SESSIONS = 100_000;
 export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 
 /** The longest `cleanupIntervalMs` a Node.js timer accepts (about 24.8 days). */
-export const MAX_CLEANUP_INTERVAL_MS = 2 ** 31 - 1;
+const MAX_CLEANUP_INTERVAL_MS = 2 ** 31 - 1;
 
 /** Options of {@link MemorySessionStore}. Every field is optional. */
 export interface MemorySessionStoreOptions extends BaseStoreOptions {
@@ -71,3 +86,38 @@ export const KNOWN_OPTIONS: KnownOptions<MemorySessionStoreOptions> = {
   onError: true,
   telemetry: true,
 };
+
+/** The options, validated, with their defaults filled in. */
+export interface MemoryStoreSettings {
+  rules: RecordRules;
+  maxSessions: number;
+  maxBytes: number;
+  maxSessionsPerUser: number;
+  /** undefined: no background sweep. */
+  cleanupIntervalMs: number | undefined;
+}
+
+/** Reads the constructor's options. @throws SessionError `INVALID` naming a bad or unknown option. */
+export function readOptions(options: MemorySessionStoreOptions): MemoryStoreSettings {
+  assertOptionsObject(STORE, options);
+  rejectUnknownOptions(STORE, options, KNOWN_OPTIONS);
+  const rules = resolveRecordRules(STORE, options);
+  const maxSessions =
+    options.maxSessions === Number.POSITIVE_INFINITY
+      ? Number.POSITIVE_INFINITY
+      : durationOption(STORE, 'maxSessions', options.maxSessions, DEFAULT_MAX_SESSIONS);
+  // Room for the largest record (two bytes a character), its id and its user's index.
+  const minBytes = 2 * rules.maxRecordBytes + 4096;
+  const maxBytes =
+    options.maxBytes === Number.POSITIVE_INFINITY
+      ? Number.POSITIVE_INFINITY
+      : durationOption(STORE, 'maxBytes', options.maxBytes, Math.max(DEFAULT_MAX_BYTES, minBytes), {
+          min: minBytes,
+        });
+  const maxSessionsPerUser = maxSessionsPerUserOption(STORE, options.maxSessionsPerUser);
+  const cleanupIntervalMs =
+    options.cleanupIntervalMs === undefined
+      ? undefined
+      : durationOption(STORE, 'cleanupIntervalMs', options.cleanupIntervalMs, 0, { max: MAX_CLEANUP_INTERVAL_MS });
+  return { rules, maxSessions, maxBytes, maxSessionsPerUser, cleanupIntervalMs };
+}
