@@ -27,7 +27,7 @@ import {
 } from '@sessionkit/core';
 import { makeRoom, makeRoomForUser, type StoreBounds } from './eviction.js';
 import { type MemorySessionStoreOptions, readOptions, STORE } from './options.js';
-import { type Entry, stored, toRecord } from './stored.js';
+import { type Entry, fresh, stored, toRecord } from './stored.js';
 import { SessionTable } from './table.js';
 import { byCreatedThenId, userCost } from './user-index.js';
 
@@ -113,12 +113,12 @@ export class MemorySessionStore implements SessionStore {
         operation: 'create',
         generateId: generateSessionId,
         customIds: true,
-        output: 'encoded', // metadata checked, then the record's one JSON text
+        output: 'copy', // metadata checked and copied in one walk
       });
       const r = v.record;
       const table = this.#table;
       if (table.sessions.has(r.id)) throw conflict(STORE);
-      const { s, cost } = stored(v);
+      const { s, cost } = stored(v, this.#rules.maxRecordBytes);
       // The user's own bound first: their soonest-expiring sessions make way.
       const owner = table.users.get(r.tenantId, r.userId);
       if (owner !== undefined && owner.size >= this.#maxSessionsPerUser) {
@@ -135,7 +135,7 @@ export class MemorySessionStore implements SessionStore {
         r.userId,
       );
       table.insert(
-        r.id,
+        fresh(r.id),
         r.tenantId,
         r.userId,
         s,
@@ -165,7 +165,7 @@ export class MemorySessionStore implements SessionStore {
 
   async update(record: SessionRecord): Promise<void> {
     try {
-      const v = checkRecord(this.#rules, record, { operation: 'update', output: 'encoded' });
+      const v = checkRecord(this.#rules, record, { operation: 'update', output: 'copy' });
       const r = v.record;
       const table = this.#table;
       const e = table.sessions.get(r.id);
@@ -177,7 +177,7 @@ export class MemorySessionStore implements SessionStore {
         { userId: owner.userId, tenantId: owner.tenantId, createdAt: new Date(e.createdAt) },
         r,
       );
-      const { s, cost } = stored(v);
+      const { s, cost } = stored(v, this.#rules.maxRecordBytes);
       const grows = cost - e.cost;
       if (grows > 0 && table.bytes() + grows > this.#bounds.maxBytes) {
         // Make room for the larger record without evicting this session: take it out,

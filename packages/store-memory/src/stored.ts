@@ -1,7 +1,7 @@
 // The stored layout of one session and its byte cost: what create and update keep of a
 // validated record (plain values, the metadata on one flat "tape" or as its JSON text),
 // what that is accounted for against maxBytes, and the fresh record a read hands out.
-import type { EncodedRecord, JsonValue, SessionRecord } from '@sessionkit/core';
+import type { JsonValue, SessionRecord, ValidRecord } from '@sessionkit/core';
 import type { Bucket } from './expiry-index.js';
 import type { UserIndex } from './user-index.js';
 
@@ -82,64 +82,102 @@ export class Entry {
   }
 }
 
-/** Bytes a string's characters may take: one each when ASCII, else two (UTF-16). */
-function textBytes(text: string, ascii: boolean): number {
-  return ascii ? text.length : 2 * text.length;
-}
+/** Matches a string that is not all ASCII. */
+const NON_ASCII = /[^\x00-\x7f]/;
 
-/** What {@link keep} spent so far and may spend, and the tape it writes. */
-let spent = 0;
-let budget = 0;
-let wide = 1;
-const tape: unknown[] = [];
-
-/** Heap bytes of a string: a 16-byte header and its characters, rounded up to 8. */
+/**
+ * Heap bytes of a kept string: a 16-byte header and its characters (one byte each when
+ * all are ASCII, else two, to be safe), rounded up to 8.
+ */
 function stringCost(s: string): number {
-  return (16 + wide * s.length + 7) & ~7;
+  const n = s.length;
+  let wide = 1;
+  if (n < 32) {
+    // Short strings (most keys and values): a loop costs less than a regular expression.
+    for (let i = 0; i < n; i++) {
+      if (s.charCodeAt(i) > 0x7f) {
+        wide = 2;
+        break;
+      }
+    }
+  } else if (NON_ASCII.test(s)) wide = 2;
+  return (16 + wide * n + 7) & ~7;
 }
 
 /**
- * Writes a freshly parsed JSON value onto `tape` in prefix order (an object as OBJECT, its
- * key count, then each key and value; an array as ARRAY, its length, then each element;
- * anything else as itself), so that the whole metadata is kept in one array however it
- * nests. Adds what that takes on the heap to `spent` (64-bit, pointer compression off: a
- * slot of 8 bytes an item, strings, and 16 bytes a number that is not a small integer);
- * false once past `budget`.
+ * `s`, or a copy of it that shares no memory with anything the caller holds. V8 may keep
+ * a string of 13 or more characters as a slice of a larger one (which a kept slice would
+ * keep alive whole) or as a rope of many pieces; a shorter one is always its own flat
+ * copy. The copy is one flat string: the concatenation is flattened at once (as
+ * `charCodeAt` does) and the pieces and the slice are dropped.
+ */
+export function fresh(s: string): string {
+  if (s.length < 13) return s;
+  const copy = s.slice(0, 1) + s.slice(1);
+  copy.charCodeAt(0);
+  return copy;
+}
+
+/** What {@link keep} spent so far, at least the characters of the JSON text, and the bound on their difference. */
+let spent = 0;
+let cap = 0;
+let chars = 0;
+const tape: unknown[] = [];
+
+/**
+ * Writes a JSON value (core's private copy of the caller's metadata) onto `tape` in prefix
+ * order (an object as OBJECT, its key count, then each key and value; an array as ARRAY,
+ * its length, then each element; anything else as itself, strings as {@link fresh}
+ * copies), so that the whole metadata is kept in one array however it nests. Adds what
+ * that takes on the heap to `spent` (64-bit, pointer compression off: a slot of 8 bytes
+ * an item, strings, and 16 bytes a number that is not a small integer), and to `chars`
+ * the characters of the value's JSON text, counting no escapes and every number as one
+ * (a lower bound). False, and the tape left unfinished, once `spent - chars` passes `cap`.
  */
 function keep(v: unknown): boolean {
   if (typeof v === 'string') {
     spent += 8 + stringCost(v);
-    tape.push(v);
+    chars += v.length + 2;
+    tape.push(fresh(v));
     return true;
   }
   if (typeof v === 'number') {
-    spent += (v | 0) === v && v < 0x40000000 && v >= -0x40000000 && (v !== 0 || 1 / v > 0) ? 8 : 24;
-    tape.push(v);
+    // A small integer is kept in its slot, any other number boxed; -0 is kept as 0, as JSON does.
+    spent += (v | 0) === v && v < 0x40000000 && v >= -0x40000000 ? 8 : 24;
+    chars += 1;
+    tape.push(v === 0 ? 0 : v);
     return true;
   }
   if (typeof v !== 'object' || v === null) {
     spent += 8; // true, false, null
+    chars += 4;
     tape.push(v);
     return true;
   }
+  spent += 16;
   if (Array.isArray(v)) {
     const n = v.length;
-    spent += 16;
+    chars += n + 1; // brackets and commas
     tape.push(ARRAY, n);
     for (let i = 0; i < n; i++) if (!keep(v[i])) return false;
-    return spent <= budget;
+    return spent - chars <= cap;
   }
-  const keys = Object.keys(v);
-  const n = keys.length;
-  spent += 16;
-  tape.push(OBJECT, n);
-  for (let i = 0; i < n; i++) {
-    const key = keys[i] as string;
-    spent += 8 + stringCost(key); // counted in every session, though V8 often shares keys
-    tape.push(key);
+  // for…in over the copy's own keys (no array of keys allocated, as Object.keys would);
+  // the count goes in its slot at the end.
+  chars += 1; // braces, less the comma counted below for every key
+  tape.push(OBJECT, 0);
+  const count = tape.length - 1;
+  let n = 0;
+  for (const key in v) {
+    if (!Object.hasOwn(v, key)) continue; // inherited: someone extended Object.prototype
+    n++;
+    spent += 8 + stringCost(key); // counted in every session, though V8 shares keys
+    chars += key.length + 4; // quotes, colon and comma
+    tape.push(key); // property keys are V8's own flat strings: no copy needed
     if (!keep((v as Record<string, unknown>)[key])) return false;
   }
-  return spent <= budget;
+  tape[count] = n;
+  return spent - chars <= cap;
 }
 
 /** Where {@link unkeep} reads on the tape. */
@@ -176,44 +214,44 @@ function copyKept(t: unknown): JsonValue {
 }
 
 /**
- * What is kept of a validated record, and its accounted bytes. transactionId and
- * factorsUsed are core's checked copies (identifiers, at most a few hundred characters, kept
- * as id, userId and tenantId are). The metadata comes from parsing its slice of core's
- * encoding of the record (`{"v":1,…,"assuranceLevel":…,"metadata":…,"createdAt":…,…}`):
- * fresh strings, none of them a slice of the caller's. The fields before metadata are JSON
- * strings (every `"` in them escaped) or numbers, and those after it are numbers, so the
- * two markers can only be the field names.
+ * What is kept of a validated record, and its accounted bytes. `v` comes from core's
+ * checkRecord with `output: 'copy'`: its metadata is a private copy (objects and arrays
+ * of its own, strings the caller's), written onto a tape with every long string a
+ * {@link fresh} copy; when that would take more than twice its JSON text plus
+ * {@link KEPT_ALLOWANCE} (shapes such as `[{},{},…]`), the metadata is kept as its JSON
+ * text instead. transactionId and factorsUsed are kept as {@link fresh} copies too.
  */
-export function stored(v: EncodedRecord): { s: Stored; cost: number } {
-  const encoded = v.encoded;
+export function stored(v: ValidRecord, maxRecordBytes: number): { s: Stored; cost: number } {
   const r = v.record;
-  const ascii = v.bytes === encoded.length; // UTF-8 bytes equal UTF-16 units only for ASCII
-  wide = ascii ? 1 : 2;
+  const factorsUsed = r.factorsUsed; // core's own copy of the array, sized exactly
+  let cost = ENTRY_OVERHEAD + stringCost(r.id) + stringCost(r.transactionId) + 48;
+  for (let i = 0; i < factorsUsed.length; i++) {
+    const f = factorsUsed[i] as string;
+    cost += 8 + stringCost(f);
+    factorsUsed[i] = fresh(f);
+  }
   spent = 0;
-  for (const f of r.factorsUsed) spent += 8 + stringCost(f);
-  let cost = ENTRY_OVERHEAD + textBytes(r.id, ascii) + stringCost(r.transactionId) + 48 + spent;
-  const metaAt = encoded.indexOf(',"metadata":');
-  const metaText = encoded.slice(metaAt + 12, encoded.lastIndexOf(',"createdAt":'));
-  spent = 0;
-  budget = 2 * metaText.length + KEPT_ALLOWANCE;
+  chars = 0;
   tape.length = 0;
-  const fits = keep(JSON.parse(metaText));
+  // Stop early once the metadata cannot fit whatever follows: the rest of the text, at
+  // most maxRecordBytes - chars characters, can narrow spent - 2 * chars by at most one
+  // byte a character (a string of n characters costs at least n + 24 for its n + 2).
+  cap = maxRecordBytes + KEPT_ALLOWANCE;
   let meta: unknown;
   let metaIsText = false;
-  if (fits) {
+  if (keep(r.metadata) && spent <= 2 * chars + KEPT_ALLOWANCE) {
     meta = tape.slice(); // an array of exactly its length
     cost += 48 + spent;
   } else {
-    const text = ` ${metaText}`; // JSON.parse skips the space
-    text.charCodeAt(0); // flattens it now: no slice of `encoded` kept alive behind it
+    const text = JSON.stringify(r.metadata); // one new flat string
     meta = text;
     metaIsText = true;
-    cost += textBytes(text, ascii);
+    cost += stringCost(text);
   }
   tape.length = 0;
   const s: Stored = {
-    transactionId: r.transactionId,
-    factorsUsed: r.factorsUsed,
+    transactionId: fresh(r.transactionId),
+    factorsUsed,
     assuranceLevel: r.assuranceLevel,
     meta,
     metaIsText,

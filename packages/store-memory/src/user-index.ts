@@ -2,7 +2,7 @@
 // nested maps tenant → user → index (no two pairs can collide), their byte cost, and the
 // order listByUser hands sessions out in.
 import type { TenantId } from '@sessionkit/core';
-import type { Entry } from './stored.js';
+import { type Entry, fresh } from './stored.js';
 
 /** Heap bytes of one (tenant, user) index besides its two strings: the object, its Set and Map slots. */
 const USER_OVERHEAD = 300;
@@ -128,12 +128,13 @@ export class UserIndexes {
     let byUser = this.#byTenant.get(tenantId);
     if (byUser === undefined) {
       byUser = new Map();
-      this.#byTenant.set(tenantId, byUser);
+      this.#byTenant.set(fresh(tenantId), byUser);
     }
     let owner = byUser.get(userId);
     if (owner === undefined) {
-      owner = new UserIndex(tenantId, userId, userCost(tenantId, userId));
-      byUser.set(userId, owner);
+      const user = fresh(userId);
+      owner = new UserIndex(fresh(tenantId) as TenantId, user, userCost(tenantId, userId));
+      byUser.set(user, owner);
       this.count++;
       this.bytes += owner.cost;
     }
