@@ -4,20 +4,23 @@
 import {
   ALL_CAPABILITIES,
   BackgroundErrors,
-  checkDuration,
+  checkExtendArgs,
   checkId,
-  checkImmutableFields,
+  checkLive,
   checkRecord,
+  checkUpdateTarget,
   checkUserArgs,
   conflict,
   expired,
   extendedExpiry,
   generateSessionId,
+  guard,
   instrumentStore,
+  invalidInput,
+  MAX_DATE_MS,
   notFound,
   type RecordRules,
   readClock,
-  SessionError,
   type SessionRecord,
   type SessionStore,
   type StoreCapabilities,
@@ -35,8 +38,6 @@ import { byCreatedThenId, userCost } from './user-index.js';
 const USER_PAGE = 1000;
 /** cleanupExpired removes at most this many sessions before yielding to the event loop. */
 const CLEANUP_BATCH = 10_000;
-/** Largest valid Date value in ms (ECMAScript's limit). */
-const MAX_DATE_MS = 8.64e15;
 
 /** What {@link MemorySessionStore.stats} reports. */
 export interface MemorySessionStoreStats {
@@ -163,51 +164,41 @@ export class MemorySessionStore implements SessionStore {
     }
   }
 
-  async update(record: SessionRecord): Promise<void> {
-    try {
+  update(record: SessionRecord): Promise<void> {
+    return guard(STORE, 'update', () => {
       const v = checkRecord(this.#rules, record, { operation: 'update', output: 'copy' });
       const r = v.record;
       const table = this.#table;
       const e = table.sessions.get(r.id);
-      if (e === undefined) throw notFound(STORE, 'update');
-      if (e.expiresAt <= v.now) throw expired(STORE, 'update');
-      const owner = e.owner;
-      checkImmutableFields(
-        this.#rules,
-        { userId: owner.userId, tenantId: owner.tenantId, createdAt: new Date(e.createdAt) },
-        r,
-      );
+      checkUpdateTarget(this.#rules, e, r, v.now); // NOT_FOUND, EXPIRED, then the immutable fields
+      const target = e as Entry;
       const { s, cost } = stored(v, this.#rules.maxRecordBytes);
-      const grows = cost - e.cost;
+      const grows = cost - target.cost;
       if (grows > 0 && table.bytes() + grows > this.#bounds.maxBytes) {
         // Make room for the larger record without evicting this session: take it out,
         // make room as a create would, put it back (all in this synchronous step).
-        table.remove(e);
-        const { tenantId, userId } = owner;
+        const { id, tenantId, userId, createdAt } = target;
+        table.remove(target);
         this.#evicted += makeRoom(table, this.#bounds, v.now, cost + userCost(tenantId, userId), tenantId, userId);
-        table.insert(e.id, tenantId, userId, s, cost, e.createdAt, r.expiresAt.getTime(), r.lastActivityAt.getTime());
+        table.insert(id, tenantId, userId, s, cost, createdAt, r.expiresAt.getTime(), r.lastActivityAt.getTime());
         return;
       }
-      table.restore(e, s, cost);
-      e.lastActivityAt = r.lastActivityAt.getTime();
-      table.setExpiry(e, r.expiresAt.getTime());
-    } catch (error) {
-      throw toStorageError(error, STORE, 'update');
-    }
+      table.restore(target, s, cost);
+      target.lastActivityAt = r.lastActivityAt.getTime();
+      table.setExpiry(target, r.expiresAt.getTime());
+    });
   }
 
-  async delete(id: string): Promise<void> {
-    try {
+  delete(id: string): Promise<void> {
+    return guard(STORE, 'delete', () => {
       if (typeof id !== 'string') checkId(this.#rules, 'delete', id);
       const e = this.#table.sessions.get(id);
       if (e !== undefined) this.#table.remove(e);
-    } catch (error) {
-      throw toStorageError(error, STORE, 'delete');
-    }
+    });
   }
 
-  async deleteByUser(userId: string, tenantId: TenantId): Promise<number> {
-    try {
+  deleteByUser(userId: string, tenantId: TenantId): Promise<number> {
+    return guard(STORE, 'deleteByUser', async () => {
       checkUserArgs(this.#rules, 'deleteByUser', userId, tenantId);
       const now = readClock(this.#rules);
       const owner = this.#table.users.get(tenantId, userId);
@@ -222,49 +213,40 @@ export class MemorySessionStore implements SessionStore {
         if (++removed % USER_PAGE === 0 && owner.size > 0) await nextTurn();
       }
       return count;
-    } catch (error) {
-      throw toStorageError(error, STORE, 'deleteByUser');
-    }
+    });
   }
 
-  async extend(id: string, durationMs: number): Promise<void> {
-    try {
-      if (typeof id !== 'string') checkId(this.#rules, 'extend', id);
-      const duration = checkDuration(this.#rules, durationMs);
+  extend(id: string, durationMs: number): Promise<void> {
+    return guard(STORE, 'extend', () => {
+      const args = checkExtendArgs(this.#rules, id, durationMs);
+      if (!args.named) throw notFound(STORE, 'extend');
       const e = this.#table.sessions.get(id);
-      if (e === undefined) throw notFound(STORE, 'extend');
       const now = readClock(this.#rules);
-      if (e.expiresAt <= now) throw expired(STORE, 'extend');
-      const expiresAt = Math.trunc(extendedExpiry(this.#rules, e.createdAt, now, duration));
+      checkLive(STORE, 'extend', e?.expiresAt, now);
+      const target = e as Entry;
+      const expiresAt = Math.trunc(extendedExpiry(this.#rules, target.createdAt, now, args.durationMs));
       if (!(expiresAt <= MAX_DATE_MS)) {
-        throw new SessionError('INVALID', `durationMs ${duration} puts expiresAt past the largest Date`, {
-          store: STORE,
-          operation: 'extend',
-          field: 'durationMs',
-        });
+        throw invalidInput(STORE, 'extend', 'durationMs', `${args.durationMs} puts expiresAt past the largest Date`);
       }
-      e.lastActivityAt = Math.trunc(now);
-      this.#table.setExpiry(e, expiresAt);
-    } catch (error) {
-      throw toStorageError(error, STORE, 'extend');
-    }
+      target.lastActivityAt = Math.trunc(now);
+      this.#table.setExpiry(target, expiresAt);
+    });
   }
 
   async touch(id: string): Promise<void> {
     try {
       if (typeof id !== 'string') checkId(this.#rules, 'touch', id);
       const e = this.#table.sessions.get(id);
-      if (e === undefined) throw notFound(STORE, 'touch');
       const now = readClock(this.#rules);
-      if (e.expiresAt <= now) throw expired(STORE, 'touch');
-      e.lastActivityAt = Math.trunc(now);
+      checkLive(STORE, 'touch', e?.expiresAt, now);
+      (e as Entry).lastActivityAt = Math.trunc(now);
     } catch (error) {
       throw toStorageError(error, STORE, 'touch');
     }
   }
 
-  async cleanupExpired(): Promise<number> {
-    try {
+  cleanupExpired(): Promise<number> {
+    return guard(STORE, 'cleanupExpired', async () => {
       const now = readClock(this.#rules);
       let total = 0;
       for (;;) {
@@ -274,13 +256,11 @@ export class MemorySessionStore implements SessionStore {
         // A large backlog: let other work run between batches (each batch is atomic).
         await nextTurn();
       }
-    } catch (error) {
-      throw toStorageError(error, STORE, 'cleanupExpired');
-    }
+    });
   }
 
-  async listByUser(userId: string, tenantId: TenantId): Promise<SessionRecord[]> {
-    try {
+  listByUser(userId: string, tenantId: TenantId): Promise<SessionRecord[]> {
+    return guard(STORE, 'listByUser', async () => {
       checkUserArgs(this.#rules, 'listByUser', userId, tenantId);
       const now = readClock(this.#rules);
       const owner = this.#table.users.get(tenantId, userId);
@@ -301,9 +281,7 @@ export class MemorySessionStore implements SessionStore {
         if ((i + 1) % USER_PAGE === 0) await nextTurn();
       }
       return out;
-    } catch (error) {
-      throw toStorageError(error, STORE, 'listByUser');
-    }
+    });
   }
 
   /** Stops the background sweep, if any. The sessions held stay usable. Idempotent. */

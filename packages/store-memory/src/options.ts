@@ -1,15 +1,13 @@
 // The options of MemorySessionStore: their type and documentation, defaults and bounds,
 // the list of known names, and the one function that reads and validates them.
 import {
-  assertOptionsObject,
   type BaseStoreOptions,
   durationOption,
   type KnownOptions,
-  maxSessionsPerUserOption,
   type RecordRules,
-  rejectUnknownOptions,
-  resolveRecordRules,
+  readCommonOptions,
   type SessionError,
+  timerOption,
 } from '@sessionkit/core';
 
 /** The store's name in every SessionError and span. */
@@ -20,9 +18,6 @@ export const DEFAULT_MAX_SESSIONS = 100_000;
 
 /** Default for `maxBytes`: 64 MiB of accounted memory. */
 export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
-
-/** The longest `cleanupIntervalMs` a Node.js timer accepts (about 24.8 days). */
-const MAX_CLEANUP_INTERVAL_MS = 2 ** 31 - 1;
 
 /** Options of {@link MemorySessionStore}. Every field is optional. */
 export interface MemorySessionStoreOptions extends BaseStoreOptions {
@@ -99,25 +94,20 @@ export interface MemoryStoreSettings {
 
 /** Reads the constructor's options. @throws SessionError `INVALID` naming a bad or unknown option. */
 export function readOptions(options: MemorySessionStoreOptions): MemoryStoreSettings {
-  assertOptionsObject(STORE, options);
-  rejectUnknownOptions(STORE, options, KNOWN_OPTIONS);
-  const rules = resolveRecordRules(STORE, options);
+  const common = readCommonOptions(STORE, options, KNOWN_OPTIONS, { perUser: true });
+  const rules = common.rules;
+  const own = common.options;
   const maxSessions =
-    options.maxSessions === Number.POSITIVE_INFINITY
+    own.maxSessions === Number.POSITIVE_INFINITY
       ? Number.POSITIVE_INFINITY
-      : durationOption(STORE, 'maxSessions', options.maxSessions, DEFAULT_MAX_SESSIONS);
+      : durationOption(STORE, 'maxSessions', own.maxSessions, DEFAULT_MAX_SESSIONS);
   // Room for the largest record (two bytes a character), its id and its user's index.
   const minBytes = 2 * rules.maxRecordBytes + 4096;
   const maxBytes =
-    options.maxBytes === Number.POSITIVE_INFINITY
+    own.maxBytes === Number.POSITIVE_INFINITY
       ? Number.POSITIVE_INFINITY
-      : durationOption(STORE, 'maxBytes', options.maxBytes, Math.max(DEFAULT_MAX_BYTES, minBytes), {
-          min: minBytes,
-        });
-  const maxSessionsPerUser = maxSessionsPerUserOption(STORE, options.maxSessionsPerUser);
+      : durationOption(STORE, 'maxBytes', own.maxBytes, Math.max(DEFAULT_MAX_BYTES, minBytes), { min: minBytes });
   const cleanupIntervalMs =
-    options.cleanupIntervalMs === undefined
-      ? undefined
-      : durationOption(STORE, 'cleanupIntervalMs', options.cleanupIntervalMs, 0, { max: MAX_CLEANUP_INTERVAL_MS });
-  return { rules, maxSessions, maxBytes, maxSessionsPerUser, cleanupIntervalMs };
+    own.cleanupIntervalMs === undefined ? undefined : timerOption(STORE, 'cleanupIntervalMs', own.cleanupIntervalMs, 0);
+  return { rules, maxSessions, maxBytes, maxSessionsPerUser: common.maxSessionsPerUser, cleanupIntervalMs };
 }

@@ -1,7 +1,7 @@
 // The stored layout of one session and its byte cost: what create and update keep of a
 // validated record (plain values, the metadata on one flat "tape" or as its JSON text),
 // what that is accounted for against maxBytes, and the fresh record a read hands out.
-import type { JsonValue, SessionRecord, ValidRecord } from '@sessionkit/core';
+import type { JsonValue, SessionRecord, TenantId, ValidRecord } from '@sessionkit/core';
 import type { Bucket } from './expiry-index.js';
 import type { UserIndex } from './user-index.js';
 
@@ -72,6 +72,20 @@ export class Entry {
     this.metaIsText = s.metaIsText;
   }
 
+  // What core's update checks read (StoredSessionFacts).
+  get userId(): string {
+    return this.owner.userId;
+  }
+  get tenantId(): TenantId {
+    return this.owner.tenantId;
+  }
+  get createdAtMs(): number {
+    return this.createdAt;
+  }
+  get expiresAtMs(): number {
+    return this.expiresAt;
+  }
+
   /** Replaces the stored fields (update). */
   set(s: Stored): void {
     this.transactionId = s.transactionId;
@@ -83,7 +97,7 @@ export class Entry {
 }
 
 /** Matches a string that is not all ASCII. */
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /**
  * Heap bytes of a kept string: a 16-byte header and its characters (one byte each when
