@@ -136,7 +136,11 @@ export function fresh(s: string): string {
 let spent = 0;
 let cap = 0;
 let chars = 0;
+/** The tape being written, reused from record to record (its first `top` items are this one's). */
 const tape: unknown[] = [];
+let top = 0;
+/** A tape longer than this is dropped after use rather than kept for the next record. */
+const TAPE_KEPT = 4096;
 
 /**
  * Writes a JSON value (core's private copy of the caller's metadata) onto `tape` in prefix
@@ -152,42 +156,44 @@ function keep(v: unknown): boolean {
   if (typeof v === 'string') {
     spent += 8 + stringCost(v);
     chars += v.length + 2;
-    tape.push(fresh(v));
+    tape[top++] = fresh(v);
     return true;
   }
   if (typeof v === 'number') {
     // A small integer is kept in its slot, any other number boxed; -0 is kept as 0, as JSON does.
     spent += (v | 0) === v && v < 0x40000000 && v >= -0x40000000 ? 8 : 24;
     chars += 1;
-    tape.push(v === 0 ? 0 : v);
+    tape[top++] = v === 0 ? 0 : v;
     return true;
   }
   if (typeof v !== 'object' || v === null) {
     spent += 8; // true, false, null
     chars += 4;
-    tape.push(v);
+    tape[top++] = v;
     return true;
   }
   spent += 16;
   if (Array.isArray(v)) {
     const n = v.length;
     chars += n + 1; // brackets and commas
-    tape.push(ARRAY, n);
+    tape[top++] = ARRAY;
+    tape[top++] = n;
     for (let i = 0; i < n; i++) if (!keep(v[i])) return false;
     return spent - chars <= cap;
   }
   // for…in over the copy's own keys (no array of keys allocated, as Object.keys would);
   // the count goes in its slot at the end.
   chars += 1; // braces, less the comma counted below for every key
-  tape.push(OBJECT, 0);
-  const count = tape.length - 1;
+  tape[top++] = OBJECT;
+  const count = top;
+  tape[top++] = 0; // (written in order: a skipped slot would make the array holey)
   let n = 0;
   for (const key in v) {
     if (!Object.hasOwn(v, key)) continue; // inherited: someone extended Object.prototype
     n++;
     spent += 8 + stringCost(key); // counted in every session, though V8 shares keys
     chars += key.length + 4; // quotes, colon and comma
-    tape.push(key); // property keys are V8's own flat strings: no copy needed
+    tape[top++] = key; // property keys are V8's own flat strings: no copy needed
     if (!keep((v as Record<string, unknown>)[key])) return false;
   }
   tape[count] = n;
@@ -246,7 +252,7 @@ export function stored(v: ValidRecord, maxRecordBytes: number): { s: Stored; cos
   }
   spent = 0;
   chars = 0;
-  tape.length = 0;
+  top = 0;
   // Stop early once the metadata cannot fit whatever follows: the rest of the text, at
   // most maxRecordBytes - chars characters, can narrow spent - 2 * chars by at most one
   // byte a character (a string of n characters costs at least n + 24 for its n + 2).
@@ -254,7 +260,7 @@ export function stored(v: ValidRecord, maxRecordBytes: number): { s: Stored; cos
   let meta: unknown;
   let metaIsText = false;
   if (keep(r.metadata) && spent <= 2 * chars + KEPT_ALLOWANCE) {
-    meta = tape.slice(); // an array of exactly its length
+    meta = tape.slice(0, top); // an array of exactly its length
     cost += 48 + spent;
   } else {
     const text = JSON.stringify(r.metadata); // one new flat string
@@ -262,7 +268,7 @@ export function stored(v: ValidRecord, maxRecordBytes: number): { s: Stored; cos
     metaIsText = true;
     cost += stringCost(text);
   }
-  tape.length = 0;
+  if (tape.length > TAPE_KEPT) tape.length = 0;
   const s: Stored = {
     transactionId: fresh(r.transactionId),
     factorsUsed,
