@@ -1,13 +1,23 @@
-import type { BaseStoreOptions, KnownOptions, SessionError } from '@sessionkit/core';
+// The options of MemorySessionStore: their type and documentation, defaults and bounds,
+// the list of known names, and the one function that reads and validates them.
+import {
+  type BaseStoreOptions,
+  durationOption,
+  type KnownOptions,
+  type RecordRules,
+  readCommonOptions,
+  type SessionError,
+  timerOption,
+} from '@sessionkit/core';
+
+/** The store's name in every SessionError and span. */
+export const STORE = 'memory';
 
 /** Default for `maxSessions`: 100 000 sessions. */
 export const DEFAULT_MAX_SESSIONS = 100_000;
 
 /** Default for `maxBytes`: 64 MiB of accounted memory. */
 export const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
-
-/** The longest `cleanupIntervalMs` a Node.js timer accepts (about 24.8 days). */
-export const MAX_CLEANUP_INTERVAL_MS = 2 ** 31 - 1;
 
 /** Options of {@link MemorySessionStore}. Every field is optional. */
 export interface MemorySessionStoreOptions extends BaseStoreOptions {
@@ -71,3 +81,33 @@ export const KNOWN_OPTIONS: KnownOptions<MemorySessionStoreOptions> = {
   onError: true,
   telemetry: true,
 };
+
+/** The options, validated, with their defaults filled in. */
+export interface MemoryStoreSettings {
+  rules: RecordRules;
+  maxSessions: number;
+  maxBytes: number;
+  maxSessionsPerUser: number;
+  /** undefined: no background sweep. */
+  cleanupIntervalMs: number | undefined;
+}
+
+/** Reads the constructor's options. @throws SessionError `INVALID` naming a bad or unknown option. */
+export function readOptions(options: MemorySessionStoreOptions): MemoryStoreSettings {
+  const common = readCommonOptions(STORE, options, KNOWN_OPTIONS, { perUser: true });
+  const rules = common.rules;
+  const own = common.options;
+  const maxSessions =
+    own.maxSessions === Number.POSITIVE_INFINITY
+      ? Number.POSITIVE_INFINITY
+      : durationOption(STORE, 'maxSessions', own.maxSessions, DEFAULT_MAX_SESSIONS);
+  // Room for the largest record (two bytes a character), its id and its user's index.
+  const minBytes = 2 * rules.maxRecordBytes + 4096;
+  const maxBytes =
+    own.maxBytes === Number.POSITIVE_INFINITY
+      ? Number.POSITIVE_INFINITY
+      : durationOption(STORE, 'maxBytes', own.maxBytes, Math.max(DEFAULT_MAX_BYTES, minBytes), { min: minBytes });
+  const cleanupIntervalMs =
+    own.cleanupIntervalMs === undefined ? undefined : timerOption(STORE, 'cleanupIntervalMs', own.cleanupIntervalMs, 0);
+  return { rules, maxSessions, maxBytes, maxSessionsPerUser: common.maxSessionsPerUser, cleanupIntervalMs };
+}

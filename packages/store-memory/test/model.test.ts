@@ -39,21 +39,15 @@ interface Bounds {
 const isAscii = (text: string) => /^[\x00-\x7f]*$/.test(text);
 
 /**
- * The README's accounting: 400 bytes a session, its id (one byte a character when the
- * record is ASCII, else two), transactionId and factorsUsed as strings and an array, and
- * the metadata as one array of values (what it takes on the heap) when that is at most twice its JSON
- * text plus 2048, else as its text (one byte a character plus one).
+ * The README's accounting: 400 bytes a session, its id and transactionId as strings,
+ * factorsUsed as an array of strings, and the metadata as one array of values (what it
+ * takes on the heap) when that is at most twice its characters plus 2048, else as its
+ * JSON text. A string takes 16 bytes plus one a character when it is ASCII, else two,
+ * rounded up to 8; the metadata's characters are its JSON text's, counting no escapes
+ * and every number as one.
  */
 function cost(s: Omit<ModelSession, 'seq'>): number {
-  const metaText = JSON.stringify(s.metadata);
-  const text = JSON.stringify({
-    transactionId: s.transactionId,
-    factorsUsed: s.factorsUsed,
-    assuranceLevel: s.assuranceLevel,
-    metadata: s.metadata,
-  });
-  const w = isAscii(s.id + s.userId + s.tenantId + text) ? 1 : 2;
-  const str = (x: string) => Math.ceil((16 + w * x.length) / 8) * 8;
+  const str = (x: string) => Math.ceil((16 + (isAscii(x) ? 1 : 2) * x.length) / 8) * 8;
   const smallInt = (n: number) => Number.isInteger(n) && Math.abs(n) < 2 ** 30 && !Object.is(n, -0);
   // One 8-byte slot an item on the tape (objects and arrays take two), plus strings and boxed numbers.
   const values = (v: JsonValue): number => {
@@ -64,10 +58,17 @@ function cost(s: Omit<ModelSession, 'seq'>): number {
     const entries = Object.entries(v);
     return 16 + entries.reduce((sum, [k, x]) => sum + 8 + str(k) + values(x), 0);
   };
-  const fixed =
-    400 + w * s.id.length + str(s.transactionId) + 48 + s.factorsUsed.reduce((sum, f) => sum + 8 + str(f), 0);
-  const kept = values(JSON.parse(metaText) as JsonValue);
-  return fixed + (kept <= 2 * metaText.length + 2048 ? 48 + kept : w * (metaText.length + 1));
+  const chars = (v: JsonValue): number => {
+    if (typeof v === 'string') return v.length + 2;
+    if (typeof v === 'number') return 1;
+    if (v === null || typeof v === 'boolean') return 4;
+    if (Array.isArray(v)) return v.length + 1 + v.reduce((sum: number, x) => sum + chars(x), 0);
+    const entries = Object.entries(v);
+    return 1 + entries.reduce((sum, [k, x]) => sum + k.length + 4 + chars(x), 0);
+  };
+  const fixed = 400 + str(s.id) + str(s.transactionId) + 48 + s.factorsUsed.reduce((sum, f) => sum + 8 + str(f), 0);
+  const kept = values(s.metadata);
+  return fixed + (kept <= 2 * chars(s.metadata) + 2048 ? 48 + kept : str(JSON.stringify(s.metadata)));
 }
 
 /** 300 bytes a (tenant, user) index plus two a character of its names. */
