@@ -74,7 +74,7 @@ const profile = sampleMetadata();
 // session is read has already emitted 'close' by the time the route runs.
 let pageViews = 0;
 let inFlight = 0;
-app.use('/page', (req, res, next) => {
+app.use('/page', (_req, res, next) => {
   inFlight++;
   res.once('close', () => {
     inFlight--;
