@@ -43,10 +43,19 @@ async function makeStore() {
       await client.connect();
       return new RedisStore({ client, prefix: 'cr:' });
     }
-    case 'sessionkit-redis': {
-      const client = new Redis(REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: true });
+    case 'sessionkit-redis':
+    case 'sessionkit-redis-unbatched': {
+      // node-redis (connect-redis's client) writes the commands issued in one turn of the
+      // event loop to the socket at once; ioredis does so with enableAutoPipelining (as the
+      // express-session README recommends), and without it writes each command apart.
+      const client = new Redis(REDIS_URL, {
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        lazyConnect: true,
+        enableAutoPipelining: variant === 'sessionkit-redis',
+      });
       await client.connect();
-      return new SessionkitStore({ store: new RedisSessionStore({ client, prefix: 'sk:' }) });
+      return new SessionkitStore({ store: new RedisSessionStore({ client, prefix: `${variant}:` }) });
     }
     case 'connect-pg-simple': {
       const pool = new pg.Pool({ connectionString: DATABASE_URL });
