@@ -1,6 +1,9 @@
 // One express 5 + express-session app in a process of its own (so the load generator does
 // not share its event loop): node app-server.mjs <variant>. It answers the parent over IPC
-// with { port }, and with { statements } (SQL statements its pg clients sent) on request.
+// with { port }, and on request ('stats') with { statements, pageViews, cpuUs }: SQL
+// statements its pg clients sent, GET /page requests it answered, and its CPU time (user +
+// system, µs), once no page view is in flight (autocannon drops the requests it has in
+// flight when a run ends; the app still serves them, with their backend commands).
 //   POST /login  signs a user in (userId plus a ~1 KB profile in the session)
 //   GET  /page   the signed-in page view that is measured (401 when not signed in)
 import { SessionkitStore } from '@sessionkit/express-session';
@@ -40,10 +43,19 @@ async function makeStore() {
       await client.connect();
       return new RedisStore({ client, prefix: 'cr:' });
     }
-    case 'sessionkit-redis': {
-      const client = new Redis(REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: true });
+    case 'sessionkit-redis':
+    case 'sessionkit-redis-unbatched': {
+      // node-redis (connect-redis's client) writes the commands issued in one turn of the
+      // event loop to the socket at once; ioredis does so with enableAutoPipelining (as the
+      // express-session README recommends), and without it writes each command apart.
+      const client = new Redis(REDIS_URL, {
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        lazyConnect: true,
+        enableAutoPipelining: variant === 'sessionkit-redis',
+      });
       await client.connect();
-      return new SessionkitStore({ store: new RedisSessionStore({ client, prefix: 'sk:' }) });
+      return new SessionkitStore({ store: new RedisSessionStore({ client, prefix: `${variant}:` }) });
     }
     case 'connect-pg-simple': {
       const pool = new pg.Pool({ connectionString: DATABASE_URL });
@@ -67,6 +79,18 @@ async function makeStore() {
 const store = await makeStore();
 const app = express();
 const profile = sampleMetadata();
+// Counted before the session middleware: a request whose connection closes while its
+// session is read has already emitted 'close' by the time the route runs.
+let pageViews = 0;
+let inFlight = 0;
+app.use('/page', (_req, res, next) => {
+  inFlight++;
+  res.once('close', () => {
+    inFlight--;
+    pageViews++;
+  });
+  next();
+});
 if (store) {
   app.use(
     session({
@@ -90,7 +114,13 @@ app.get('/page', (req, res) => {
   if (req.session && !req.session.userId) return res.status(401).send('sign in first');
   res.send(`<!doctype html><p>Hello ${req.session?.userId ?? 'you'}</p>`);
 });
+function stats(waitedMs = 0) {
+  // in-flight page views finish within the store's operation timeout (5 s)
+  if (inFlight > 0 && waitedMs < 10_000) return void setTimeout(stats, 5, waitedMs + 5);
+  const cpu = process.cpuUsage();
+  process.send({ statements, pageViews, cpuUs: cpu.user + cpu.system });
+}
 process.on('message', (message) => {
-  if (message === 'statements') process.send({ statements });
+  if (message === 'stats') stats();
 });
 const server = app.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));

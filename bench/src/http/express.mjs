@@ -2,10 +2,19 @@
 // saveUninitialized: false, a one-day cookie), GET /page as a signed-in user through
 // autocannon on loopback, 32 connections each with a session of its own. Each backend
 // compares the peer store users pick with SessionkitStore over the sessionkit store, on
-// the same server, alternating rounds; each app runs in a child process.
-// Backend work per page view: Redis `total_commands_processed` (commands clients sent;
-// commands a script runs are not counted apart) and, per command, INFO commandstats;
-// PostgreSQL: statements the app's pg clients sent.
+// the same server (Redis: connect-redis 10 on node-redis, which batches the commands of one
+// event-loop turn into one socket write, vs store-redis on ioredis with
+// enableAutoPipelining, which does the same, and also without it), alternating rounds (the order reversed every other round, A B B A ..., so
+// a load that drifts during a round favours neither); each app runs in a child process.
+// Per page view the apps report what they served, so the figures below divide by page views
+// the app answered (autocannon drops the requests it has in flight when a run ends):
+// - backend work: Redis `total_commands_processed` (commands clients sent; commands a
+//   script runs are not counted apart) and, per command, INFO commandstats (those do
+//   count a script's commands); PostgreSQL: statements the app's pg clients sent;
+// - the app process's CPU time (user + system) per page view: the figure the machine's
+//   other load disturbs least, where req/s on a busy machine swings by 2x between rounds.
+// The ratio is ours / peer within each round (the two ran back to back), median over
+// rounds, with its lowest and highest round.
 import { fork } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,10 +52,11 @@ async function startApp(variant, env) {
     variant,
     base,
     cookies,
-    statements: () =>
+    /** { statements, pageViews, cpuUs } so far, once no page view is in flight. */
+    stats: () =>
       new Promise((resolve) => {
-        child.once('message', (m) => resolve(m.statements));
-        child.send('statements');
+        child.once('message', resolve);
+        child.send('stats');
       }),
     stop: () =>
       new Promise((resolve) => {
@@ -83,32 +93,40 @@ async function redisCounters(client) {
   return { total, perCommand };
 }
 
-/** Runs the variants alternately; returns per variant the median req/s and the backend work per request. */
+/**
+ * Runs the variants alternately (order reversed every other round); returns per variant
+ * the per-round req/s, backend work and app CPU µs per page view, and their medians.
+ */
 async function measure(apps, counters) {
   const durationMs = Math.max(2_000, settings.durationMs);
-  for (const app of apps) await load(app, Math.min(1_000, durationMs)); // warm-up
-  const samples = new Map(apps.map((a) => [a.variant, { rps: [], work: [], detail: {} }]));
+  for (const app of apps) await load(app, Math.min(2_000, durationMs)); // warm-up (JIT, connections)
+  const samples = new Map(apps.map((a) => [a.variant, { rps: [], work: [], cpu: [], detail: {} }]));
   for (let round = 0; round < settings.rounds; round++) {
-    for (const app of apps) {
-      const before = await counters(app);
-      const { requests, perSec } = await load(app, durationMs);
-      const after = await counters(app);
+    for (const app of round % 2 ? [...apps].reverse() : apps) {
+      const before = { backend: await counters(app), app: await app.stats() };
+      const { perSec } = await load(app, durationMs);
+      const after = { app: await app.stats(), backend: await counters(app) };
+      const views = after.app.pageViews - before.app.pageViews;
       const s = samples.get(app.variant);
       s.rps.push(perSec);
-      if (before) {
-        s.work.push((after.total - before.total) / requests);
-        for (const [name, calls] of Object.entries(after.perCommand ?? {})) {
-          const delta = calls - (before.perCommand?.[name] ?? 0);
-          if (delta > 0) s.detail[name] = (s.detail[name] ?? 0) + delta / requests / settings.rounds;
+      s.cpu.push((after.app.cpuUs - before.app.cpuUs) / views);
+      if (before.backend) {
+        const info = (after.backend.perCommand?.info ?? 0) - (before.backend.perCommand?.info ?? 0);
+        s.work.push((after.backend.total - before.backend.total - info) / views);
+        for (const [name, calls] of Object.entries(after.backend.perCommand ?? {})) {
+          const delta = calls - (before.backend.perCommand?.[name] ?? 0);
+          if (delta > 0) s.detail[name] = (s.detail[name] ?? 0) + delta / views / settings.rounds;
         }
       }
-      process.stderr.write(`  ${app.variant} round ${round + 1}: ${fmt(perSec)} req/s\n`);
+      process.stderr.write(
+        `  ${app.variant} round ${round + 1}: ${fmt(perSec)} req/s, app CPU ${Math.round(s.cpu.at(-1))} µs per page view\n`,
+      );
     }
   }
   return new Map(
     [...samples].map(([variant, s]) => [
       variant,
-      { rps: median(s.rps), samples: s.rps, work: s.work.length ? median(s.work) : null, detail: s.detail },
+      { ...s, medianRps: median(s.rps), medianCpu: median(s.cpu), medianWork: s.work.length ? median(s.work) : null },
     ]),
   );
 }
@@ -121,20 +139,29 @@ function record(backend, result, ours, peer, unit) {
       .filter(([name, v]) => v >= 0.005 && name !== 'info')
       .map(([name, v]) => `${name.toUpperCase()} ${v.toFixed(2)}`)
       .join(', ');
+  const paired = o.rps.map((v, i) => v / p.rps[i]);
+  const pairedCpu = o.cpu.map((v, i) => p.cpu[i] / v);
+  const round2 = (v) => Number(v.toFixed(2));
   const row = {
     store: 'express',
     op: `${backend}: GET /page signed in`,
     concurrency: CONNECTIONS,
-    opsPerSec: Math.round(o.rps),
+    opsPerSec: Math.round(o.medianRps),
     reference: peer,
-    referenceOpsPerSec: Math.round(p.rps),
-    ratio: Number((o.rps / p.rps).toFixed(2)),
-    // ours / peer within each round (the two ran back to back), median over rounds:
-    // steadier than the ratio of medians when the machine's load swings between rounds
-    pairedRatio: Number(median(o.samples.map((v, i) => v / p.samples[i])).toFixed(2)),
+    referenceOpsPerSec: Math.round(p.medianRps),
+    // ours / peer within each round, median over rounds: steadier than the ratio of
+    // medians when the machine's load swings between rounds
+    ratio: round2(median(paired)),
+    ratioLowest: round2(Math.min(...paired)),
+    ratioHighest: round2(Math.max(...paired)),
+    ratioOfMedians: round2(o.medianRps / p.medianRps),
+    appCpuUsPerRequest: Math.round(o.medianCpu),
+    referenceAppCpuUsPerRequest: Math.round(p.medianCpu),
+    // peer's CPU / ours per page view, paired by round (above 1: ours costs the app less)
+    cpuRatio: round2(median(pairedCpu)),
     backendWorkUnit: unit,
-    backendWorkPerRequest: o.work === null ? null : Number(o.work.toFixed(3)),
-    referenceBackendWorkPerRequest: p.work === null ? null : Number(p.work.toFixed(3)),
+    backendWorkPerRequest: o.medianWork === null ? null : Number(o.medianWork.toFixed(3)),
+    referenceBackendWorkPerRequest: p.medianWork === null ? null : Number(p.medianWork.toFixed(3)),
     backendWorkDetail: detail(o.detail),
     referenceBackendWorkDetail: detail(p.detail),
   };
@@ -144,7 +171,7 @@ function record(backend, result, ours, peer, unit) {
       ? ''
       : `; ${unit} per page view: ${row.backendWorkPerRequest} (${row.backendWorkDetail}) vs ${row.referenceBackendWorkPerRequest} (${row.referenceBackendWorkDetail})`;
   process.stderr.write(
-    `  ${backend}: SessionkitStore ${fmt(row.opsPerSec)} req/s vs ${peer} ${fmt(row.referenceOpsPerSec)}: ratio ${row.ratio} (paired by round: ${row.pairedRatio})${work}\n`,
+    `  ${backend}: SessionkitStore ${fmt(row.opsPerSec)} req/s vs ${peer} ${fmt(row.referenceOpsPerSec)}: ratio ${row.ratio} (rounds ${row.ratioLowest}..${row.ratioHighest}; of medians ${row.ratioOfMedians}); app CPU per page view ${row.appCpuUsPerRequest} µs vs ${row.referenceAppCpuUsPerRequest} µs (ratio ${row.cpuRatio})${work}\n`,
   );
 }
 
@@ -161,7 +188,8 @@ export async function run() {
         store: 'express',
         op: 'GET /page with no session (the ceiling)',
         concurrency: CONNECTIONS,
-        opsPerSec: Math.round(none.rps),
+        opsPerSec: Math.round(none.medianRps),
+        appCpuUsPerRequest: Math.round(none.medianCpu),
         reference: null,
         referenceOpsPerSec: null,
         ratio: null,
@@ -176,9 +204,18 @@ export async function run() {
     const apps = [];
     try {
       await probe.connect();
-      for (const v of ['connect-redis', 'sessionkit-redis']) apps.push(await startApp(v, { REDIS_URL: server.url }));
+      for (const v of ['connect-redis', 'sessionkit-redis', 'sessionkit-redis-unbatched']) {
+        apps.push(await startApp(v, { REDIS_URL: server.url }));
+      }
       const result = await measure(apps, () => redisCounters(probe));
       record('redis', result, 'sessionkit-redis', 'connect-redis', 'Redis commands');
+      record(
+        'redis, ioredis without enableAutoPipelining',
+        result,
+        'sessionkit-redis-unbatched',
+        'connect-redis',
+        'Redis commands',
+      );
     } finally {
       await Promise.all(apps.map((a) => a.stop()));
       probe.disconnect();
@@ -192,7 +229,7 @@ export async function run() {
       for (const v of ['connect-pg-simple', 'sessionkit-postgres']) {
         apps.push(await startApp(v, { DATABASE_URL: server.url }));
       }
-      const result = await measure(apps, async (app) => ({ total: await app.statements() }));
+      const result = await measure(apps, async (app) => ({ total: (await app.stats()).statements }));
       record('postgres', result, 'sessionkit-postgres', 'connect-pg-simple', 'SQL statements');
     } finally {
       await Promise.all(apps.map((a) => a.stop()));

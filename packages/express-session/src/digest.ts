@@ -1,10 +1,17 @@
 // Hashes: the handle of a session id, and the digest that tells a set which changed
 // nothing but the cookie's expiry (so it can be skipped like a touch).
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { JsonValue } from '@sessionkit/core';
 
+// crypto.hash (Node >= 20.12) hashes in one call, about 3x cheaper than a Hash object for
+// a short string (it runs twice per page view); createHash where a runtime lacks it.
+const hasOneShot = typeof crypto.hash === 'function';
+
+/** SHA-256 of the string's UTF-8 bytes, base64url (43 characters). */
 export function sha256(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('base64url');
+  return hasOneShot
+    ? crypto.hash('sha256', value, 'base64url')
+    : crypto.createHash('sha256').update(value, 'utf8').digest('base64url');
 }
 
 /** JSON with object keys sorted, so that a backend that reorders keys changes no digest. */

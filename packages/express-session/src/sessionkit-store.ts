@@ -417,7 +417,8 @@ export class SessionkitStore extends expressSession.Store {
     const id = this.idOf('touch', sid);
     const now = this.clock();
     const seen = this.reads.get(id);
-    if (seen?.loaded !== undefined) this.reads.set(id, { ...seen, loaded: undefined });
+    // the request is done with the data it read (only a set needs it, for its digest)
+    if (seen !== undefined) seen.loaded = undefined;
     const expiresMs = this.expiryOf(session, now);
     if (expiresMs <= now) return;
     if (seen && this.fresh(seen, now, expiresMs)) return;
