@@ -15,7 +15,7 @@ import {
   type TenantId,
   type ValidRecord,
 } from '@sessionkit/core';
-import { STORE } from './options.js';
+import { STORE } from './constants.js';
 import type { RevocationCheck } from './revocation.js';
 
 /** What a verified token carries. */

@@ -3,9 +3,9 @@
 // JWK's members, or a PEM string (pem.ts). Web Crypto imports it later (key-import.ts).
 import { describeError, invalidOption } from '@sessionkit/core';
 import type { CryptoKey, JWK } from 'jose';
-import { STORE } from './options.js';
+import { STORE } from './constants.js';
+import type { AsymmetricAlgorithm, KeyPart, NodeKeyObject } from './key-types.js';
 import { fromPem } from './pem.js';
-import type { AsymmetricAlgorithm, KeyPart, NodeKeyObject } from './signing-keys.js';
 
 /** What a bad option value is, for messages: `null`, `an array` or its `typeof`. */
 export function describe(value: unknown): string {

@@ -4,8 +4,8 @@
 // starts them (KeyRing) and the first operation waits for them.
 import { describeError, SessionError } from '@sessionkit/core';
 import { base64url, type CompactJWEHeaderParameters, type CompactJWSHeaderParameters, type CryptoKey } from 'jose';
+import { STORE } from './constants.js';
 import { importEncryptionKey, importKey } from './key-import.js';
-import { STORE } from './options.js';
 import { type CheckedKey, type EncryptionSecret, KeyImportError, type ResolvedKey } from './signing-keys.js';
 
 /** What `encrypt` sets: the JWE header this store writes (and its base64url), and its kid. */

@@ -1,25 +1,19 @@
-// The store's name, its options (types, every known name) and their defaults and bounds:
-// facts written once, imported by the files that read the options (store-options.ts)
-// and by every file that names the store in an error.
+// The store's options: their types and every known name (their defaults and bounds, and
+// the store's name, are in constants.ts, which imports nothing, and are re-exported here).
 import type { BaseStoreOptions, KnownOptions } from '@sessionkit/core';
 import type { JWK } from 'jose';
 import type { RevocationStore } from './revocation.js';
 import type { HmacAlgorithm, JwtKeySpec } from './signing-keys.js';
 
-/** The store's short name: errors read `[sessionkit/jwt] <operation>: ...`. */
-export const STORE = 'jwt';
-/** Default `maxTokenBytes`: what fits in a cookie. */
-export const DEFAULT_MAX_TOKEN_BYTES = 4096;
-/** The smallest `maxTokenBytes`. */
-export const MIN_MAX_TOKEN_BYTES = 256;
-/** Default `verifyCacheSize`: verified tokens kept (a few MB at most). */
-export const DEFAULT_VERIFY_CACHE_SIZE = 1000;
-/** The largest `verifyCacheSize`. */
-export const MAX_VERIFY_CACHE_SIZE = 1_000_000;
-/** Default `algorithm`, the HMAC algorithm used with `secret`. */
-export const DEFAULT_ALGORITHM = 'HS256';
-/** The longest `kid` (of `keys` entries and of `encrypt`). */
-export const MAX_KID_LENGTH = 256;
+export {
+  DEFAULT_ALGORITHM,
+  DEFAULT_MAX_TOKEN_BYTES,
+  DEFAULT_VERIFY_CACHE_SIZE,
+  MAX_KID_LENGTH,
+  MAX_VERIFY_CACHE_SIZE,
+  MIN_MAX_TOKEN_BYTES,
+  STORE,
+} from './constants.js';
 
 /** A JSON Web Key Set, as published at a `jwks_uri`: `{ keys: [...] }`. */
 export interface JsonWebKeySet {

@@ -2,8 +2,8 @@
 // is for (EC P-256 or Ed25519), checked synchronously in the constructor. The bytes are
 // imported by Web Crypto later (key-import.ts).
 import { describeError, invalidOption } from '@sessionkit/core';
-import { STORE } from './options.js';
-import type { AsymmetricAlgorithm, KeyPart } from './signing-keys.js';
+import { STORE } from './constants.js';
+import type { AsymmetricAlgorithm, KeyPart } from './key-types.js';
 
 // DER object identifiers (contents bytes) of the key types accepted in PEM.
 const OID_EC = '2a8648ce3d0201';

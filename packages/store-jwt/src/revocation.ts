@@ -3,7 +3,7 @@
 // (the memory one synchronously, any other within `operationTimeoutMs`, every failure
 // `STORAGE`).
 import { guard, OperationDeadlines, storageError } from '@sessionkit/core';
-import { STORE } from './options.js';
+import { STORE } from './constants.js';
 
 /**
  * What a revocation check needs to know about a token (all of it comes from the verified token).
