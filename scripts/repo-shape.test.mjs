@@ -50,14 +50,14 @@ describe('repository shape', () => {
       });
       it('README covers install, usage, options, capabilities and errors', () => {
         const readme = read('packages', dir, 'README.md');
-        for (const heading of [
-          /^#+ .*install/im,
-          /^#+ .*(usage|quick start)/im,
-          /^#+ .*options/im,
-          /^#+ .*capabilit/im,
-          /^#+ .*errors/im,
+        for (const [heading, name] of [
+          [/^#+ .*install/im, 'Install'],
+          [/^#+ .*(usage|quick start)/im, 'Usage'],
+          [/^#+ .*options/im, 'Options'],
+          [/^#+ .*capabilit/im, 'Capabilities'],
+          [/^#+ .*errors/im, 'Errors'],
         ]) {
-          assert.match(readme, heading);
+          assert.match(readme, heading, `${dir}/README.md has no "## ${name}" section (see CONTRIBUTING.md step 8)`);
         }
         assert.ok(readme.includes(pkg.name), 'README names the package');
       });
@@ -110,10 +110,18 @@ describe('repository shape', () => {
           `add packages/${dir}/src/index.ts to typedoc.json's entryPoints`,
         );
         assert.match(read('packages', dir, 'src', 'index.ts'), new RegExp(`@module ${pkg.name}\\n`));
-        assert.match(read('packages', dir, 'README.md'), /## API reference[\s\S]*pnpm docs/);
+        assert.match(
+          read('packages', dir, 'README.md'),
+          /## API reference[\s\S]*pnpm docs/,
+          `${dir}/README.md needs an "## API reference" section that says to run \`pnpm docs\``,
+        );
       });
       it("points to the contract (core's CONTRACT.md) from its README", () => {
-        assert.match(read('packages', dir, 'README.md'), /CONTRACT\.md/);
+        assert.match(
+          read('packages', dir, 'README.md'),
+          /CONTRACT\.md/,
+          `${dir}/README.md does not mention CONTRACT.md: link https://github.com/sessionkit/sessionkit/blob/main/packages/core/CONTRACT.md`,
+        );
       });
       it('comes with a changeset', () => {
         assert.ok(

@@ -105,10 +105,9 @@ export function createStore(name, { into } = {}) {
     // The bench package depends on every store it measures.
     const benchPkgFile = path.join(root, 'bench/package.json');
     const benchPkg = JSON.parse(readFileSync(benchPkgFile, 'utf8'));
-    const deps = Object.entries(benchPkg.dependencies);
-    const last = deps.findLastIndex(([k]) => k.startsWith('@sessionkit/'));
-    deps.splice(last + 1, 0, [`@sessionkit/store-${name}`, 'workspace:*']);
-    benchPkg.dependencies = Object.fromEntries(deps);
+    // In name order, as pnpm writes dependencies.
+    const deps = { ...benchPkg.dependencies, [`@sessionkit/store-${name}`]: 'workspace:*' };
+    benchPkg.dependencies = Object.fromEntries(Object.entries(deps).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     writeFileSync(benchPkgFile, `${JSON.stringify(benchPkg, null, 2)}\n`);
     outputs.push([benchPkgFile]);
   }
