@@ -1,5 +1,33 @@
-import type { BaseStoreOptions, KnownOptions, SessionError } from '@sessionkit/core';
+/**
+ * The store's options: their types and documentation, the names the constructor takes,
+ * their defaults and bounds, and `readOptions`, which validates them once.
+ */
+import {
+  assertOptionsObject,
+  BackgroundErrors,
+  type BaseStoreOptions,
+  DEFAULT_OPERATION_TIMEOUT_MS,
+  durationOption,
+  type KnownOptions,
+  maxSessionsPerUserOption,
+  OperationDeadlines,
+  type RecordRules,
+  rejectUnknownOptions,
+  resolveRecordRules,
+  SessionError,
+} from '@sessionkit/core';
 import type { Pool } from 'pg';
+
+import { DEFAULT_SCHEMA, DEFAULT_TABLE, IDENTIFIER_PATTERN } from './sql.js';
+
+/** The store's name in every error and span. */
+export const STORE = 'postgres';
+/** Default rows per cleanup statement. */
+export const DEFAULT_CLEANUP_BATCH_SIZE = 2000;
+/** Most rows per cleanup statement. */
+const MAX_CLEANUP_BATCH_SIZE = 1_000_000;
+/** The longest delay a timer takes. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /** Options of {@link PostgresSessionStore}. */
 export interface PostgresSessionStoreOptions extends BaseStoreOptions {
@@ -76,3 +104,100 @@ export const KNOWN_OPTIONS: KnownOptions<PostgresSessionStoreOptions> = {
   operationTimeoutMs: true,
   telemetry: true,
 };
+
+/** Everything the constructor reads from its options, validated. */
+export interface ResolvedOptions {
+  pool: Pool;
+  schema: string;
+  table: string;
+  rules: RecordRules;
+  deadlines: OperationDeadlines;
+  maxSessionsPerUser: number;
+  cleanupBatchSize: number;
+  /** undefined: no cleanup timer. */
+  cleanupIntervalMs: number | undefined;
+  backgroundErrors: BackgroundErrors;
+}
+
+function invalidOption(option: string, problem: string): SessionError {
+  return new SessionError('INVALID', `option ${option} ${problem}`, {
+    store: STORE,
+    operation: 'constructor',
+    field: option,
+  });
+}
+
+/** `schema` or `table`: INVALID unless an SQL identifier. */
+export function identifierOption(option: string, value: unknown, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !IDENTIFIER_PATTERN.test(value)) {
+    throw invalidOption(
+      option,
+      `must be an SQL identifier (a letter or _, then letters, digits, _ or $; at most 63 characters), got ${
+        typeof value === 'string' ? JSON.stringify(value) : typeof value
+      }`,
+    );
+  }
+  return value;
+}
+
+/** A `pg.Pool`; INVALID for anything else, a single connection (a pg.Client) included. */
+function poolOption(pool: unknown): Pool {
+  if (
+    typeof pool !== 'object' ||
+    pool === null ||
+    typeof (pool as Pool).connect !== 'function' ||
+    typeof (pool as Pool).query !== 'function'
+  ) {
+    throw invalidOption('pool', 'must be a pg.Pool');
+  }
+  // A pg.Client (or a client checked out of a pool) has connect() and query() too, but the
+  // store checks a connection out per statement: pg would fail on first use with "Client
+  // has already been connected".
+  if ('connectionParameters' in pool || typeof (pool as { release?: unknown }).release === 'function') {
+    throw invalidOption(
+      'pool',
+      'must be a pg.Pool, got a single connection (a pg.Client): pass new pg.Pool({ ... }) instead; the store checks a connection out for each statement',
+    );
+  }
+  return pool as Pool;
+}
+
+/** Validates the constructor's options once (INVALID naming the first bad one). */
+export function readOptions(options: PostgresSessionStoreOptions): ResolvedOptions {
+  assertOptionsObject(STORE, options);
+  rejectUnknownOptions(STORE, options, KNOWN_OPTIONS);
+  const pool = poolOption(options.pool);
+  const schema = identifierOption('schema', options.schema, DEFAULT_SCHEMA);
+  const table = identifierOption('table', options.table, DEFAULT_TABLE);
+  const rules = resolveRecordRules(STORE, options);
+  const timeoutMs = durationOption(
+    STORE,
+    'operationTimeoutMs',
+    options.operationTimeoutMs,
+    DEFAULT_OPERATION_TIMEOUT_MS,
+    { max: MAX_TIMER_MS },
+  );
+  const cleanupBatchSize = durationOption(
+    STORE,
+    'cleanupBatchSize',
+    options.cleanupBatchSize,
+    DEFAULT_CLEANUP_BATCH_SIZE,
+    { max: MAX_CLEANUP_BATCH_SIZE },
+  );
+  const cleanupIntervalMs =
+    options.cleanupIntervalMs === undefined
+      ? undefined
+      : durationOption(STORE, 'cleanupIntervalMs', options.cleanupIntervalMs, 0, { max: MAX_TIMER_MS });
+  return {
+    pool,
+    schema,
+    table,
+    rules,
+    deadlines: new OperationDeadlines(timeoutMs, STORE),
+    maxSessionsPerUser: maxSessionsPerUserOption(STORE, options.maxSessionsPerUser),
+    cleanupBatchSize,
+    cleanupIntervalMs,
+    backgroundErrors: new BackgroundErrors(STORE, options.onError),
+  };
+}
