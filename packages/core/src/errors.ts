@@ -81,17 +81,105 @@ export class SessionError extends Error {
 }
 
 /**
+ * A readable message for anything thrown: the `message` of an `Error`, `String(value)`
+ * otherwise. Never throws itself (an `Object.create(null)` has no `toString`).
+ */
+export function describeError(error: unknown): string {
+  try {
+    return error instanceof Error ? error.message : String(error);
+  } catch {
+    return 'a value that cannot be converted to a string';
+  }
+}
+
+/**
  * Wraps anything thrown by a backend into a `STORAGE` error (a `SessionError` passes
- * through unchanged). Stores call this in the `catch` of every operation so that
- * nothing but a `SessionError` escapes.
+ * through unchanged). Stores call this in the `catch` of every operation, or use
+ * {@link guard}, so that nothing but a `SessionError` escapes.
  */
 export function toStorageError(error: unknown, store: string, operation: string): SessionError {
   if (SessionError.isInstance(error)) return error;
-  let detail: string;
+  return new SessionError('STORAGE', `backend failed: ${describeError(error)}`, { store, operation, cause: error });
+}
+
+/**
+ * The one "only a `SessionError` escapes" wrapper: runs `work` and turns anything it
+ * throws (synchronously or by rejecting) into {@link toStorageError}. Wrap the body of
+ * every public store method in it, or write the same `try { ... } catch (e) { throw
+ * toStorageError(e, store, operation) }` inline on a hot path.
+ *
+ * @example
+ * get(id: string): Promise<SessionRecord | null> {
+ *   return guard(STORE, 'get', async () => { ... });
+ * }
+ */
+export async function guard<T>(store: string, operation: string, work: () => T | PromiseLike<T>): Promise<T> {
   try {
-    detail = error instanceof Error ? error.message : String(error);
-  } catch {
-    detail = 'a value that cannot be converted to a string'; // e.g. Object.create(null)
+    return await work();
+  } catch (error) {
+    throw toStorageError(error, store, operation);
   }
-  return new SessionError('STORAGE', `backend failed: ${detail}`, { store, operation, cause: error });
+}
+
+/** `NOT_FOUND`: `operation` (update, extend, touch) named a session that does not exist. */
+export function notFound(store: string, operation: string): SessionError {
+  return new SessionError('NOT_FOUND', 'no session with that id', { store, operation, field: 'id' });
+}
+
+/** `EXPIRED`: `operation` named a session whose `expiresAt` has passed (it is never revived). */
+export function expired(store: string, operation: string): SessionError {
+  return new SessionError('EXPIRED', 'the session has expired; sign the user in again', {
+    store,
+    operation,
+    field: 'id',
+  });
+}
+
+/** `CONFLICT`: create was given an id that already exists. */
+export function conflict(store: string): SessionError {
+  return new SessionError('CONFLICT', 'a session with that id already exists; it was not overwritten', {
+    store,
+    operation: 'create',
+    field: 'record.id',
+  });
+}
+
+/** `UNSUPPORTED`: the store lacks the capability `operation` needs; `hint` says what to do instead. */
+export function unsupported(store: string, operation: string, hint: string): SessionError {
+  return new SessionError('UNSUPPORTED', `${operation} is not supported: ${hint}`, { store, operation });
+}
+
+/**
+ * `INVALID` for a constructor option: `[sessionkit/<store>] constructor: option <option>
+ * <problem>`, with `field` set to the option's name.
+ */
+export function invalidOption(store: string, option: string, problem: string, cause?: unknown): SessionError {
+  return new SessionError('INVALID', `option ${option} ${problem}`, {
+    store,
+    operation: 'constructor',
+    field: option,
+    cause,
+  });
+}
+
+/** `INVALID` for an argument or record field of a method: `<field> <problem>`. */
+export function invalidInput(store: string, operation: string, field: string, problem: string): SessionError {
+  return new SessionError('INVALID', `${field} ${problem}`, { store, operation, field });
+}
+
+/**
+ * `STORAGE` for data read from the backend that the store cannot decode (written by
+ * something else, or damaged): `stored data is corrupt: <detail>`.
+ */
+export function corrupt(store: string, operation: string, detail: string, cause?: unknown): SessionError {
+  return new SessionError('STORAGE', `stored data is corrupt: ${detail}`, {
+    store,
+    operation,
+    cause: cause ?? new Error(detail),
+  });
+}
+
+/** `STORAGE` with the store's own message (a backend reply it did not expect, a node that is down). */
+export function storageError(store: string, operation: string, detail: string, cause?: unknown): SessionError {
+  return new SessionError('STORAGE', detail, { store, operation, cause: cause ?? new Error(detail) });
 }

@@ -4,16 +4,33 @@
 export { type BackgroundErrorHandler, BackgroundErrors } from './background.js';
 export { ALL_CAPABILITIES, type StoreCapabilities } from './capabilities.js';
 export { cloneRecord, decodeRecord, encodeRecord } from './codec.js';
-export { SessionError, type SessionErrorCode, type SessionErrorOptions, toStorageError } from './errors.js';
-export { generateSessionId } from './ids.js';
 export {
-  checkJson,
-  cloneJson,
-  jsonStringBytes,
-  MAX_JSON_DEPTH,
-  measureJson,
-} from './json.js';
-export { closestName, type KnownOptions, rejectUnknownOptions } from './options.js';
+  conflict,
+  corrupt,
+  describeError,
+  expired,
+  guard,
+  invalidInput,
+  invalidOption,
+  notFound,
+  SessionError,
+  type SessionErrorCode,
+  type SessionErrorOptions,
+  storageError,
+  toStorageError,
+  unsupported,
+} from './errors.js';
+export { generateSessionId } from './ids.js';
+export { MAX_JSON_DEPTH } from './json.js';
+export { MAX_DATE_MS, MAX_TIMER_MS } from './limits.js';
+export {
+  type CommonOptionKinds,
+  type CommonOptions,
+  type KnownOptions,
+  readCommonOptions,
+  rejectUnknownOptions,
+  timerOption,
+} from './options.js';
 export {
   compareForEviction,
   DEFAULT_MAX_SESSIONS_PER_USER,
@@ -22,44 +39,39 @@ export {
 } from './per-user.js';
 export type { JsonValue, SessionRecord } from './record.js';
 export type { BaseStoreOptions, SessionStore } from './store.js';
-export {
-  INSTRUMENTED_OPERATIONS,
-  instrumentStore,
-  loadTelemetryApi,
-  type StoreTelemetryOption,
-  TELEMETRY_ATTRIBUTES,
-  TELEMETRY_METRICS,
-  type TelemetryAttributes,
-  type TelemetryCounter,
-  type TelemetryMeter,
-  type TelemetryMeterProvider,
-  type TelemetrySpan,
-  type TelemetryTracer,
-  type TelemetryTracerProvider,
-} from './telemetry.js';
+export { instrumentStore, loadTelemetryApi, TELEMETRY_ATTRIBUTES, TELEMETRY_METRICS } from './telemetry.js';
+export type {
+  StoreTelemetryOption,
+  TelemetryAttributes,
+  TelemetryCounter,
+  TelemetryMeter,
+  TelemetryMeterProvider,
+  TelemetrySpan,
+  TelemetryTracer,
+  TelemetryTracerProvider,
+} from './telemetry-types.js';
 export { hasControlCharacters, MAX_IDENTIFIER_LENGTH, type TenantId, tenantId } from './tenant.js';
-export { type Deadline, OperationDeadlines, refTimer, unrefTimer, withTimeout } from './timeout.js';
+export { type Deadline, OperationDeadlines, unrefTimer, withTimeout } from './timeout.js';
 export {
   assertOptionsObject,
   type CheckRecordOptions,
   checkDuration,
+  checkExtendArgs,
   checkId,
   checkImmutableFields,
+  checkLive,
   checkRecord,
+  checkUpdateTarget,
   checkUserArgs,
   compareSessions,
-  conflict,
   DEFAULT_EXPIRED_RETENTION_MS,
-  DEFAULT_MAX_RECORD_BYTES,
   DEFAULT_OPERATION_TIMEOUT_MS,
   durationOption,
   type EncodedRecord,
-  expired,
   extendedExpiry,
-  notFound,
   type RecordRules,
   readClock,
   resolveRecordRules,
-  unsupported,
+  type StoredSessionFacts,
   type ValidRecord,
 } from './validate.js';

@@ -1,4 +1,16 @@
 import { SessionError } from './errors.js';
+import { MAX_DATE_MS, MAX_TIMER_MS } from './limits.js';
+import { DEFAULT_MAX_SESSIONS_PER_USER, maxSessionsPerUserOption } from './per-user.js';
+import type { BaseStoreOptions } from './store.js';
+import { OperationDeadlines } from './timeout.js';
+import {
+  assertOptionsObject,
+  DEFAULT_EXPIRED_RETENTION_MS,
+  DEFAULT_OPERATION_TIMEOUT_MS,
+  durationOption,
+  type RecordRules,
+  resolveRecordRules,
+} from './validate.js';
 
 /**
  * Every option name of an options type, each mapped to `true`. Typing the list a store
@@ -84,4 +96,83 @@ function editDistance(a: string, b: string): number {
     }
   }
   return (rows[a.length] as number[])[b.length] as number;
+}
+
+/** Which of the common options a store takes besides `clock`, `maxLifetimeMs` and `maxRecordBytes`. */
+export interface CommonOptionKinds {
+  /** Talks to a server: takes `operationTimeoutMs` and gets {@link CommonOptions.deadlines}. */
+  server?: boolean;
+  /** Its backend drops expired data by itself: takes `expiredRetentionMs`. */
+  backendExpires?: boolean;
+  /** Bounds each user's sessions: takes `maxSessionsPerUser`. */
+  perUser?: boolean;
+}
+
+/** The common options of one store, each read and checked once by {@link readCommonOptions}. */
+export interface CommonOptions<T> {
+  /** The options object itself, for the store's own options. */
+  readonly options: T & Record<string, unknown>;
+  /** `clock`, `maxLifetimeMs` and `maxRecordBytes`, for every validation helper. */
+  readonly rules: RecordRules;
+  /** `operationTimeoutMs` (1 to {@link MAX_TIMER_MS}, default 5000); the default when not `server`. */
+  readonly operationTimeoutMs: number;
+  /** `server` stores only: one deadline timer for every operation, at `operationTimeoutMs`. */
+  readonly deadlines: OperationDeadlines | undefined;
+  /** `expiredRetentionMs` (0 to {@link MAX_DATE_MS}, default one hour); the default when not `backendExpires`. */
+  readonly expiredRetentionMs: number;
+  /** `maxSessionsPerUser` (1 to 1,000,000, default 1000); the default when not `perUser`. */
+  readonly maxSessionsPerUser: number;
+}
+
+/**
+ * The opening of every store constructor, in one call: checks that `options` is an
+ * object, rejects unknown option names (with the closest known name), and reads the
+ * common options with one rule each. Throws `INVALID` naming the first bad option.
+ *
+ * @example
+ * constructor(options: MyStoreOptions) {
+ *   const common = readCommonOptions(STORE, options, KNOWN_OPTIONS, { server: true, perUser: true });
+ *   this.#rules = common.rules;
+ *   this.#deadlines = common.deadlines!;
+ *   this.#client = clientOption(common.options.client); // the store's own options
+ * }
+ */
+export function readCommonOptions<T extends object>(
+  store: string,
+  options: unknown,
+  known: KnownOptions<T>,
+  kinds: CommonOptionKinds = {},
+): CommonOptions<T> {
+  assertOptionsObject(store, options);
+  rejectUnknownOptions(store, options, known);
+  const rules = resolveRecordRules(store, options as BaseStoreOptions);
+  const operationTimeoutMs = kinds.server
+    ? timerOption(store, 'operationTimeoutMs', options.operationTimeoutMs, DEFAULT_OPERATION_TIMEOUT_MS)
+    : DEFAULT_OPERATION_TIMEOUT_MS;
+  const expiredRetentionMs = kinds.backendExpires
+    ? durationOption(store, 'expiredRetentionMs', options.expiredRetentionMs, DEFAULT_EXPIRED_RETENTION_MS, {
+        min: 0,
+        max: MAX_DATE_MS,
+      })
+    : DEFAULT_EXPIRED_RETENTION_MS;
+  const maxSessionsPerUser = kinds.perUser
+    ? maxSessionsPerUserOption(store, options.maxSessionsPerUser)
+    : DEFAULT_MAX_SESSIONS_PER_USER;
+  return {
+    options: options as T & Record<string, unknown>,
+    rules,
+    operationTimeoutMs,
+    deadlines: kinds.server ? new OperationDeadlines(operationTimeoutMs, store) : undefined,
+    expiredRetentionMs,
+    maxSessionsPerUser,
+  };
+}
+
+/**
+ * Reads an integer millisecond option that arms a timer (a timeout, an interval):
+ * `undefined` gives `fallback`; anything else must be an integer from 1 to
+ * {@link MAX_TIMER_MS} (throws `INVALID` naming the option).
+ */
+export function timerOption(store: string, option: string, value: unknown, fallback: number): number {
+  return durationOption(store, option, value, fallback, { min: 1, max: MAX_TIMER_MS });
 }

@@ -1,6 +1,6 @@
 import type { StoreCapabilities } from './capabilities.js';
 import type { SessionRecord } from './record.js';
-import type { StoreTelemetryOption } from './telemetry.js';
+import type { StoreTelemetryOption } from './telemetry-types.js';
 import type { TenantId } from './tenant.js';
 
 /**

@@ -1,4 +1,5 @@
 import { SessionError, toStorageError } from './errors.js';
+import { MAX_TIMER_MS } from './limits.js';
 
 /** @internal The STORAGE error of an operation that passed its deadline. */
 function timedOut(ms: number, store: string, operation: string): SessionError {
@@ -68,9 +69,6 @@ export function refTimer(timer: Timer | undefined): void {
   else if (typeof t?.ref === 'function') t.ref();
 }
 
-/** The longest delay `setTimeout` honours (about 24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /**
  * One operation's deadline, from {@link OperationDeadlines.add}. Call `clear()` when the
  * operation settles: its `onExpire` then never runs.
@@ -137,19 +135,11 @@ export class OperationDeadlines {
   };
 
   /**
-   * @param ms the store's `operationTimeoutMs`: a positive integer (above `setTimeout`'s
-   *   limit of about 24.8 days the timer simply wakes up more than once).
+   * @param ms the store's `operationTimeoutMs`, already checked (read it with
+   *   {@link readCommonOptions} or {@link timerOption}: an integer from 1 to {@link MAX_TIMER_MS}).
    * @param store the store's short name for error messages, for example `redis`.
-   * @throws SessionError `INVALID` naming `operationTimeoutMs` when `ms` is out of range.
    */
   constructor(ms: number, store: string) {
-    if (typeof ms !== 'number' || !Number.isSafeInteger(ms) || ms < 1) {
-      throw new SessionError(
-        'INVALID',
-        `option operationTimeoutMs must be an integer from 1 to ${Number.MAX_SAFE_INTEGER}, got ${String(ms)}`,
-        { store, operation: 'constructor', field: 'operationTimeoutMs' },
-      );
-    }
     this.ms = ms;
     this.#store = store;
   }

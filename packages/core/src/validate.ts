@@ -1,6 +1,7 @@
 import { encodeRecord, recordBytesWithoutMetadata } from './codec.js';
-import { SessionError } from './errors.js';
+import { expired, invalidInput, invalidOption, notFound, SessionError } from './errors.js';
 import { checkJson, copyJsonBounded, measureJson, utf8Bytes } from './json.js';
+import { MAX_DATE_MS } from './limits.js';
 import type { SessionRecord } from './record.js';
 import type { BaseStoreOptions } from './store.js';
 import { describeType, identifierProblem, type TenantId } from './tenant.js';
@@ -14,8 +15,6 @@ export const DEFAULT_OPERATION_TIMEOUT_MS = 5000;
 
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
-/** Largest valid Date value in ms (ECMAScript's limit). */
-const MAX_DATE_MS = 8.64e15;
 
 /**
  * The record rules of one store, resolved once from its options by
@@ -42,10 +41,6 @@ function show(value: unknown): string {
   }
 }
 
-function optionError(store: string, option: string, problem: string): SessionError {
-  return new SessionError('INVALID', `option ${option} ${problem}`, { store, operation: 'constructor', field: option });
-}
-
 /**
  * Reads a duration option: `undefined` gives `fallback`; anything else must be an integer
  * within [min, max] (throws `INVALID` naming the option, as constructors must).
@@ -59,7 +54,7 @@ export function durationOption(
 ): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw optionError(store, option, `must be an integer from ${min} to ${max}, got ${show(value)}`);
+    throw invalidOption(store, option, `must be an integer from ${min} to ${max}, got ${show(value)}`);
   }
   return value;
 }
@@ -67,7 +62,7 @@ export function durationOption(
 /** Throws `INVALID` naming the store and option unless `options` is an object. */
 export function assertOptionsObject(store: string, options: unknown): asserts options is Record<string, unknown> {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw optionError(store, 'options', `must be an object, got ${describeType(options)}`);
+    throw invalidOption(store, 'options', `must be an object, got ${describeType(options)}`);
   }
 }
 
@@ -78,7 +73,7 @@ export function assertOptionsObject(store: string, options: unknown): asserts op
 export function resolveRecordRules(store: string, options: BaseStoreOptions): RecordRules {
   const clock = options.clock ?? Date.now;
   if (typeof clock !== 'function') {
-    throw optionError(store, 'clock', `must be a function returning ms since the epoch, got ${describeType(clock)}`);
+    throw invalidOption(store, 'clock', `must be a function returning ms since the epoch, got ${describeType(clock)}`);
   }
   const maxLifetimeMs =
     options.maxLifetimeMs === undefined ? undefined : durationOption(store, 'maxLifetimeMs', options.maxLifetimeMs, 0);
@@ -89,7 +84,7 @@ export function resolveRecordRules(store: string, options: BaseStoreOptions): Re
 }
 
 function invalid(rules: RecordRules, operation: string, field: string, problem: string): SessionError {
-  return new SessionError('INVALID', `${field} ${problem}`, { store: rules.store, operation, field });
+  return invalidInput(rules.store, operation, field, problem);
 }
 
 /** The current time from the store's clock, checked to be a finite number. */
@@ -328,17 +323,26 @@ export function checkRecord(rules: RecordRules, input: unknown, options: CheckRe
 
 /**
  * For update: throws `INVALID` when userId, tenantId or createdAt differ from the stored
- * session (call after the existence and expiry checks).
+ * session (call after the existence and expiry checks; {@link checkUpdateTarget} does all three).
  */
 export function checkImmutableFields(
   rules: RecordRules,
   stored: Pick<SessionRecord, 'userId' | 'tenantId' | 'createdAt'>,
   next: Pick<SessionRecord, 'userId' | 'tenantId' | 'createdAt'>,
 ): void {
-  if (stored.userId !== next.userId) throw invalid(rules, 'update', 'record.userId', 'cannot change after create');
-  if (stored.tenantId !== next.tenantId)
-    throw invalid(rules, 'update', 'record.tenantId', 'cannot change after create');
-  if (stored.createdAt.getTime() !== next.createdAt.getTime()) {
+  immutableFields(rules, stored.userId, stored.tenantId, stored.createdAt.getTime(), next);
+}
+
+function immutableFields(
+  rules: RecordRules,
+  userId: string,
+  tenant: string,
+  createdAtMs: number,
+  next: Pick<SessionRecord, 'userId' | 'tenantId' | 'createdAt'>,
+): void {
+  if (userId !== next.userId) throw invalid(rules, 'update', 'record.userId', 'cannot change after create');
+  if (tenant !== next.tenantId) throw invalid(rules, 'update', 'record.tenantId', 'cannot change after create');
+  if (createdAtMs !== next.createdAt.getTime()) {
     throw invalid(rules, 'update', 'record.createdAt', 'cannot change after create');
   }
 }
@@ -381,30 +385,51 @@ export function compareSessions(a: SessionRecord, b: SessionRecord): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-/** Throws the `UNSUPPORTED` error for a method whose capability the store lacks. */
-export function unsupported(store: string, operation: string, hint: string): SessionError {
-  return new SessionError('UNSUPPORTED', `${operation} is not supported: ${hint}`, { store, operation });
+/**
+ * The existence and expiry checks of update, extend and touch, in the contract's order:
+ * `NOT_FOUND` when `expiresAtMs` is `undefined` (no session has that id), then `EXPIRED`
+ * when `expiresAtMs <= nowMs` (an expired session is never revived).
+ */
+export function checkLive(store: string, operation: string, expiresAtMs: number | undefined, nowMs: number): void {
+  if (expiresAtMs === undefined) throw notFound(store, operation);
+  if (expiresAtMs <= nowMs) throw expired(store, operation);
 }
 
-/** `NOT_FOUND` for an operation on a missing session. */
-export function notFound(store: string, operation: string): SessionError {
-  return new SessionError('NOT_FOUND', 'no session with that id', { store, operation, field: 'id' });
+/** What {@link checkUpdateTarget} needs to know of the stored session. */
+export interface StoredSessionFacts {
+  readonly userId: string;
+  readonly tenantId: string;
+  readonly createdAtMs: number;
+  readonly expiresAtMs: number;
 }
 
-/** `EXPIRED` for an operation on an expired session. */
-export function expired(store: string, operation: string): SessionError {
-  return new SessionError('EXPIRED', 'the session has expired; sign the user in again', {
-    store,
-    operation,
-    field: 'id',
-  });
+/**
+ * update's checks after the record's own shape ({@link checkRecord}), in the contract's
+ * order: `NOT_FOUND` (no stored session), then `EXPIRED`, then the immutable fields
+ * (`INVALID` naming `record.userId`, `record.tenantId` or `record.createdAt`).
+ */
+export function checkUpdateTarget(
+  rules: RecordRules,
+  stored: StoredSessionFacts | undefined,
+  next: Pick<SessionRecord, 'userId' | 'tenantId' | 'createdAt'>,
+  nowMs: number,
+): void {
+  checkLive(rules.store, 'update', stored?.expiresAtMs, nowMs);
+  const s = stored as StoredSessionFacts;
+  immutableFields(rules, s.userId, s.tenantId, s.createdAtMs, next);
 }
 
-/** `CONFLICT` for create with an id that exists. */
-export function conflict(store: string): SessionError {
-  return new SessionError('CONFLICT', 'a session with that id already exists; it was not overwritten', {
-    store,
-    operation: 'create',
-    field: 'record.id',
-  });
+/**
+ * extend's argument checks in the contract's order: `INVALID` for a non-string id, then
+ * `INVALID` for a `durationMs` that is not a positive integer. `named` is `false` when
+ * the id is a string that can name no session (empty, too long, control characters):
+ * the caller rejects `notFound(store, 'extend')` without asking the backend.
+ */
+export function checkExtendArgs(
+  rules: RecordRules,
+  id: unknown,
+  durationMs: unknown,
+): { named: boolean; durationMs: number } {
+  const named = checkId(rules, 'extend', id);
+  return { named, durationMs: checkDuration(rules, durationMs) };
 }

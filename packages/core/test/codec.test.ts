@@ -8,7 +8,6 @@ import {
   decodeRecord,
   encodeRecord,
   generateSessionId,
-  jsonStringBytes,
   readClock,
   resolveRecordRules,
   SessionError,
@@ -17,6 +16,7 @@ import {
   toStorageError,
   withTimeout,
 } from '../src/index.js';
+import { jsonStringBytes } from '../src/json.js';
 import { record, rules } from './fixtures.js';
 
 describe('jsonStringBytes', () => {

@@ -1,14 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  checkJson,
-  checkRecord,
-  encodeRecord,
-  MAX_JSON_DEPTH,
-  measureJson,
-  resolveRecordRules,
-  SessionError,
-} from '../src/index.js';
+import { checkRecord, encodeRecord, MAX_JSON_DEPTH, resolveRecordRules, SessionError } from '../src/index.js';
+import { checkJson, measureJson } from '../src/json.js';
 import { NOW, record, rules } from './fixtures.js';
 
 const OUTPUTS = ['shared', 'copy', 'encoded'] as const;

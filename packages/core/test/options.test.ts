@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { closestName, type KnownOptions, rejectUnknownOptions, SessionError } from '../src/index.js';
+import { type KnownOptions, rejectUnknownOptions, SessionError } from '../src/index.js';
+import { closestName } from '../src/options.js';
 
 interface Opts {
   maxSessions?: number;

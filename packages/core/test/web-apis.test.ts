@@ -3,9 +3,10 @@ import { Buffer } from 'node:buffer';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { base64url } from '../src/ids.js';
-import { generateSessionId, refTimer, unrefTimer } from '../src/index.js';
+import { generateSessionId, unrefTimer } from '../src/index.js';
 import { utf8Bytes } from '../src/json.js';
 import { AssertionError, assert } from '../src/testing/assert.js';
+import { refTimer } from '../src/timeout.js';
 
 // Core runs on Web APIs only (no Buffer, no node:crypto): each hand-written piece is
 // checked here against Node's own implementation.
