@@ -4,7 +4,7 @@
  * the layout check that refuses a table of another shape kept by `CREATE TABLE IF NOT
  * EXISTS`.
  */
-import { SessionError } from '@sessionkit/core';
+import { invalidInput } from '@sessionkit/core';
 import type { PoolClient } from 'pg';
 import { identifierOption, STORE } from './options.js';
 import type { StatementRunner } from './runner.js';
@@ -98,10 +98,11 @@ async function checkLayout(client: PoolClient, qualified: string): Promise<void>
   const uniqueId = await client.query(LAYOUT_SQL.uniqueId, name);
   const problems = layoutProblems(kind.rows[0]?.relkind ?? '', columns.rows, (uniqueId.rowCount ?? 0) > 0);
   if (problems.length === 0) return;
-  throw new SessionError(
-    'INVALID',
+  throw invalidInput(
+    STORE,
+    'migrate',
+    'table',
     `${qualified} already exists and cannot hold sessions: ${problems.join('; ')}. Give the store another table (option table), or change that table to the layout migrationSql() prints`,
-    { store: STORE, operation: 'migrate', field: 'table' },
   );
 }
 

@@ -3,18 +3,16 @@
  * their defaults and bounds, and `readOptions`, which validates them once.
  */
 import {
-  assertOptionsObject,
   BackgroundErrors,
   type BaseStoreOptions,
-  DEFAULT_OPERATION_TIMEOUT_MS,
   durationOption,
+  invalidOption,
   type KnownOptions,
-  maxSessionsPerUserOption,
-  OperationDeadlines,
+  type OperationDeadlines,
   type RecordRules,
-  rejectUnknownOptions,
-  resolveRecordRules,
-  SessionError,
+  readCommonOptions,
+  type SessionError,
+  timerOption,
 } from '@sessionkit/core';
 import type { Pool } from 'pg';
 
@@ -26,8 +24,6 @@ export const STORE = 'postgres';
 export const DEFAULT_CLEANUP_BATCH_SIZE = 2000;
 /** Most rows per cleanup statement. */
 const MAX_CLEANUP_BATCH_SIZE = 1_000_000;
-/** The longest delay a timer takes. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 /** Options of {@link PostgresSessionStore}. */
 export interface PostgresSessionStoreOptions extends BaseStoreOptions {
@@ -119,19 +115,12 @@ export interface ResolvedOptions {
   backgroundErrors: BackgroundErrors;
 }
 
-function invalidOption(option: string, problem: string): SessionError {
-  return new SessionError('INVALID', `option ${option} ${problem}`, {
-    store: STORE,
-    operation: 'constructor',
-    field: option,
-  });
-}
-
 /** `schema` or `table`: INVALID unless an SQL identifier. */
 export function identifierOption(option: string, value: unknown, fallback: string): string {
   if (value === undefined) return fallback;
   if (typeof value !== 'string' || !IDENTIFIER_PATTERN.test(value)) {
     throw invalidOption(
+      STORE,
       option,
       `must be an SQL identifier (a letter or _, then letters, digits, _ or $; at most 63 characters), got ${
         typeof value === 'string' ? JSON.stringify(value) : typeof value
@@ -149,13 +138,14 @@ function poolOption(pool: unknown): Pool {
     typeof (pool as Pool).connect !== 'function' ||
     typeof (pool as Pool).query !== 'function'
   ) {
-    throw invalidOption('pool', 'must be a pg.Pool');
+    throw invalidOption(STORE, 'pool', 'must be a pg.Pool');
   }
   // A pg.Client (or a client checked out of a pool) has connect() and query() too, but the
   // store checks a connection out per statement: pg would fail on first use with "Client
   // has already been connected".
   if ('connectionParameters' in pool || typeof (pool as { release?: unknown }).release === 'function') {
     throw invalidOption(
+      STORE,
       'pool',
       'must be a pg.Pool, got a single connection (a pg.Client): pass new pg.Pool({ ... }) instead; the store checks a connection out for each statement',
     );
@@ -165,39 +155,22 @@ function poolOption(pool: unknown): Pool {
 
 /** Validates the constructor's options once (INVALID naming the first bad one). */
 export function readOptions(options: PostgresSessionStoreOptions): ResolvedOptions {
-  assertOptionsObject(STORE, options);
-  rejectUnknownOptions(STORE, options, KNOWN_OPTIONS);
-  const pool = poolOption(options.pool);
-  const schema = identifierOption('schema', options.schema, DEFAULT_SCHEMA);
-  const table = identifierOption('table', options.table, DEFAULT_TABLE);
-  const rules = resolveRecordRules(STORE, options);
-  const timeoutMs = durationOption(
-    STORE,
-    'operationTimeoutMs',
-    options.operationTimeoutMs,
-    DEFAULT_OPERATION_TIMEOUT_MS,
-    { max: MAX_TIMER_MS },
-  );
-  const cleanupBatchSize = durationOption(
-    STORE,
-    'cleanupBatchSize',
-    options.cleanupBatchSize,
-    DEFAULT_CLEANUP_BATCH_SIZE,
-    { max: MAX_CLEANUP_BATCH_SIZE },
-  );
-  const cleanupIntervalMs =
-    options.cleanupIntervalMs === undefined
-      ? undefined
-      : durationOption(STORE, 'cleanupIntervalMs', options.cleanupIntervalMs, 0, { max: MAX_TIMER_MS });
+  const common = readCommonOptions(STORE, options, KNOWN_OPTIONS, { server: true, perUser: true });
+  const own = common.options;
   return {
-    pool,
-    schema,
-    table,
-    rules,
-    deadlines: new OperationDeadlines(timeoutMs, STORE),
-    maxSessionsPerUser: maxSessionsPerUserOption(STORE, options.maxSessionsPerUser),
-    cleanupBatchSize,
-    cleanupIntervalMs,
-    backgroundErrors: new BackgroundErrors(STORE, options.onError),
+    pool: poolOption(own.pool),
+    schema: identifierOption('schema', own.schema, DEFAULT_SCHEMA),
+    table: identifierOption('table', own.table, DEFAULT_TABLE),
+    rules: common.rules,
+    deadlines: common.deadlines as OperationDeadlines, // always set for a server store
+    maxSessionsPerUser: common.maxSessionsPerUser,
+    cleanupBatchSize: durationOption(STORE, 'cleanupBatchSize', own.cleanupBatchSize, DEFAULT_CLEANUP_BATCH_SIZE, {
+      max: MAX_CLEANUP_BATCH_SIZE,
+    }),
+    cleanupIntervalMs:
+      own.cleanupIntervalMs === undefined
+        ? undefined
+        : timerOption(STORE, 'cleanupIntervalMs', own.cleanupIntervalMs, 0),
+    backgroundErrors: new BackgroundErrors(STORE, own.onError),
   };
 }

@@ -6,17 +6,19 @@
 import {
   ALL_CAPABILITIES,
   type BackgroundErrors,
-  checkDuration,
+  checkExtendArgs,
   checkId,
-  checkImmutableFields,
+  checkLive,
   checkRecord,
+  checkUpdateTarget,
   checkUserArgs,
   compareSessions,
   conflict,
   decodeRecord,
-  expired,
   generateSessionId,
+  guard,
   instrumentStore,
+  MAX_DATE_MS,
   notFound,
   type RecordRules,
   readClock,
@@ -31,9 +33,6 @@ import { migrate } from './migrate.js';
 import { type PostgresSessionStoreOptions, readOptions, STORE } from './options.js';
 import { StatementRunner } from './runner.js';
 import { type Statements, statements, type TableSql, tableSql, USER_PAGE } from './sql.js';
-
-/** The latest valid JavaScript Date, in ms: extend never writes an expiry past it. */
-const MAX_DATE_MS = 8.64e15;
 
 function noop(): void {}
 
@@ -108,7 +107,7 @@ export class PostgresSessionStore implements SessionStore {
    * processes call it at once: it runs in one transaction under an advisory lock.
    */
   migrate(): Promise<void> {
-    return migrate(this.#runner, this.schema, this.#sql);
+    return guard(STORE, 'migrate', () => migrate(this.#runner, this.schema, this.#sql));
   }
 
   async create(record: SessionRecord): Promise<string> {
@@ -158,15 +157,15 @@ export class PostgresSessionStore implements SessionStore {
       const result = await this.#runner.run<RecordRow>('get', this.#q.get, [id]);
       const row = result.rows[0];
       if (row === undefined) return null;
-      if (Number(row.expires_at) <= now) throw expired(STORE, 'get');
+      checkLive(STORE, 'get', Number(row.expires_at), now);
       return this.#decode(row);
     } catch (error) {
       throw toStorageError(error, STORE, 'get');
     }
   }
 
-  async update(record: SessionRecord): Promise<void> {
-    try {
+  update(record: SessionRecord): Promise<void> {
+    return guard(STORE, 'update', async () => {
       const { record: r, now, encoded } = checkRecord(this.#rules, record, { operation: 'update', output: 'encoded' });
       if (!checkId(this.#rules, 'update', r.id)) throw notFound(STORE, 'update');
       const params = [
@@ -183,43 +182,38 @@ export class PostgresSessionStore implements SessionStore {
       // error path's further statements get what is left of it.
       const deadline = this.#runner.deadline();
       for (let attempt = 0; ; attempt++) {
-        const result = await this.#runner.run(
-          'update',
-          this.#q.update,
-          params,
-          undefined,
-          attempt > 0 ? deadline : undefined,
-        );
+        const retry = attempt > 0 ? deadline : undefined;
+        const result = await this.#runner.run('update', this.#q.update, params, undefined, retry);
         if (result.rowCount === 1) return;
         // Error path: find out why no row matched.
-        const row = (await this.#runner.run<ProbeRow>('update', this.#q.probe, [r.id], undefined, deadline)).rows[0];
-        if (row === undefined) throw notFound(STORE, 'update');
-        if (Number(row.expires_at) <= now) throw expired(STORE, 'update');
-        checkImmutableFields(
+        const row = await this.#probe('update', r.id, deadline);
+        checkUpdateTarget(
           this.#rules,
-          { userId: row.user_id, tenantId: row.tenant_id as TenantId, createdAt: new Date(Number(row.created_at)) },
+          row && {
+            userId: row.user_id,
+            tenantId: row.tenant_id,
+            createdAtMs: Number(row.created_at),
+            expiresAtMs: Number(row.expires_at),
+          },
           r,
+          now,
         );
         // Everything matches now: the session was created after our UPDATE looked. Once more.
         if (attempt > 0) throw notFound(STORE, 'update');
       }
-    } catch (error) {
-      throw toStorageError(error, STORE, 'update');
-    }
+    });
   }
 
-  async delete(id: string): Promise<void> {
-    try {
+  delete(id: string): Promise<void> {
+    return guard(STORE, 'delete', async () => {
       if (!checkId(this.#rules, 'delete', id)) return;
       await this.#runner.run('delete', this.#q.delete, [id]);
-    } catch (error) {
-      throw toStorageError(error, STORE, 'delete');
-    }
+    });
   }
 
-  async deleteByUser(userId: string, tenant: TenantId): Promise<number> {
-    try {
-      checkUserArgs(this.#rules, 'deleteByUser', userId, tenant);
+  deleteByUser(userId: string, tenantId: TenantId): Promise<number> {
+    return guard(STORE, 'deleteByUser', async () => {
+      checkUserArgs(this.#rules, 'deleteByUser', userId, tenantId);
       const now = Math.floor(readClock(this.#rules));
       // Page by page (each statement its own short transaction over at most USER_PAGE
       // sessions), so a user with 100,000 sessions never holds one statement for long. The
@@ -230,7 +224,7 @@ export class PostgresSessionStore implements SessionStore {
         const result = await this.#runner.run<{ seen: number; live: number }>(
           'deleteByUser',
           this.#q.deleteByUser,
-          [tenant, userId, now],
+          [tenantId, userId, now],
           undefined,
           deadline,
         );
@@ -238,24 +232,20 @@ export class PostgresSessionStore implements SessionStore {
         live += row?.live ?? 0;
         if ((row?.seen ?? 0) < USER_PAGE) return live;
       }
-    } catch (error) {
-      throw toStorageError(error, STORE, 'deleteByUser');
-    }
+    });
   }
 
-  async extend(id: string, durationMs: number): Promise<void> {
-    try {
-      const valid = checkId(this.#rules, 'extend', id);
-      const duration = checkDuration(this.#rules, durationMs);
-      if (!valid) throw notFound(STORE, 'extend');
+  extend(id: string, durationMs: number): Promise<void> {
+    return guard(STORE, 'extend', async () => {
+      const args = checkExtendArgs(this.#rules, id, durationMs);
+      if (!args.named) throw notFound(STORE, 'extend');
       const now = Math.floor(readClock(this.#rules));
-      const until = Math.min(now + duration, MAX_DATE_MS);
+      // The maxLifetimeMs cap is applied by the statement, against the stored created_at.
+      const until = Math.min(now + args.durationMs, MAX_DATE_MS);
       const deadline = this.#runner.deadline();
       const result = await this.#runner.run('extend', this.#q.extend, [id, now, until, this.#maxLifetime]);
       if (result.rowCount !== 1) await this.#whyNoRow('extend', id, now, deadline);
-    } catch (error) {
-      throw toStorageError(error, STORE, 'extend');
-    }
+    });
   }
 
   async touch(id: string): Promise<void> {
@@ -275,8 +265,8 @@ export class PostgresSessionStore implements SessionStore {
    * `FOR UPDATE SKIP LOCKED`, so concurrent runs neither block each other nor count a row
    * twice) until a batch comes back short; resolves with the total.
    */
-  async cleanupExpired(): Promise<number> {
-    try {
+  cleanupExpired(): Promise<number> {
+    return guard(STORE, 'cleanupExpired', async () => {
       const now = Math.floor(readClock(this.#rules));
       const deadline = this.#runner.deadline(); // one for every batch: the whole run is bounded
       let total = 0;
@@ -286,27 +276,23 @@ export class PostgresSessionStore implements SessionStore {
         total += removed;
         if (removed < this.#batchSize) return total;
       }
-    } catch (error) {
-      throw toStorageError(error, STORE, 'cleanupExpired');
-    }
+    });
   }
 
-  async listByUser(userId: string, tenant: TenantId): Promise<SessionRecord[]> {
-    try {
-      checkUserArgs(this.#rules, 'listByUser', userId, tenant);
+  listByUser(userId: string, tenantId: TenantId): Promise<SessionRecord[]> {
+    return guard(STORE, 'listByUser', async () => {
+      checkUserArgs(this.#rules, 'listByUser', userId, tenantId);
       const now = Math.floor(readClock(this.#rules));
       const deadline = this.#runner.deadline();
-      const first = await this.#runner.run<RecordRow>('listByUser', this.#q.listByUser, [tenant, userId, now]);
-      let rows = first.rows;
+      const params: [string, string, number] = [tenantId, userId, now];
+      let rows = (await this.#runner.run<RecordRow>('listByUser', this.#q.listByUser, params)).rows;
       // More than one page: read them all again in one REPEATABLE READ transaction, so the
       // pages come from one snapshot (an extend between two pages cannot hide a session).
-      if (rows.length >= USER_PAGE) rows = await this.#listAllPages([tenant, userId, now], deadline);
+      if (rows.length >= USER_PAGE) rows = await this.#listAllPages(params, deadline);
       const out = rows.map((row) => this.#decode(row));
       out.sort(compareSessions);
       return out;
-    } catch (error) {
-      throw toStorageError(error, STORE, 'listByUser');
-    }
+    });
   }
 
   /** Every page of a large user's sessions, from one snapshot (one statement per page). */
@@ -355,10 +341,16 @@ export class PostgresSessionStore implements SessionStore {
     return record;
   }
 
+  /** The stored facts of session `id` (error paths only: why did a statement match no row?). */
+  async #probe(operation: string, id: string, deadline: number): Promise<ProbeRow | undefined> {
+    return (await this.#runner.run<ProbeRow>(operation, this.#q.probe, [id], undefined, deadline)).rows[0];
+  }
+
   /** touch/extend matched no row: NOT_FOUND or EXPIRED (a second statement, error path only). */
   async #whyNoRow(operation: string, id: string, now: number, deadline: number): Promise<never> {
-    const row = (await this.#runner.run<ProbeRow>(operation, this.#q.probe, [id], undefined, deadline)).rows[0];
-    if (row !== undefined && Number(row.expires_at) <= now) throw expired(STORE, operation);
+    const row = await this.#probe(operation, id, deadline);
+    checkLive(STORE, operation, row && Number(row.expires_at), now);
+    // Live now: it was created, or extended, after the statement looked.
     throw notFound(STORE, operation);
   }
 }

@@ -7,7 +7,7 @@
  * `SET LOCAL statement_timeout`).
  */
 import { connect as netConnect } from 'node:net';
-import { OperationDeadlines, SessionError, toStorageError } from '@sessionkit/core';
+import { OperationDeadlines, SessionError, storageError, toStorageError } from '@sessionkit/core';
 import type { Pool, PoolClient, QueryResult } from 'pg';
 import type { Statement } from './sql.js';
 
@@ -104,13 +104,14 @@ export class StatementRunner {
    * The STORAGE error of a failed statement. A missing table or schema (the store used
    * before migrate()) says what to do, keeping PostgreSQL's error as the cause.
    */
-  storageError(error: unknown, operation: string): SessionError {
+  #failure(error: unknown, operation: string): SessionError {
     const code = (error as { code?: unknown } | null)?.code;
     if (typeof code === 'string' && MISSING_TABLE_CODES.has(code) && !SessionError.isInstance(error)) {
-      return new SessionError(
-        'STORAGE',
+      return storageError(
+        this.#store,
+        operation,
         `table ${this.#qualified} does not exist: run await store.migrate() once before using the store (or run the SQL from migrationSql() yourself) (${(error as Error).message})`,
-        { store: this.#store, operation, cause: error },
+        error,
       );
     }
     return toStorageError(error, this.#store, operation);
@@ -176,12 +177,13 @@ export class StatementRunner {
         grace?.clear();
         reject(
           cancelled
-            ? new SessionError(
-                'STORAGE',
+            ? storageError(
+                this.#store,
+                operation,
                 `backend did not answer within operationTimeoutMs (${this.#timeoutMs} ms); the statement was cancelled on the server`,
-                { store: this.#store, operation, cause: error },
+                error,
               )
-            : this.storageError(error, operation),
+            : this.#failure(error, operation),
         );
       };
       let answered = false;
@@ -294,19 +296,13 @@ export class StatementRunner {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        reject(this.storageError(error, operation));
+        reject(this.#failure(error, operation));
       };
       const timer = setTimeout(() => {
         const cause = new Error(`timed out after ${timeoutMs} ms`);
         if (client !== undefined && !released) requestCancel(client, timeoutMs);
         release(cause);
-        fail(
-          new SessionError('STORAGE', `backend did not answer within ${timeoutMs} ms`, {
-            store: this.#store,
-            operation,
-            cause,
-          }),
-        );
+        fail(storageError(this.#store, operation, `backend did not answer within ${timeoutMs} ms`, cause));
       }, timeoutMs);
       Promise.resolve()
         .then(() => this.#pool.connect())
