@@ -28,7 +28,6 @@ import {
   type TenantId,
   toStorageError,
 } from '@sessionkit/core';
-import type { QueryResult } from 'pg';
 import { migrate } from './migrate.js';
 import { type PostgresSessionStoreOptions, readOptions, STORE } from './options.js';
 import { StatementRunner } from './runner.js';
@@ -118,32 +117,28 @@ export class PostgresSessionStore implements SessionStore {
         customIds: true,
         output: 'encoded', // metadata checked and serialised in one walk
       });
+      const params = [
+        r.id,
+        r.tenantId,
+        r.userId,
+        r.createdAt.getTime(),
+        r.expiresAt.getTime(),
+        r.lastActivityAt.getTime(),
+        encoded,
+        this.#maxSessionsPerUser,
+      ];
       // Control characters never occur in tenant or user ids: U+0000 separates them.
       const key = `${r.tenantId}\u0000${r.userId}`;
-      const work = this.#runner.run(
-        'create',
-        this.#q.create,
-        [
-          r.id,
-          r.tenantId,
-          r.userId,
-          r.createdAt.getTime(),
-          r.expiresAt.getTime(),
-          r.lastActivityAt.getTime(),
-          encoded,
-          this.#maxSessionsPerUser,
-        ],
-        this.#creating.get(key),
-      );
+      const work = this.#insert(params, this.#creating.get(key));
       const settled = work.then(noop, noop);
       this.#creating.set(key, settled);
-      let result: QueryResult;
+      let inserted: boolean;
       try {
-        result = await work;
+        inserted = await work;
       } finally {
         if (this.#creating.get(key) === settled) this.#creating.delete(key);
       }
-      if (result.rowCount !== 1) throw conflict(STORE);
+      if (!inserted) throw conflict(STORE);
       return r.id;
     } catch (error) {
       throw toStorageError(error, STORE, 'create');
@@ -339,6 +334,20 @@ export class PostgresSessionStore implements SessionStore {
     record.expiresAt = new Date(Number(row.expires_at));
     record.lastActivityAt = new Date(Number(row.last_activity_at));
     return record;
+  }
+
+  /**
+   * create's statements, after `after` (the previous create of the same user through this
+   * store): the cheap insert for a user below maxSessionsPerUser, and only when it
+   * inserted nothing (a CONFLICT, or a user at the bound) the statement that also removes
+   * the sessions past the bound. Resolves false for a CONFLICT.
+   */
+  async #insert(params: unknown[], after: Promise<void> | undefined): Promise<boolean> {
+    const deadline = this.#runner.deadline();
+    const first = await this.#runner.run('create', this.#q.create, params, after);
+    if (first.rowCount === 1) return true;
+    const second = await this.#runner.run('create', this.#q.createEvicting, params, undefined, deadline);
+    return second.rowCount === 1;
   }
 
   /** The stored facts of session `id` (error paths only: why did a statement match no row?). */
