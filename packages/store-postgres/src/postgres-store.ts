@@ -31,7 +31,10 @@ import {
 import { migrate } from './migrate.js';
 import { type PostgresSessionStoreOptions, readOptions, STORE } from './options.js';
 import { StatementRunner } from './runner.js';
-import { type Statements, statements, type TableSql, tableSql, USER_PAGE } from './sql.js';
+import { rowValues, type Statements, statements, type TableSql, tableSql, USER_PAGE } from './sql.js';
+
+/** Most keys create remembers as at maxSessionsPerUser (then it forgets them all). */
+const MAX_AT_BOUND_USERS = 10_000;
 
 function noop(): void {}
 
@@ -78,6 +81,12 @@ export class PostgresSessionStore implements SessionStore {
    * sees the ones before it: the bound is exact). Its deadline runs while it waits.
    */
   readonly #creating = new Map<string, Promise<void>>();
+  /**
+   * The (tenant, user) keys whose last create through this store found them at
+   * maxSessionsPerUser: their next create skips the insert that would refuse (a hint for
+   * speed only; both statements are right for any user). At most MAX_AT_BOUND_USERS.
+   */
+  readonly #atBound = new Set<string>();
   readonly #backgroundErrors: BackgroundErrors;
   #timer: NodeJS.Timeout | undefined;
   #background: Promise<unknown> | undefined;
@@ -117,19 +126,10 @@ export class PostgresSessionStore implements SessionStore {
         customIds: true,
         output: 'encoded', // metadata checked and serialised in one walk
       });
-      const params = [
-        r.id,
-        r.tenantId,
-        r.userId,
-        r.createdAt.getTime(),
-        r.expiresAt.getTime(),
-        r.lastActivityAt.getTime(),
-        encoded,
-        this.#maxSessionsPerUser,
-      ];
+      const params = [...rowValues(r, encoded), this.#maxSessionsPerUser];
       // Control characters never occur in tenant or user ids: U+0000 separates them.
       const key = `${r.tenantId}\u0000${r.userId}`;
-      const work = this.#insert(params, this.#creating.get(key));
+      const work = this.#insert(params, key, this.#creating.get(key));
       const settled = work.then(noop, noop);
       this.#creating.set(key, settled);
       let inserted: boolean;
@@ -163,16 +163,7 @@ export class PostgresSessionStore implements SessionStore {
     return guard(STORE, 'update', async () => {
       const { record: r, now, encoded } = checkRecord(this.#rules, record, { operation: 'update', output: 'encoded' });
       if (!checkId(this.#rules, 'update', r.id)) throw notFound(STORE, 'update');
-      const params = [
-        r.id,
-        Math.floor(now),
-        r.tenantId,
-        r.userId,
-        r.createdAt.getTime(),
-        r.expiresAt.getTime(),
-        r.lastActivityAt.getTime(),
-        encoded,
-      ];
+      const params = [...rowValues(r, encoded), Math.floor(now)];
       // The first statement has the whole operationTimeoutMs (as it starts now); the
       // error path's further statements get what is left of it.
       const deadline = this.#runner.deadline();
@@ -340,14 +331,25 @@ export class PostgresSessionStore implements SessionStore {
    * create's statements, after `after` (the previous create of the same user through this
    * store): the cheap insert for a user below maxSessionsPerUser, and only when it
    * inserted nothing (a CONFLICT, or a user at the bound) the statement that also removes
-   * the sessions past the bound. Resolves false for a CONFLICT.
+   * the sessions past the bound. A user whose last create here found them at the bound
+   * goes straight to the second. Resolves false for a CONFLICT.
    */
-  async #insert(params: unknown[], after: Promise<void> | undefined): Promise<boolean> {
+  async #insert(params: unknown[], key: string, after: Promise<void> | undefined): Promise<boolean> {
     const deadline = this.#runner.deadline();
-    const first = await this.#runner.run('create', this.#q.create, params, after);
-    if (first.rowCount === 1) return true;
-    const second = await this.#runner.run('create', this.#q.createEvicting, params, undefined, deadline);
-    return second.rowCount === 1;
+    if (!this.#atBound.has(key)) {
+      const first = await this.#runner.run('create', this.#q.create, params, after);
+      if (first.rowCount === 1) return true;
+      after = undefined; // waited for already
+    }
+    const second = await this.#runner.run<{ held: number }>('create', this.#q.createEvicting, params, after, deadline);
+    const held = second.rows[0]?.held;
+    if (held === undefined) return false;
+    if (held + 1 < this.#maxSessionsPerUser) this.#atBound.delete(key);
+    else {
+      if (this.#atBound.size >= MAX_AT_BOUND_USERS) this.#atBound.clear();
+      this.#atBound.add(key);
+    }
+    return true;
   }
 
   /** The stored facts of session `id` (error paths only: why did a statement match no row?). */

@@ -3,6 +3,7 @@
  * statement the store runs (`statements`), each with what its parameters are.
  */
 import { createHash } from 'node:crypto';
+import type { SessionRecord } from '@sessionkit/core';
 
 /** The most bytes PostgreSQL keeps of an identifier (NAMEDATALEN - 1). */
 export const MAX_IDENTIFIER_BYTES = 63;
@@ -88,6 +89,22 @@ function statement(text: string): Statement {
   return { name: `sessionkit_${createHash('sha256').update(text).digest('base64url').slice(0, 22)}`, text };
 }
 
+/**
+ * $1 to $7 of create, createEvicting and update: the row's columns in the table's order
+ * (id, tenant, user, created, expires, lastActivity, record), times in ms.
+ */
+export function rowValues(record: SessionRecord, encoded: string): unknown[] {
+  return [
+    record.id,
+    record.tenantId,
+    record.userId,
+    record.createdAt.getTime(),
+    record.expiresAt.getTime(),
+    record.lastActivityAt.getTime(),
+    encoded,
+  ];
+}
+
 /** Every statement a store runs. `$now` parameters come from the store's clock, never `now()`. */
 export interface Statements {
   readonly get: Statement;
@@ -109,7 +126,7 @@ export function statements(qualified: string, cleanupBatchSize: number): Stateme
   return {
     // $1 id
     get: statement(`SELECT record, expires_at, last_activity_at FROM ${t} WHERE id = $1`),
-    // $1 id, $2 tenant, $3 user, $4 created, $5 expires, $6 lastActivity, $7 record,
+    // $1..$7 rowValues (id, tenant, user, created, expires, lastActivity, record),
     // $8 maxSessionsPerUser. The normal path: inserts only while the user holds fewer than
     // $8 sessions (counted in the same statement, reading at most $8 index entries), so a
     // user far below the bound costs little more than a plain INSERT. No row inserted
@@ -124,14 +141,16 @@ ON CONFLICT (id) DO NOTHING`,
     // then smallest id) go until the new one makes exactly $8; never when the id exists
     // (the INSERT is then a CONFLICT and must change nothing). It reads at most
     // $8 + USER_PAGE of the user's index entries and removes at most USER_PAGE sessions (a
-    // user far past a lowered bound shrinks by that much per create).
+    // user far past a lowered bound shrinks by that much per create). Returns, when it
+    // inserted, how many sessions the user held before (counted up to $8 + USER_PAGE).
     createEvicting: statement(
       `WITH held AS (SELECT count(*)::int AS n FROM (SELECT 1 FROM ${t} WHERE tenant_id = $2 AND user_id = $3 LIMIT $8::int + ${USER_PAGE}) AS s),
 evicted AS (DELETE FROM ${t} WHERE tenant_id = $2 AND user_id = $3 AND id IN (
   SELECT id FROM ${t} WHERE tenant_id = $2 AND user_id = $3 AND NOT EXISTS (SELECT 1 FROM ${t} WHERE id = $1)
   ORDER BY expires_at, created_at, id
   LIMIT LEAST(GREATEST((SELECT n FROM held) - $8::int + 1, 0), ${USER_PAGE})))
-INSERT INTO ${t} (id, tenant_id, user_id, created_at, expires_at, last_activity_at, record) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+INSERT INTO ${t} (id, tenant_id, user_id, created_at, expires_at, last_activity_at, record) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING
+RETURNING (SELECT n FROM held) AS held`,
     ),
     // $1 id, $2 now
     touch: statement(`UPDATE ${t} SET last_activity_at = $2 WHERE id = $1 AND expires_at > $2`),
@@ -139,9 +158,9 @@ INSERT INTO ${t} (id, tenant_id, user_id, created_at, expires_at, last_activity_
     extend: statement(
       `UPDATE ${t} SET expires_at = LEAST($3::bigint, created_at + $4::bigint), last_activity_at = $2 WHERE id = $1 AND expires_at > $2`,
     ),
-    // $1 id, $2 now, $3 tenant, $4 user, $5 created, $6 expires, $7 lastActivity, $8 record
+    // $1..$7 as in create (rowValues), $8 now
     update: statement(
-      `UPDATE ${t} SET expires_at = $6, last_activity_at = $7, record = $8 WHERE id = $1 AND expires_at > $2 AND tenant_id = $3 AND user_id = $4 AND created_at = $5`,
+      `UPDATE ${t} SET expires_at = $5, last_activity_at = $6, record = $7 WHERE id = $1 AND expires_at > $8 AND tenant_id = $2 AND user_id = $3 AND created_at = $4`,
     ),
     // error path only: why did a touch/extend/update match no row? $1 id
     probe: statement(`SELECT tenant_id, user_id, created_at, expires_at FROM ${t} WHERE id = $1`),
