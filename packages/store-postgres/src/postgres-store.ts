@@ -1,7 +1,8 @@
 /**
  * `PostgresSessionStore`: the class and its public methods, each reading like the
- * contract. Statement text is in `sql.ts`, running it on the pool in `runner.ts`, the
- * table's migration in `migrate.ts`, options in `options.ts`.
+ * contract. Statement text is in `sql.ts`, the record as a row in `rows.ts`, running
+ * statements on the pool in `runner.ts`, the table's migration in `migrate.ts`, options
+ * in `options.ts`.
  */
 import {
   ALL_CAPABILITIES,
@@ -14,7 +15,6 @@ import {
   checkUserArgs,
   compareSessions,
   conflict,
-  decodeRecord,
   generateSessionId,
   guard,
   instrumentStore,
@@ -30,27 +30,14 @@ import {
 } from '@sessionkit/core';
 import { migrate } from './migrate.js';
 import { type PostgresSessionStoreOptions, readOptions, STORE } from './options.js';
+import { decodeRow, type ProbeRow, type RecordRow, rowValues } from './rows.js';
 import { StatementRunner } from './runner.js';
-import { rowValues, type Statements, statements, type TableSql, tableSql, USER_PAGE } from './sql.js';
+import { type Statements, statements, type TableSql, tableSql, USER_PAGE } from './sql.js';
 
 /** Most keys create remembers as at maxSessionsPerUser (then it forgets them all). */
 const MAX_AT_BOUND_USERS = 10_000;
 
 function noop(): void {}
-
-interface RecordRow {
-  id?: string;
-  record: string;
-  expires_at: string;
-  last_activity_at: string;
-}
-
-interface ProbeRow {
-  tenant_id: string;
-  user_id: string;
-  created_at: string;
-  expires_at: string;
-}
 
 /**
  * Sessions in PostgreSQL through a caller-owned `pg.Pool`.
@@ -153,7 +140,7 @@ export class PostgresSessionStore implements SessionStore {
       const row = result.rows[0];
       if (row === undefined) return null;
       checkLive(STORE, 'get', Number(row.expires_at), now);
-      return this.#decode(row);
+      return decodeRow(row);
     } catch (error) {
       throw toStorageError(error, STORE, 'get');
     }
@@ -275,7 +262,7 @@ export class PostgresSessionStore implements SessionStore {
       // More than one page: read them all again in one REPEATABLE READ transaction, so the
       // pages come from one snapshot (an extend between two pages cannot hide a session).
       if (rows.length >= USER_PAGE) rows = await this.#listAllPages(params, deadline);
-      const out = rows.map((row) => this.#decode(row));
+      const out = rows.map(decodeRow);
       out.sort(compareSessions);
       return out;
     });
@@ -318,13 +305,6 @@ export class PostgresSessionStore implements SessionStore {
       .finally(() => {
         this.#background = undefined;
       });
-  }
-
-  #decode(row: RecordRow): SessionRecord {
-    const record = decodeRecord(row.record, STORE);
-    record.expiresAt = new Date(Number(row.expires_at));
-    record.lastActivityAt = new Date(Number(row.last_activity_at));
-    return record;
   }
 
   /**

@@ -3,7 +3,6 @@
  * statement the store runs (`statements`), each with what its parameters are.
  */
 import { createHash } from 'node:crypto';
-import type { SessionRecord } from '@sessionkit/core';
 
 /** The most bytes PostgreSQL keeps of an identifier (NAMEDATALEN - 1). */
 export const MAX_IDENTIFIER_BYTES = 63;
@@ -87,22 +86,6 @@ export interface Statement {
 
 function statement(text: string): Statement {
   return { name: `sessionkit_${createHash('sha256').update(text).digest('base64url').slice(0, 22)}`, text };
-}
-
-/**
- * $1 to $7 of create, createEvicting and update: the row's columns in the table's order
- * (id, tenant, user, created, expires, lastActivity, record), times in ms.
- */
-export function rowValues(record: SessionRecord, encoded: string): unknown[] {
-  return [
-    record.id,
-    record.tenantId,
-    record.userId,
-    record.createdAt.getTime(),
-    record.expiresAt.getTime(),
-    record.lastActivityAt.getTime(),
-    encoded,
-  ];
 }
 
 /** Every statement a store runs. `$now` parameters come from the store's clock, never `now()`. */

@@ -314,6 +314,14 @@ describe('statements', () => {
     // ids that can name no session never reach the server
     expect(await count(() => store.get('a\u0000b'))).toBe(0);
     expect(await count(() => store.delete(''))).toBe(0);
+    // a user at maxSessionsPerUser: the create that finds them there takes the evicting
+    // statement too; the next ones of this store go straight to it
+    const strict = new PostgresSessionStore({ pool: spy.pool, schema, table, clock: clock.now, maxSessionsPerUser: 1 });
+    const one = record(clock.now());
+    expect(await count(() => strict.create({ ...one }))).toBe(1);
+    expect(await count(() => strict.create({ ...one }))).toBe(2);
+    expect(await count(() => strict.create({ ...one }))).toBe(1);
+    expect((await strict.listByUser(one.userId, one.tenantId)).length).toBe(1);
     await pool.query(`DROP TABLE "${schema}"."${table}"`);
   });
 
