@@ -4,7 +4,7 @@
 // pool of 10. Plus: listByUser at 10k vs 1M total rows, and cleanupExpired of 100k
 // expired rows with the longest single statement measured.
 import { decodeRecord, encodeRecord, generateSessionId, tenantId } from '@sessionkit/core';
-import { PostgresSessionStore } from '@sessionkit/store-postgres';
+import { DEFAULT_CLEANUP_BATCH_SIZE, PostgresSessionStore } from '@sessionkit/store-postgres';
 import connectPgSimple from 'connect-pg-simple';
 import session from 'express-session';
 import pg from 'pg';
@@ -330,7 +330,7 @@ async function cleanupRow(pool) {
   const max = sorted[sorted.length - 1];
   const row = {
     store: STORE,
-    op: `cleanupExpired ${EXPIRED / 1000}k expired rows (rows/s): ${samples.length} statements of <= ${store.batchSize}, median ${pct(0.5)} ms, p90 ${pct(0.9)} ms, max ${max.toFixed(0)} ms, total ${seconds.toFixed(2)} s`,
+    op: `cleanupExpired ${EXPIRED / 1000}k expired rows (rows/s): ${samples.length} statements of <= ${DEFAULT_CLEANUP_BATCH_SIZE}, median ${pct(0.5)} ms, p90 ${pct(0.9)} ms, max ${max.toFixed(0)} ms, total ${seconds.toFixed(2)} s`,
     concurrency: 1,
     opsPerSec: Math.round(removed / seconds),
     reference: null,
