@@ -63,7 +63,7 @@ export interface PostgresSessionStoreOptions extends BaseStoreOptions {
   onError?: (error: SessionError) => void;
   /**
    * Most sessions one (tenant, user) holds, from 1 to 1,000,000. A create for a user who
-   * already holds this many removes, in the statement that inserts it, that user's sessions that
+   * already holds this many removes, in the same statement, that user's sessions that
    * expire soonest (ties: earliest createdAt, then smallest id) until the new one makes
    * exactly this many. Expired sessions not yet cleaned up count, and go first.
    * @default 1000

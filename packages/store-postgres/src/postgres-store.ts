@@ -34,9 +34,6 @@ import { decodeRow, type ProbeRow, type RecordRow, rowValues } from './rows.js';
 import { StatementRunner } from './runner.js';
 import { type Statements, statements, type TableSql, tableSql, USER_PAGE } from './sql.js';
 
-/** Most keys create remembers as at maxSessionsPerUser (then it forgets them all). */
-const MAX_AT_BOUND_USERS = 10_000;
-
 function noop(): void {}
 
 /**
@@ -68,12 +65,6 @@ export class PostgresSessionStore implements SessionStore {
    * sees the ones before it: the bound is exact). Its deadline runs while it waits.
    */
   readonly #creating = new Map<string, Promise<void>>();
-  /**
-   * The (tenant, user) keys whose last create through this store found them at
-   * maxSessionsPerUser: their next create skips the insert that would refuse (a hint for
-   * speed only; both statements are right for any user). At most MAX_AT_BOUND_USERS.
-   */
-  readonly #atBound = new Set<string>();
   readonly #backgroundErrors: BackgroundErrors;
   #timer: NodeJS.Timeout | undefined;
   #background: Promise<unknown> | undefined;
@@ -116,16 +107,16 @@ export class PostgresSessionStore implements SessionStore {
       const params = [...rowValues(r, encoded), this.#maxSessionsPerUser];
       // Control characters never occur in tenant or user ids: U+0000 separates them.
       const key = `${r.tenantId}\u0000${r.userId}`;
-      const work = this.#insert(params, key, this.#creating.get(key));
+      const work = this.#runner.run('create', this.#q.create, params, this.#creating.get(key));
       const settled = work.then(noop, noop);
       this.#creating.set(key, settled);
-      let inserted: boolean;
+      let inserted: number | null;
       try {
-        inserted = await work;
+        inserted = (await work).rowCount;
       } finally {
         if (this.#creating.get(key) === settled) this.#creating.delete(key);
       }
-      if (!inserted) throw conflict(STORE);
+      if (inserted !== 1) throw conflict(STORE);
       return r.id;
     } catch (error) {
       throw toStorageError(error, STORE, 'create');
@@ -305,31 +296,6 @@ export class PostgresSessionStore implements SessionStore {
       .finally(() => {
         this.#background = undefined;
       });
-  }
-
-  /**
-   * create's statements, after `after` (the previous create of the same user through this
-   * store): the cheap insert for a user below maxSessionsPerUser, and only when it
-   * inserted nothing (a CONFLICT, or a user at the bound) the statement that also removes
-   * the sessions past the bound. A user whose last create here found them at the bound
-   * goes straight to the second. Resolves false for a CONFLICT.
-   */
-  async #insert(params: unknown[], key: string, after: Promise<void> | undefined): Promise<boolean> {
-    const deadline = this.#runner.deadline();
-    if (!this.#atBound.has(key)) {
-      const first = await this.#runner.run('create', this.#q.create, params, after);
-      if (first.rowCount === 1) return true;
-      after = undefined; // waited for already
-    }
-    const second = await this.#runner.run<{ held: number }>('create', this.#q.createEvicting, params, after, deadline);
-    const held = second.rows[0]?.held;
-    if (held === undefined) return false;
-    if (held + 1 < this.#maxSessionsPerUser) this.#atBound.delete(key);
-    else {
-      if (this.#atBound.size >= MAX_AT_BOUND_USERS) this.#atBound.clear();
-      this.#atBound.add(key);
-    }
-    return true;
   }
 
   /** The stored facts of session `id` (error paths only: why did a statement match no row?). */

@@ -22,7 +22,7 @@ export interface ProbeRow {
 }
 
 /**
- * $1 to $7 of create, createEvicting and update: the row's columns in the table's order
+ * $1 to $7 of create and update: the row's columns in the table's order
  * (id, tenant, user, created, expires, lastActivity, record), times in ms.
  */
 export function rowValues(record: SessionRecord, encoded: string): unknown[] {

@@ -92,7 +92,6 @@ function statement(text: string): Statement {
 export interface Statements {
   readonly get: Statement;
   readonly create: Statement;
-  readonly createEvicting: Statement;
   readonly touch: Statement;
   readonly extend: Statement;
   readonly update: Statement;
@@ -110,30 +109,19 @@ export function statements(qualified: string, cleanupBatchSize: number): Stateme
     // $1 id
     get: statement(`SELECT record, expires_at, last_activity_at FROM ${t} WHERE id = $1`),
     // $1..$7 rowValues (id, tenant, user, created, expires, lastActivity, record),
-    // $8 maxSessionsPerUser. The normal path: inserts only while the user holds fewer than
-    // $8 sessions (counted in the same statement, reading at most $8 index entries), so a
-    // user far below the bound costs little more than a plain INSERT. No row inserted
-    // means a CONFLICT or a user at the bound: createEvicting then decides.
+    // $8 maxSessionsPerUser. One statement, so one transaction: when the user already holds
+    // $8 or more sessions, the ones that expire soonest (then oldest, then smallest id) go
+    // until the new one makes exactly $8; never when the id exists (the INSERT is then a
+    // CONFLICT and must change nothing). It reads at most $8 + USER_PAGE of the user's index
+    // entries and removes at most USER_PAGE sessions (a user far past a lowered bound
+    // shrinks by that much per create). With nothing to remove, LIMIT 0 reads no victims.
     create: statement(
-      `INSERT INTO ${t} (id, tenant_id, user_id, created_at, expires_at, last_activity_at, record) SELECT $1, $2, $3, $4, $5, $6, $7
-WHERE (SELECT count(*) FROM (SELECT 1 FROM ${t} WHERE tenant_id = $2 AND user_id = $3 LIMIT $8::int) AS held) < $8::int
-ON CONFLICT (id) DO NOTHING`,
-    ),
-    // The same parameters; after create inserted nothing. One statement, so one transaction:
-    // when the user holds $8 or more sessions, the ones that expire soonest (then oldest,
-    // then smallest id) go until the new one makes exactly $8; never when the id exists
-    // (the INSERT is then a CONFLICT and must change nothing). It reads at most
-    // $8 + USER_PAGE of the user's index entries and removes at most USER_PAGE sessions (a
-    // user far past a lowered bound shrinks by that much per create). Returns, when it
-    // inserted, how many sessions the user held before (counted up to $8 + USER_PAGE).
-    createEvicting: statement(
       `WITH held AS (SELECT count(*)::int AS n FROM (SELECT 1 FROM ${t} WHERE tenant_id = $2 AND user_id = $3 LIMIT $8::int + ${USER_PAGE}) AS s),
 evicted AS (DELETE FROM ${t} WHERE tenant_id = $2 AND user_id = $3 AND id IN (
   SELECT id FROM ${t} WHERE tenant_id = $2 AND user_id = $3 AND NOT EXISTS (SELECT 1 FROM ${t} WHERE id = $1)
   ORDER BY expires_at, created_at, id
   LIMIT LEAST(GREATEST((SELECT n FROM held) - $8::int + 1, 0), ${USER_PAGE})))
-INSERT INTO ${t} (id, tenant_id, user_id, created_at, expires_at, last_activity_at, record) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING
-RETURNING (SELECT n FROM held) AS held`,
+INSERT INTO ${t} (id, tenant_id, user_id, created_at, expires_at, last_activity_at, record) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
     ),
     // $1 id, $2 now
     touch: statement(`UPDATE ${t} SET last_activity_at = $2 WHERE id = $1 AND expires_at > $2`),
