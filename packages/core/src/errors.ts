@@ -162,9 +162,18 @@ export function invalidOption(store: string, option: string, problem: string, ca
   });
 }
 
-/** `INVALID` for an argument or record field of a method: `<field> <problem>`. */
-export function invalidInput(store: string, operation: string, field: string, problem: string): SessionError {
-  return new SessionError('INVALID', `${field} ${problem}`, { store, operation, field });
+/**
+ * `INVALID` for an argument or record field of a method: `<field> <problem>` (`cause`:
+ * what reading it threw, for a getter or proxy that fails).
+ */
+export function invalidInput(
+  store: string,
+  operation: string,
+  field: string,
+  problem: string,
+  cause?: unknown,
+): SessionError {
+  return new SessionError('INVALID', `${field} ${problem}`, { store, operation, field, cause });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { encodeRecord, recordBytesWithoutMetadata } from './codec.js';
-import { expired, invalidInput, invalidOption, notFound, SessionError } from './errors.js';
+import { describeError, expired, invalidInput, invalidOption, notFound, SessionError } from './errors.js';
 import { checkJson, copyJsonBounded, measureJson, utf8Bytes } from './json.js';
 import { MAX_DATE_MS } from './limits.js';
 import type { SessionRecord } from './record.js';
@@ -87,9 +87,23 @@ function invalid(rules: RecordRules, operation: string, field: string, problem: 
   return invalidInput(rules.store, operation, field, problem);
 }
 
-/** The current time from the store's clock, checked to be a finite number. */
+/**
+ * The current time from the store's clock: `INVALID` naming `clock` when it returns
+ * anything but a finite number, `STORAGE` (`clock() threw: ...`, the error as `cause`)
+ * when it throws.
+ */
 export function readClock(rules: RecordRules): number {
-  const value = rules.clock();
+  let value: unknown;
+  try {
+    value = rules.clock();
+  } catch (error) {
+    // The store's environment failed, not the caller's input: STORAGE, with the cause.
+    throw new SessionError('STORAGE', `clock() threw: ${describeError(error)}`, {
+      store: rules.store,
+      field: 'clock',
+      cause: error,
+    });
+  }
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     throw new SessionError('INVALID', `clock() returned ${show(value)}; it must return ms since the epoch`, {
       store: rules.store,

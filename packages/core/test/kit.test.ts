@@ -271,3 +271,21 @@ describe("the contract's orderings", () => {
     expect(checkExtendArgs(rules, 'sid', 1000)).toEqual({ named: true, durationMs: 1000 });
   });
 });
+
+describe('readClock', () => {
+  it('a clock that throws is STORAGE with the error as cause; a bad value is INVALID naming clock', async () => {
+    const { readClock, resolveRecordRules } = await import('../src/index.js');
+    const boom = new Error('boom');
+    const throwing = resolveRecordRules('kv', {
+      clock: () => {
+        throw boom;
+      },
+    });
+    const e = thrown(() => readClock(throwing));
+    expectError(e, 'STORAGE', '[sessionkit/kv] clock() threw: boom', 'clock');
+    expect(e.cause).toBe(boom);
+    const bad = thrown(() => readClock(resolveRecordRules('kv', { clock: () => Number.NaN })));
+    expect([bad.code, bad.field]).toEqual(['INVALID', 'clock']);
+    expect(invalidInput('kv', 'create', 'record', 'could not be read', boom).cause).toBe(boom);
+  });
+});
