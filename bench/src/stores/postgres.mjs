@@ -1,10 +1,10 @@
-// store-postgres next to raw pg running the same named statements (plus core's codec, the
+// store-postgres next to raw pg running named statements of the same text (plus core's codec, the
 // same work without the store around it) and connect-pg-simple 10.0.0 through its own
 // express-session store API (get/set/touch, promisified). Each contender has its own
 // pool of 10. Plus: listByUser at 10k vs 1M total rows, and cleanupExpired of 100k
 // expired rows with the longest single statement measured.
 import { decodeRecord, encodeRecord, generateSessionId, tenantId } from '@sessionkit/core';
-import { PostgresSessionStore } from '@sessionkit/store-postgres';
+import { DEFAULT_CLEANUP_BATCH_SIZE, PostgresSessionStore } from '@sessionkit/store-postgres';
 import { startPostgres } from '@sessionkit/test-servers';
 import connectPgSimple from 'connect-pg-simple';
 import session from 'express-session';
@@ -36,12 +36,24 @@ function makePool(url) {
   return pool;
 }
 
-/** Raw pg: the store's own statements (same names and text), core's codec, nothing else. */
-function rawClient(pool, q, qualified) {
+/**
+ * Raw pg: named statements with the same text as the store's (its src/sql.ts), core's
+ * codec, nothing else.
+ */
+function rawClient(pool, qualified) {
+  const t = qualified;
+  const q = {
+    get: { name: 'bench_raw_get', text: `SELECT record, expires_at, last_activity_at FROM ${t} WHERE id = $1` },
+    touch: { name: 'bench_raw_touch', text: `UPDATE ${t} SET last_activity_at = $2 WHERE id = $1 AND expires_at > $2` },
+    listByUser: {
+      name: 'bench_raw_list',
+      text: `SELECT id, record, expires_at, last_activity_at FROM ${t} WHERE tenant_id = $1 AND user_id = $2 AND expires_at > $3 ORDER BY expires_at, id LIMIT 1000`,
+    },
+  };
   // A plain INSERT (no per-user bound): what a store without maxSessionsPerUser would run.
   const insert = {
     name: 'bench_raw_insert',
-    text: `INSERT INTO ${qualified} (id, tenant_id, user_id, created_at, expires_at, last_activity_at, record) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+    text: `INSERT INTO ${t} (id, tenant_id, user_id, created_at, expires_at, last_activity_at, record) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
   };
   const decode = (row) => {
     const r = decodeRecord(row.record);
@@ -166,7 +178,7 @@ async function runAll(pool) {
   const now = Date.now();
   const store = new PostgresSessionStore({ pool: pool(), table: 'bench_sessions' });
   await store.migrate();
-  const raw = rawClient(pool(), store.q, `"${store.schema}"."${store.table}"`);
+  const raw = rawClient(pool(), `"${store.schema}"."${store.table}"`);
   const PGStore = connectPgSimple(session);
   const peerPool = pool();
   const peer = new PGStore({ pool: peerPool, createTableIfMissing: true, pruneSessionInterval: false });
@@ -318,7 +330,7 @@ async function cleanupRow(pool) {
   const max = sorted[sorted.length - 1];
   const row = {
     store: STORE,
-    op: `cleanupExpired ${EXPIRED / 1000}k expired rows (rows/s): ${samples.length} statements of <= ${store.batchSize}, median ${pct(0.5)} ms, p90 ${pct(0.9)} ms, max ${max.toFixed(0)} ms, total ${seconds.toFixed(2)} s`,
+    op: `cleanupExpired ${EXPIRED / 1000}k expired rows (rows/s): ${samples.length} statements of <= ${DEFAULT_CLEANUP_BATCH_SIZE}, median ${pct(0.5)} ms, p90 ${pct(0.9)} ms, max ${max.toFixed(0)} ms, total ${seconds.toFixed(2)} s`,
     concurrency: 1,
     opsPerSec: Math.round(removed / seconds),
     reference: null,

@@ -1,5 +1,29 @@
-import type { BaseStoreOptions, KnownOptions, SessionError } from '@sessionkit/core';
+/**
+ * The store's options: their types and documentation, the names the constructor takes,
+ * their defaults and bounds, and `readOptions`, which validates them once.
+ */
+import {
+  BackgroundErrors,
+  type BaseStoreOptions,
+  durationOption,
+  invalidOption,
+  type KnownOptions,
+  type OperationDeadlines,
+  type RecordRules,
+  readCommonOptions,
+  type SessionError,
+  timerOption,
+} from '@sessionkit/core';
 import type { Pool } from 'pg';
+
+import { DEFAULT_SCHEMA, DEFAULT_TABLE, IDENTIFIER_PATTERN } from './sql.js';
+
+/** The store's name in every error and span. */
+export const STORE = 'postgres';
+/** Default rows per cleanup statement. */
+export const DEFAULT_CLEANUP_BATCH_SIZE = 2000;
+/** Most rows per cleanup statement. */
+const MAX_CLEANUP_BATCH_SIZE = 1_000_000;
 
 /** Options of {@link PostgresSessionStore}. */
 export interface PostgresSessionStoreOptions extends BaseStoreOptions {
@@ -76,3 +100,77 @@ export const KNOWN_OPTIONS: KnownOptions<PostgresSessionStoreOptions> = {
   operationTimeoutMs: true,
   telemetry: true,
 };
+
+/** Everything the constructor reads from its options, validated. */
+export interface ResolvedOptions {
+  pool: Pool;
+  schema: string;
+  table: string;
+  rules: RecordRules;
+  deadlines: OperationDeadlines;
+  maxSessionsPerUser: number;
+  cleanupBatchSize: number;
+  /** undefined: no cleanup timer. */
+  cleanupIntervalMs: number | undefined;
+  backgroundErrors: BackgroundErrors;
+}
+
+/** `schema` or `table`: INVALID unless an SQL identifier. */
+export function identifierOption(option: string, value: unknown, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !IDENTIFIER_PATTERN.test(value)) {
+    throw invalidOption(
+      STORE,
+      option,
+      `must be an SQL identifier (a letter or _, then letters, digits, _ or $; at most 63 characters), got ${
+        typeof value === 'string' ? JSON.stringify(value) : typeof value
+      }`,
+    );
+  }
+  return value;
+}
+
+/** A `pg.Pool`; INVALID for anything else, a single connection (a pg.Client) included. */
+function poolOption(pool: unknown): Pool {
+  if (
+    typeof pool !== 'object' ||
+    pool === null ||
+    typeof (pool as Pool).connect !== 'function' ||
+    typeof (pool as Pool).query !== 'function'
+  ) {
+    throw invalidOption(STORE, 'pool', 'must be a pg.Pool');
+  }
+  // A pg.Client (or a client checked out of a pool) has connect() and query() too, but the
+  // store checks a connection out per statement: pg would fail on first use with "Client
+  // has already been connected".
+  if ('connectionParameters' in pool || typeof (pool as { release?: unknown }).release === 'function') {
+    throw invalidOption(
+      STORE,
+      'pool',
+      'must be a pg.Pool, got a single connection (a pg.Client): pass new pg.Pool({ ... }) instead; the store checks a connection out for each statement',
+    );
+  }
+  return pool as Pool;
+}
+
+/** Validates the constructor's options once (INVALID naming the first bad one). */
+export function readOptions(options: PostgresSessionStoreOptions): ResolvedOptions {
+  const common = readCommonOptions(STORE, options, KNOWN_OPTIONS, { server: true, perUser: true });
+  const own = common.options;
+  return {
+    pool: poolOption(own.pool),
+    schema: identifierOption('schema', own.schema, DEFAULT_SCHEMA),
+    table: identifierOption('table', own.table, DEFAULT_TABLE),
+    rules: common.rules,
+    deadlines: common.deadlines,
+    maxSessionsPerUser: common.maxSessionsPerUser,
+    cleanupBatchSize: durationOption(STORE, 'cleanupBatchSize', own.cleanupBatchSize, DEFAULT_CLEANUP_BATCH_SIZE, {
+      max: MAX_CLEANUP_BATCH_SIZE,
+    }),
+    cleanupIntervalMs:
+      own.cleanupIntervalMs === undefined
+        ? undefined
+        : timerOption(STORE, 'cleanupIntervalMs', own.cleanupIntervalMs, 0),
+    backgroundErrors: new BackgroundErrors(STORE, own.onError),
+  };
+}

@@ -1,3 +1,7 @@
+/**
+ * The SQL text: identifiers and their rules, the table's DDL (`tableSql`) and every named
+ * statement the store runs (`statements`), each with what its parameters are.
+ */
 import { createHash } from 'node:crypto';
 
 /** The most bytes PostgreSQL keeps of an identifier (NAMEDATALEN - 1). */
@@ -13,9 +17,6 @@ export const DEFAULT_TABLE = 'sessionkit_sessions';
 
 /** Most of one user's sessions a single statement reads or deletes (listByUser and deleteByUser page by it). */
 export const USER_PAGE = 1000;
-
-/** Key of the transaction-scoped advisory lock `migrate()` holds (one for every sessionkit table). */
-export const MIGRATION_LOCK_KEY = 5_313_846_203_478_112n;
 
 /** `"name"`: identifiers are validated first, so there is never a quote inside. */
 export function quoteIdentifier(name: string): string {
@@ -107,7 +108,7 @@ export function statements(qualified: string, cleanupBatchSize: number): Stateme
   return {
     // $1 id
     get: statement(`SELECT record, expires_at, last_activity_at FROM ${t} WHERE id = $1`),
-    // $1 id, $2 tenant, $3 user, $4 created, $5 expires, $6 lastActivity, $7 record,
+    // $1..$7 rowValues (id, tenant, user, created, expires, lastActivity, record),
     // $8 maxSessionsPerUser. One statement, so one transaction: when the user already holds
     // $8 or more sessions, the ones that expire soonest (then oldest, then smallest id) go
     // until the new one makes exactly $8; never when the id exists (the INSERT is then a
@@ -128,9 +129,9 @@ INSERT INTO ${t} (id, tenant_id, user_id, created_at, expires_at, last_activity_
     extend: statement(
       `UPDATE ${t} SET expires_at = LEAST($3::bigint, created_at + $4::bigint), last_activity_at = $2 WHERE id = $1 AND expires_at > $2`,
     ),
-    // $1 id, $2 now, $3 tenant, $4 user, $5 created, $6 expires, $7 lastActivity, $8 record
+    // $1..$7 as in create (rowValues), $8 now
     update: statement(
-      `UPDATE ${t} SET expires_at = $6, last_activity_at = $7, record = $8 WHERE id = $1 AND expires_at > $2 AND tenant_id = $3 AND user_id = $4 AND created_at = $5`,
+      `UPDATE ${t} SET expires_at = $5, last_activity_at = $6, record = $7 WHERE id = $1 AND expires_at > $8 AND tenant_id = $2 AND user_id = $3 AND created_at = $4`,
     ),
     // error path only: why did a touch/extend/update match no row? $1 id
     probe: statement(`SELECT tenant_id, user_id, created_at, expires_at FROM ${t} WHERE id = $1`),
@@ -160,57 +161,4 @@ SELECT (SELECT count(*) FROM page)::int AS seen, count(*) FILTER (WHERE expires_
       `DELETE FROM ${t} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${t} WHERE expires_at <= $1 LIMIT ${cleanupBatchSize} FOR UPDATE SKIP LOCKED)) AND expires_at <= $1`,
     ),
   };
-}
-
-/** The columns the store reads and writes, with their types as `format_type()` spells them. */
-export const EXPECTED_COLUMNS: Readonly<Record<string, string>> = Object.freeze({
-  id: 'text',
-  tenant_id: 'text',
-  user_id: 'text',
-  created_at: 'bigint',
-  expires_at: 'bigint',
-  last_activity_at: 'bigint',
-  record: 'text',
-});
-
-/** What `migrate()` reads about an existing table ($1: the quoted, qualified name). */
-export const LAYOUT_SQL = {
-  kind: 'SELECT relkind FROM pg_class WHERE oid = $1::regclass',
-  columns: `SELECT attname AS name, format_type(atttypid, atttypmod) AS type, attnotnull AS not_null, atthasdef AS has_default
-    FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
-  // A unique index on (id) alone (the primary key is one): what ON CONFLICT (id) needs.
-  uniqueId: `SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-    WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL AND a.attname = 'id'`,
-} as const;
-
-/** One column of an existing table, as {@link LAYOUT_SQL}.columns reads it. */
-export interface ColumnInfo {
-  name: string;
-  type: string;
-  not_null: boolean;
-  has_default: boolean;
-}
-
-/**
- * Why an existing relation cannot hold this store's sessions (empty when it can): a
- * table of another layout (connect-pg-simple's, an older one, a hand-made one) that
- * `CREATE TABLE IF NOT EXISTS` silently kept. Extra columns are fine when inserts can
- * leave them out (nullable, or with a default).
- */
-export function layoutProblems(relkind: string, columns: readonly ColumnInfo[], uniqueId: boolean): string[] {
-  if (relkind !== 'r' && relkind !== 'p') return ['it is not a table'];
-  const problems: string[] = [];
-  const byName = new Map(columns.map((c) => [c.name, c]));
-  for (const [name, type] of Object.entries(EXPECTED_COLUMNS)) {
-    const column = byName.get(name);
-    if (column === undefined) problems.push(`column ${name} is missing`);
-    else if (column.type !== type) problems.push(`column ${name} is ${column.type}, not ${type}`);
-  }
-  for (const column of columns) {
-    if (!(column.name in EXPECTED_COLUMNS) && column.not_null && !column.has_default) {
-      problems.push(`column ${column.name} is NOT NULL without a default, so inserts would fail`);
-    }
-  }
-  if (byName.has('id') && !uniqueId) problems.push('id has no primary key or unique index of its own');
-  return problems;
 }
