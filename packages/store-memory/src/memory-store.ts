@@ -221,9 +221,10 @@ export class MemorySessionStore implements SessionStore {
       const args = checkExtendArgs(this.#rules, id, durationMs);
       if (!args.named) throw notFound(STORE, 'extend');
       const e = this.#table.sessions.get(id);
+      if (e === undefined) throw notFound(STORE, 'extend'); // before the clock, as every store
       const now = readClock(this.#rules);
-      checkLive(STORE, 'extend', e?.expiresAt, now);
-      const target = e as Entry;
+      checkLive(STORE, 'extend', e.expiresAt, now);
+      const target = e;
       const expiresAt = Math.trunc(extendedExpiry(this.#rules, target.createdAt, now, args.durationMs));
       if (!(expiresAt <= MAX_DATE_MS)) {
         throw invalidInput(STORE, 'extend', 'durationMs', `${args.durationMs} puts expiresAt past the largest Date`);
@@ -237,9 +238,10 @@ export class MemorySessionStore implements SessionStore {
     try {
       if (typeof id !== 'string') checkId(this.#rules, 'touch', id);
       const e = this.#table.sessions.get(id);
+      if (e === undefined) throw notFound(STORE, 'touch'); // before the clock, as every store
       const now = readClock(this.#rules);
-      checkLive(STORE, 'touch', e?.expiresAt, now);
-      (e as Entry).lastActivityAt = Math.trunc(now);
+      checkLive(STORE, 'touch', e.expiresAt, now);
+      e.lastActivityAt = Math.trunc(now);
     } catch (error) {
       throw toStorageError(error, STORE, 'touch');
     }

@@ -149,6 +149,9 @@ describe('throwing getters and clocks', () => {
       expect(error.cause, name).toBe(boom);
       expect(error.operation, name).toBe(name);
     }
+    // A missing session is NOT_FOUND before the clock is read, as in every store.
+    await rejectsWith(store.touch('no-such-id'), 'NOT_FOUND');
+    await rejectsWith(store.extend('no-such-id', 1000), 'NOT_FOUND');
     fail = false;
     expect(await store.get(id)).toEqual(current); // nothing changed
   });

@@ -104,7 +104,8 @@ export function readOptions(options: RedisSessionStoreOptions): RedisSettings {
     backendExpires: true,
     perUser: true,
   });
-  const { client, prefix = DEFAULT_PREFIX, tagSecret } = common.options as Record<string, unknown>;
+  const { client, tagSecret } = common.options as Record<string, unknown>;
+  const prefix = common.options.prefix ?? DEFAULT_PREFIX; // null too, as before
   if (
     typeof client !== 'object' ||
     client === null ||

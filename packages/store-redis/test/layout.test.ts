@@ -328,6 +328,14 @@ describe('foreign data under the prefix', () => {
 });
 
 describe('constructor', () => {
+  it('a null prefix means the default prefix, as an undefined one does', async () => {
+    const clock = new Clock();
+    const store = new RedisSessionStore({ client: single.client, prefix: null as never, clock: clock.now });
+    const id = await store.create(record(clock));
+    expect(await single.client.exists(new KeyLayout('sessionkit:').record(id))).toBe(1);
+    await store.delete(id);
+  });
+
   it('rejects bad options with INVALID naming the option', () => {
     const client = single.client;
     const bad: [Record<string, unknown>, string][] = [
