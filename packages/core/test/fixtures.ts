@@ -1,4 +1,4 @@
-import { resolveRecordRules, type SessionRecord, tenantId } from '../src/index.js';
+import { resolveRecordRules, SessionError, type SessionRecord, tenantId } from '../src/index.js';
 
 /** The frozen time of the unit tests, in ms. */
 export const NOW = 1_700_000_000_000;
@@ -21,4 +21,15 @@ export function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
     lastActivityAt: new Date(NOW),
     ...overrides,
   };
+}
+
+/** The SessionError `fn` throws synchronously (fails the test when it throws anything else or nothing). */
+export function thrown(fn: () => unknown): SessionError {
+  try {
+    fn();
+  } catch (error) {
+    if (SessionError.isInstance(error)) return error;
+    throw error;
+  }
+  throw new Error('did not throw');
 }

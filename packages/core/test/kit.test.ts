@@ -25,18 +25,7 @@ import {
   toStorageError,
   unsupported,
 } from '../src/index.js';
-import { NOW, record, rules } from './fixtures.js';
-
-/** The SessionError `fn` throws (fails the test when it throws anything else or nothing). */
-function thrown(fn: () => unknown): SessionError {
-  try {
-    fn();
-  } catch (error) {
-    if (SessionError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('did not throw');
-}
+import { NOW, record, rules, thrown } from './fixtures.js';
 
 function expectError(error: SessionError, code: SessionErrorCode, message: string, field?: string): void {
   expect(error.code).toBe(code);

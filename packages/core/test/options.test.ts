@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { type KnownOptions, rejectUnknownOptions, SessionError } from '../src/index.js';
+import { type KnownOptions, rejectUnknownOptions } from '../src/index.js';
 import { closestName } from '../src/options.js';
+import { thrown } from './fixtures.js';
 
 interface Opts {
   maxSessions?: number;
@@ -15,16 +16,6 @@ const known: KnownOptions<Opts> = {
   prefix: true,
 };
 
-function caught(fn: () => void): SessionError {
-  try {
-    fn();
-  } catch (error) {
-    if (SessionError.isInstance(error)) return error;
-    throw error;
-  }
-  throw new Error('did not throw');
-}
-
 describe('rejectUnknownOptions', () => {
   it('accepts known options, including ones set to undefined', () => {
     expect(() => rejectUnknownOptions('x', { maxSessions: 1, prefix: undefined }, known)).not.toThrow();
@@ -32,28 +23,28 @@ describe('rejectUnknownOptions', () => {
   });
 
   it('rejects a misspelled option INVALID, naming it and the closest known option', () => {
-    const e = caught(() => rejectUnknownOptions('memory', { maxSession: 10 }, known));
+    const e = thrown(() => rejectUnknownOptions('memory', { maxSession: 10 }, known));
     expect(e.code).toBe('INVALID');
     expect(e.field).toBe('maxSession');
     expect(e.message).toBe('[sessionkit/memory] constructor: unknown option maxSession: did you mean maxSessions?');
-    expect(caught(() => rejectUnknownOptions('x', { operationTimeout: 5 }, known)).message).toContain(
+    expect(thrown(() => rejectUnknownOptions('x', { operationTimeout: 5 }, known)).message).toContain(
       'unknown option operationTimeout: did you mean operationTimeoutMs?',
     );
-    expect(caught(() => rejectUnknownOptions('x', { maxsessionsperuser: 5 }, known)).message).toContain(
+    expect(thrown(() => rejectUnknownOptions('x', { maxsessionsperuser: 5 }, known)).message).toContain(
       'did you mean maxSessionsPerUser?',
     );
-    expect(caught(() => rejectUnknownOptions('x', { perfix: 'a' }, known)).message).toContain('did you mean prefix?');
+    expect(thrown(() => rejectUnknownOptions('x', { perfix: 'a' }, known)).message).toContain('did you mean prefix?');
   });
 
   it('lists the known options when nothing is close', () => {
-    const e = caught(() => rejectUnknownOptions('x', { zzzzzzzz: 1 }, known));
+    const e = thrown(() => rejectUnknownOptions('x', { zzzzzzzz: 1 }, known));
     expect(e.message).toContain(
       'unknown option zzzzzzzz: known options: maxSessions, maxSessionsPerUser, operationTimeoutMs, prefix',
     );
   });
 
   it('prefixes nested option names', () => {
-    const e = caught(() => rejectUnknownOptions('jwt', { secert: 'x' }, { secret: true, kid: true }, 'encrypt.'));
+    const e = thrown(() => rejectUnknownOptions('jwt', { secert: 'x' }, { secret: true, kid: true }, 'encrypt.'));
     expect(e.field).toBe('encrypt.secert');
     expect(e.message).toContain('unknown option encrypt.secert: did you mean encrypt.secret?');
   });
