@@ -27,7 +27,9 @@ import {
   type TenantId,
   toStorageError,
 } from '@sessionkit/core';
+import type { Redis } from 'ioredis';
 import { cleanupIndexes } from './cleanup.js';
+import { GetBatch } from './get-batch.js';
 import type { KeyLayout } from './keys.js';
 import { pad, recordValue } from './layout.js';
 import { type RedisSessionStoreOptions, readOptions, STORE } from './options.js';
@@ -56,6 +58,8 @@ export class RedisSessionStore implements SessionStore {
   readonly capabilities: StoreCapabilities = ALL_CAPABILITIES;
 
   readonly #runner: ScriptRunner;
+  /** Single Redis only: gets batched per event-loop turn (./get-batch.ts). */
+  readonly #reads: GetBatch;
   readonly #keys: KeyLayout;
   readonly #secret: TagSecret;
   readonly #rules: RecordRules;
@@ -71,6 +75,7 @@ export class RedisSessionStore implements SessionStore {
     this.#cluster = settings.cluster;
     this.#keys = settings.keys;
     this.#runner = new ScriptRunner(settings);
+    this.#reads = new GetBatch(settings.client as Redis, () => this.#runner.notReady('get'));
     this.#secret = new TagSecret(this.#runner, settings.keys, settings.tagSecret);
     instrumentStore(this, STORE, options.telemetry);
   }
@@ -161,7 +166,7 @@ export class RedisSessionStore implements SessionStore {
       let work: Promise<Reply>;
       if (this.#cluster) work = byId(runner, this.#keys, 'get', GET, id, []);
       else if (runner.client.status !== 'ready') throw runner.notReady('get');
-      else work = runner.client.get(key as string);
+      else work = this.#reads.get(key as string);
       const value = await runner.timed('get', work);
       if (value === null || value === undefined) return null;
       const record = decodeValue(value, 'get');

@@ -1,5 +1,5 @@
 // One round trip per operation, proved with INFO commandstats deltas on real servers:
-// every operation issues exactly one command (HMGET for get on a single Redis, otherwise
+// every operation issues exactly one command (GET for a lone get on a single Redis, otherwise
 // one EVALSHA); everything else counted ran inside that script.
 import { tenantId } from '@sessionkit/core';
 import type { Cluster, Redis } from 'ioredis';

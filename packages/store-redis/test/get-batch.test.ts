@@ -1,0 +1,119 @@
+// Reads batched per event-loop turn on a single Redis (src/get-batch.ts): concurrent gets
+// answer exactly as sequential ones do, go out as one MGET (several past MAX_BATCH), and a
+// client that disconnects before the batch is sent rejects every get in it with STORAGE
+// and sends nothing; the same store reads again once the client is back.
+import { SessionError, type SessionRecord, tenantId } from '@sessionkit/core';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_BATCH } from '../src/get-batch.js';
+import { RedisSessionStore } from '../src/index.js';
+import { CLIENT_OPTIONS, dropKeys, type SingleTarget, singleRedis } from './servers.js';
+
+const HOUR = 3_600_000;
+let single: SingleTarget;
+
+beforeAll(async () => {
+  single = await singleRedis();
+});
+afterAll(async () => {
+  await single?.stop();
+});
+
+function record(now: number, overrides: Partial<SessionRecord> = {}): SessionRecord {
+  return {
+    id: '',
+    userId: 'alice',
+    tenantId: tenantId('acme'),
+    transactionId: 'tx',
+    factorsUsed: ['password'],
+    assuranceLevel: 1,
+    metadata: { n: 0 },
+    createdAt: new Date(now),
+    expiresAt: new Date(now + HOUR),
+    lastActivityAt: new Date(now),
+    ...overrides,
+  };
+}
+
+async function calls(client: Redis, command: string): Promise<number> {
+  const text = await client.info('commandstats');
+  return Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(text)?.[1] ?? 0);
+}
+
+/** A get's outcome as data: the record, null, or the error code. */
+async function outcome(work: Promise<SessionRecord | null>): Promise<unknown> {
+  try {
+    return await work;
+  } catch (error) {
+    return SessionError.isInstance(error) ? error.code : error;
+  }
+}
+
+describe('gets batched per event-loop turn', () => {
+  it('concurrent gets of live, custom, missing, expired and malformed ids answer as sequential ones, in one MGET', async () => {
+    let t = Date.now();
+    const store = new RedisSessionStore({ client: single.client, prefix: 'gb-mix:', clock: () => t });
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) ids.push(await store.create(record(t, { metadata: { n: i } })));
+    for (let i = 0; i < 10; i++) ids.push(await store.create(record(t, { id: `custom {${i}} id`, userId: `u${i}` })));
+    for (let i = 0; i < 5; i++) {
+      ids.push(await store.create(record(t, { expiresAt: new Date(t + 60_000), metadata: { short: i } })));
+    }
+    for (let i = 0; i < 10; i++) ids.push(`missing-${i}`);
+    ids.push('', 'x'.repeat(300), 'bad\u0000id');
+    t += 120_000; // the five short sessions have expired (still in Redis: retention)
+
+    const sequential: unknown[] = [];
+    for (const id of ids) sequential.push(await outcome(store.get(id)));
+    expect(sequential.filter((o) => o === 'EXPIRED')).toHaveLength(5);
+    expect(sequential.filter((o) => o === null)).toHaveLength(13);
+    expect((sequential[3] as SessionRecord).metadata).toEqual({ n: 3 });
+
+    const mgets = await calls(single.client, 'mget');
+    const gets = await calls(single.client, 'get');
+    const concurrent = await Promise.all(ids.map((id) => outcome(store.get(id))));
+    expect(concurrent).toEqual(sequential);
+    expect(await calls(single.client, 'mget')).toBe(mgets + 1);
+    expect(await calls(single.client, 'get')).toBe(gets);
+    await store.close();
+    await dropKeys(single.client, 'gb-mix:');
+  });
+
+  it(`more than ${MAX_BATCH} gets in one turn go out as several MGETs and all answer`, async () => {
+    const now = Date.now();
+    const store = new RedisSessionStore({ client: single.client, prefix: 'gb-many:' });
+    const ids = await Promise.all(
+      Array.from({ length: 2 * MAX_BATCH + 10 }, (_, i) => store.create(record(now, { metadata: { n: i } }))),
+    );
+    const mgets = await calls(single.client, 'mget');
+    const got = await Promise.all(ids.map((id) => store.get(id)));
+    expect(got.map((r) => (r?.metadata as { n: number } | undefined)?.n)).toEqual(ids.map((_, i) => i));
+    expect(got.every((r, i) => r?.id === ids[i])).toBe(true);
+    expect(await calls(single.client, 'mget')).toBe(mgets + 3);
+    await store.close();
+    await dropKeys(single.client, 'gb-many:');
+  });
+
+  it('a client that disconnects before the batch goes out: every get in it rejects STORAGE, nothing is sent; later gets work', async () => {
+    const url = `redis://${single.client.options.host}:${single.client.options.port}`;
+    const client = new Redis(url, { ...CLIENT_OPTIONS, lazyConnect: true });
+    await client.connect();
+    const store = new RedisSessionStore({ client, prefix: 'gb-gone:' });
+    const id = await store.create(record(Date.now()));
+    const mgets = await calls(single.client, 'mget');
+    const gets = await calls(single.client, 'get');
+    const pending = [store.get(id), store.get(id), store.get('missing')].map(outcome);
+    client.disconnect(); // in the same turn: the batch has not been sent yet
+    const errors = await Promise.all(pending);
+    expect(errors).toEqual(['STORAGE', 'STORAGE', 'STORAGE']);
+    expect(await outcome(store.get(id))).toBe('STORAGE');
+    expect(await calls(single.client, 'mget')).toBe(mgets);
+    expect(await calls(single.client, 'get')).toBe(gets);
+
+    await client.connect();
+    expect((await store.get(id))?.id).toBe(id);
+    await store.close();
+    await dropKeys(client, 'gb-gone:');
+    client.disconnect();
+  });
+});
