@@ -68,15 +68,31 @@ export function encodeSession(session: unknown): { [key: string]: JsonValue } {
   return encoded;
 }
 
+/** Whether `key` is the object's one own key (checked without allocating a key list). */
+function onlyKey(value: { [key: string]: JsonValue }, key: string): boolean {
+  let own = 0;
+  for (const k in value) {
+    if (!Object.hasOwn(value, k)) continue;
+    if (k !== key) return false;
+    own++;
+  }
+  return own === 1;
+}
+
 /** The session back from the record's metadata, Dates as Dates. */
 export function decodeSession(metadata: JsonValue): Record<string, unknown> | null {
   const walk = (value: JsonValue): unknown => {
     if (value === null || typeof value !== 'object') return value;
-    if (Array.isArray(value)) return value.map(walk);
-    const keys = Object.keys(value);
-    if (keys.length === 1 && keys[0] === DATE && typeof value[DATE] === 'string') return new Date(value[DATE]);
-    if (keys.length === 1 && keys[0] === OBJ && value[OBJ] !== null && typeof value[OBJ] === 'object') {
-      return decodeObject(value[OBJ] as { [key: string]: JsonValue });
+    if (Array.isArray(value)) {
+      const out = new Array<unknown>(value.length);
+      for (let i = 0; i < value.length; i++) out[i] = walk(value[i] as JsonValue);
+      return out;
+    }
+    const date = value[DATE];
+    if (typeof date === 'string' && onlyKey(value, DATE)) return new Date(date);
+    const wrapped = value[OBJ];
+    if (wrapped !== null && typeof wrapped === 'object' && !Array.isArray(wrapped) && onlyKey(value, OBJ)) {
+      return decodeObject(wrapped);
     }
     return decodeObject(value);
   };

@@ -82,6 +82,8 @@ export class SessionkitStore extends expressSession.Store {
   private readonly tenant: TenantId;
   private readonly clock: () => number;
   private readonly reads = new RecentReads(RECENT_READS);
+  /** Recent session ids' handles: a page view asks for one twice (get, then touch or set). */
+  private readonly handles = new Map<string, string>();
 
   constructor(options: SessionkitStoreOptions) {
     super();
@@ -130,7 +132,14 @@ export class SessionkitStore extends expressSession.Store {
    * `hashSessionIds: false` it is the session id itself: never show it then.
    */
   handleOf(sid: string): string {
-    return this.hashSessionIds ? sha256(sid) : sid;
+    if (!this.hashSessionIds) return sid;
+    let handle = this.handles.get(sid);
+    if (handle === undefined) {
+      handle = sha256(sid);
+      if (this.handles.size >= RECENT_READS) this.handles.delete(this.handles.keys().next().value as string);
+      this.handles.set(sid, handle);
+    }
+    return handle;
   }
 
   /** Reads a session: `null` when it is missing or expired. */
@@ -157,6 +166,13 @@ export class SessionkitStore extends expressSession.Store {
    * `touchAfterMs` (then it writes nothing). A session deleted meanwhile stays deleted.
    */
   override touch(sid: string, session: expressSession.SessionData, callback?: (err?: unknown) => void): void {
+    // The common case, a fresh session, is decided without I/O and calls back at once:
+    // express-session's end() then sends the response in one write instead of splitting
+    // it around an asynchronous touch.
+    if (this.skipsTouch(sid, session as unknown as SessionData)) {
+      callback?.(null);
+      return;
+    }
     settle('touch', callback, () => this.refresh(sid, session as unknown as SessionData));
   }
 
@@ -301,14 +317,27 @@ export class SessionkitStore extends expressSession.Store {
     if (session === null) {
       throw new SessionError('STORAGE', `session ${id} holds no session object`, { store: STORE, operation: 'get' });
     }
-    this.reads.set(id, {
-      userId: record.userId,
-      tenantId: record.tenantId,
-      createdAt: record.createdAt,
-      lastActivityMs: record.lastActivityAt.getTime(),
-      expiresMs: record.expiresAt.getTime(),
-      loaded: record.metadata,
-    });
+    const seen = this.reads.get(id);
+    if (seen !== undefined) {
+      // the same session read again: refresh its entry in place (no new object per page view)
+      seen.userId = record.userId;
+      seen.tenantId = record.tenantId;
+      seen.createdAt = record.createdAt;
+      seen.lastActivityMs = record.lastActivityAt.getTime();
+      seen.expiresMs = record.expiresAt.getTime();
+      seen.loaded = record.metadata;
+      seen.digest = undefined;
+    } else {
+      this.reads.set(id, {
+        userId: record.userId,
+        tenantId: record.tenantId,
+        createdAt: record.createdAt,
+        lastActivityMs: record.lastActivityAt.getTime(),
+        expiresMs: record.expiresAt.getTime(),
+        loaded: record.metadata,
+        digest: undefined,
+      });
+    }
     return session as unknown as expressSession.SessionData;
   }
 
@@ -411,6 +440,30 @@ export class SessionkitStore extends expressSession.Store {
       store: STORE,
       operation: 'set',
     });
+  }
+
+  /**
+   * Whether a touch writes nothing, decided synchronously: the session was read by this
+   * process and is fresh, or its cookie has expired. Anything unusual (a bad sid, a clock
+   * that throws) answers `false`, and {@link refresh} reports it.
+   */
+  private skipsTouch(sid: string, session: SessionData): boolean {
+    if (typeof sid !== 'string' || sid.length === 0 || typeof session !== 'object' || session === null) return false;
+    if (!this.hashSessionIds && (sid.length > MAX_IDENTIFIER_LENGTH || hasControlCharacters(sid))) return false;
+    const seen = this.reads.get(this.handleOf(sid));
+    if (seen === undefined) return false;
+    let now: number;
+    try {
+      now = this.clock();
+    } catch {
+      return false;
+    }
+    if (typeof now !== 'number' || !Number.isFinite(now)) return false;
+    const expiresMs = this.expiryOf(session, now);
+    if (expiresMs > now && !this.fresh(seen, now, expiresMs)) return false;
+    // the request is done with the data it read (only a set needs it, for its digest)
+    seen.loaded = undefined;
+    return true;
   }
 
   private async refresh(sid: string, session: SessionData): Promise<void> {

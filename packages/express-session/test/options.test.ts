@@ -121,6 +121,75 @@ describe('touchAfterMs', () => {
   });
 });
 
+describe('touch answers at once when it writes nothing', () => {
+  it('calls back synchronously for a fresh session (one response write in express-session), asynchronously when it writes', async () => {
+    const c = counted(new MemorySessionStore());
+    let t = Date.now();
+    const s = new SessionkitStore({ store: c.store, clock: () => t });
+    const cookie = () => ({ expires: new Date(t + 86_400_000) });
+    await call((cb) => s.set('sid-sync', { cookie: cookie(), userId: 'sam' } as never, cb));
+    await call((cb) => s.get('sid-sync', cb as never));
+    let calledBack: unknown = 'not yet';
+    s.touch('sid-sync', { cookie: cookie() } as never, (err) => {
+      calledBack = err;
+    });
+    expect(calledBack).toBeNull(); // before touch returned
+    expect(c.counts.extend ?? 0).toBe(0);
+
+    t += 61_000; // past touchAfterMs: the expiry is written back, through the backend
+    let later: unknown = 'not yet';
+    const done = new Promise<void>((resolve) =>
+      s.touch('sid-sync', { cookie: cookie() } as never, (err) => {
+        later = err;
+        resolve();
+      }),
+    );
+    expect(later).toBe('not yet');
+    await done;
+    expect(later).toBeNull();
+    expect(c.counts.extend).toBe(1);
+  });
+
+  it('a session this process never read, a bad sid or a clock that throws take the asynchronous path', async () => {
+    const c = counted(new MemorySessionStore());
+    let fail = false;
+    const s = new SessionkitStore({
+      store: c.store,
+      clock: () => {
+        if (fail) throw new Error('clock broke');
+        return Date.now();
+      },
+    });
+    const cookie = { expires: new Date(Date.now() + 60_000) };
+    let unread: unknown = 'not yet';
+    s.touch('sid-never-read', { cookie } as never, (err) => {
+      unread = err;
+    });
+    expect(unread).toBe('not yet');
+    const [bad] = await call((cb) => s.touch('' as never, { cookie } as never, cb));
+    expect(SessionError.hasCode(bad, 'INVALID')).toBe(true);
+    await call((cb) => s.set('sid-clock', { cookie, userId: 'cleo' } as never, cb));
+    await call((cb) => s.get('sid-clock', cb as never));
+    fail = true;
+    const [clockErr] = await call((cb) => s.touch('sid-clock', { cookie } as never, cb));
+    expect(SessionError.isInstance(clockErr)).toBe(true);
+    expect((clockErr as Error).message).toContain('clock broke');
+  });
+});
+
+describe('handles', () => {
+  it('stay the SHA-256 of the sid past the size of the handle cache', async () => {
+    const { createHash } = await import('node:crypto');
+    const s = new SessionkitStore({ store: new MemorySessionStore() });
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 12_000; i++) {
+        const sid = `sid-${i}`;
+        expect(s.handleOf(sid)).toBe(createHash('sha256').update(sid).digest('base64url'));
+      }
+    }
+  });
+});
+
 describe('no resurrection', () => {
   it('a session revoked after this request read it is not brought back by its set or touch', async () => {
     const store = new MemorySessionStore();
