@@ -1,10 +1,11 @@
 /**
- * Reads batched per turn of the event loop: on a single Redis, the gets that start while
- * one turn runs (the requests of many connections that a busy server reads at once) go
- * out together as one MGET when the turn ends, instead of one GET each. One command and
- * one reply for the batch cost the client and the server less than one per session.
- * A batch of one is a plain GET. A read has no effect, so holding it back until the turn
- * ends changes no outcome: it is sent before any timer of the turn can fire.
+ * Reads batched per turn of the event loop: on a single Redis, the first get of a turn
+ * goes out at once as a plain GET (a lone get waits for nothing), and the gets that start
+ * after it while the same turn runs (the requests of many connections that a busy server
+ * reads at once) go out together as one MGET when the turn ends, instead of one GET each.
+ * One command and one reply for the batch cost the client and the server less than one
+ * per session. A read has no effect, so holding it back until the turn ends changes no
+ * outcome: it is sent before any timer of the turn can fire.
  */
 import type { Redis } from 'ioredis';
 
@@ -21,9 +22,10 @@ export class GetBatch {
   readonly #notReady: () => Error;
   #keys: string[] = [];
   #waiters: Waiter[] = [];
-  #scheduled = false;
-  readonly #flushLater = (): void => {
-    this.#scheduled = false;
+  /** A get went out in this turn: the ones after it wait for the turn's end. */
+  #turn = false;
+  readonly #endTurn = (): void => {
+    this.#turn = false;
     this.#flush();
   };
 
@@ -33,16 +35,18 @@ export class GetBatch {
     this.#notReady = notReady;
   }
 
-  /** The value at `key` as bytes, or null: read with the other gets of this turn. */
+  /** The value at `key` as bytes, or null: at once for a turn's first get, else with the turn's batch. */
   get(key: string): Promise<Buffer | null> {
+    if (!this.#turn) {
+      this.#turn = true;
+      later(this.#endTurn);
+      if (this.#client.status !== 'ready') return Promise.reject(this.#notReady());
+      return this.#client.getBuffer(key);
+    }
     return new Promise<Buffer | null>((resolve, reject) => {
       this.#keys.push(key);
       this.#waiters.push({ resolve, reject });
       if (this.#keys.length >= MAX_BATCH) this.#flush();
-      else if (!this.#scheduled) {
-        this.#scheduled = true;
-        later(this.#flushLater);
-      }
     });
   }
 
