@@ -37,3 +37,9 @@ export function digestOf(metadata: JsonValue): string {
   }
   return sha256(canonical(value));
 }
+
+/** Whether `value` has the shape of {@link digestOf}'s output (a record written before digests were stored has `''`). */
+export function isDigest(value: unknown): value is string {
+  return typeof value === 'string' && value.length === 43 && DIGEST.test(value);
+}
+const DIGEST = /^[A-Za-z0-9_-]{43}$/;

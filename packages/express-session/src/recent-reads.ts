@@ -3,7 +3,6 @@
 // skipped), who owns it and when it began (so a set can update it, or move it when the
 // user changed), and a digest of its data (so a set that changes nothing is a touch).
 // Bounded: the oldest entries go first; a miss only costs a read or a create attempt.
-import type { JsonValue } from '@sessionkit/core';
 
 export interface RecentRead {
   userId: string;
@@ -13,11 +12,10 @@ export interface RecentRead {
   /** When the record expires in the backend. */
   expiresMs: number;
   /**
-   * The session's data as read, until the request's touch or set is done with it (the
-   * digest of a read is worked out only if a set needs it).
+   * SHA-256 of the session's data without the cookie's expiry, as stored (a record
+   * carries it in its transactionId), when known: a set with the same digest writes
+   * nothing while the session is fresh.
    */
-  loaded?: JsonValue | undefined;
-  /** SHA-256 of the session's data without the cookie's expiry, once known. */
   digest?: string | undefined;
 }
 

@@ -68,6 +68,44 @@ export function encodeSession(session: unknown): { [key: string]: JsonValue } {
   return encoded;
 }
 
+/**
+ * The session from a record's metadata that the caller owns (a store hands out a copy on
+ * every read): Dates revived and wrapped objects unwrapped in place, no copy made.
+ * `null` when the metadata is not a session object.
+ */
+export function reviveSession(metadata: JsonValue): Record<string, unknown> | null {
+  const session = revive(metadata);
+  if (session === null || typeof session !== 'object' || Array.isArray(session) || session instanceof Date) return null;
+  return session as Record<string, unknown>;
+}
+
+function revive(value: JsonValue): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i] as JsonValue;
+      if (item !== null && typeof item === 'object') value[i] = revive(item) as JsonValue;
+    }
+    return value;
+  }
+  const date = value[DATE];
+  if (typeof date === 'string' && onlyKey(value, DATE)) return new Date(date);
+  const wrapped = value[OBJ];
+  if (wrapped !== null && typeof wrapped === 'object' && !Array.isArray(wrapped) && onlyKey(value, OBJ)) {
+    return reviveObject(wrapped);
+  }
+  return reviveObject(value);
+}
+
+function reviveObject(value: { [key: string]: JsonValue }): { [key: string]: JsonValue } {
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    const item = value[key] as JsonValue;
+    if (item !== null && typeof item === 'object') value[key] = revive(item) as JsonValue;
+  }
+  return value;
+}
+
 /** Whether `key` is the object's one own key (checked without allocating a key list). */
 function onlyKey(value: { [key: string]: JsonValue }, key: string): boolean {
   let own = 0;

@@ -10,7 +10,7 @@ import {
   tenantId,
 } from '@sessionkit/core';
 import expressSession from 'express-session';
-import { digestOf, sha256 } from './digest.js';
+import { digestOf, isDigest, sha256 } from './digest.js';
 import { asSessionError, invalid, optionError, STORE } from './errors.js';
 import {
   ANONYMOUS_PREFIX,
@@ -23,7 +23,7 @@ import {
   type SessionkitStoreOptions,
 } from './options.js';
 import { type RecentRead, RecentReads } from './recent-reads.js';
-import { decodeSession, encodeSession } from './session-codec.js';
+import { encodeSession, reviveSession } from './session-codec.js';
 
 /** How many sessions' last reads are remembered between a request's get and its touch. */
 const RECENT_READS = 10_000;
@@ -182,7 +182,7 @@ export class SessionkitStore extends expressSession.Store {
       const records = await this.store.listByUser(this.userIdArg('listSessions', userId), this.tenantArg(tenant));
       const out: SessionSummary[] = [];
       for (const r of records) {
-        const session = decodeSession(r.metadata);
+        const session = reviveSession(r.metadata);
         if (session === null) continue;
         out.push({
           handle: r.id,
@@ -313,20 +313,22 @@ export class SessionkitStore extends expressSession.Store {
       this.reads.delete(id);
       return null;
     }
-    const session = decodeSession(record.metadata);
+    // the record is this call's own (a store hands out copies): its data becomes the session in place
+    const session = reviveSession(record.metadata);
     if (session === null) {
       throw new SessionError('STORAGE', `session ${id} holds no session object`, { store: STORE, operation: 'get' });
     }
+    const digest = isDigest(record.transactionId) ? record.transactionId : undefined;
     const seen = this.reads.get(id);
     if (seen !== undefined) {
-      // the same session read again: refresh its entry in place (no new object per page view)
+      // the same session read again: its entry, updated in place, moves to the newest end
       seen.userId = record.userId;
       seen.tenantId = record.tenantId;
       seen.createdAt = record.createdAt;
       seen.lastActivityMs = record.lastActivityAt.getTime();
       seen.expiresMs = record.expiresAt.getTime();
-      seen.loaded = record.metadata;
-      seen.digest = undefined;
+      seen.digest = digest;
+      this.reads.set(id, seen);
     } else {
       this.reads.set(id, {
         userId: record.userId,
@@ -334,8 +336,7 @@ export class SessionkitStore extends expressSession.Store {
         createdAt: record.createdAt,
         lastActivityMs: record.lastActivityAt.getTime(),
         expiresMs: record.expiresAt.getTime(),
-        loaded: record.metadata,
-        digest: undefined,
+        digest,
       });
     }
     return session as unknown as expressSession.SessionData;
@@ -361,7 +362,8 @@ export class SessionkitStore extends expressSession.Store {
       id,
       userId,
       tenantId: tenant,
-      transactionId: '',
+      // the digest of the data: a later read knows what is stored without hashing it again
+      transactionId: digest,
       factorsUsed: [],
       assuranceLevel: 0,
       metadata,
@@ -370,11 +372,7 @@ export class SessionkitStore extends expressSession.Store {
       lastActivityAt: new Date(now),
     };
     if (seen && seen.userId === userId && seen.tenantId === tenant) {
-      const before = seen.digest ?? (seen.loaded === undefined ? undefined : digestOf(seen.loaded));
-      if (before === digest && this.fresh(seen, now, expiresMs)) {
-        this.reads.set(id, { ...seen, loaded: undefined, digest });
-        return;
-      }
+      if (seen.digest === digest && this.fresh(seen, now, expiresMs)) return;
       try {
         await this.store.update({ ...record, createdAt: seen.createdAt });
       } catch (error) {
@@ -385,7 +383,7 @@ export class SessionkitStore extends expressSession.Store {
         }
         throw error;
       }
-      this.reads.set(id, { ...seen, lastActivityMs: now, expiresMs, loaded: undefined, digest });
+      this.reads.set(id, { ...seen, lastActivityMs: now, expiresMs, digest });
       return;
     }
     if (seen) {
@@ -460,18 +458,13 @@ export class SessionkitStore extends expressSession.Store {
     }
     if (typeof now !== 'number' || !Number.isFinite(now)) return false;
     const expiresMs = this.expiryOf(session, now);
-    if (expiresMs > now && !this.fresh(seen, now, expiresMs)) return false;
-    // the request is done with the data it read (only a set needs it, for its digest)
-    seen.loaded = undefined;
-    return true;
+    return expiresMs <= now || this.fresh(seen, now, expiresMs);
   }
 
   private async refresh(sid: string, session: SessionData): Promise<void> {
     const id = this.idOf('touch', sid);
     const now = this.clock();
     const seen = this.reads.get(id);
-    // the request is done with the data it read (only a set needs it, for its digest)
-    if (seen !== undefined) seen.loaded = undefined;
     const expiresMs = this.expiryOf(session, now);
     if (expiresMs <= now) return;
     if (seen && this.fresh(seen, now, expiresMs)) return;
@@ -485,7 +478,7 @@ export class SessionkitStore extends expressSession.Store {
       }
       throw error;
     }
-    if (seen) this.reads.set(id, { ...seen, lastActivityMs: now, expiresMs, loaded: undefined });
+    if (seen) this.reads.set(id, { ...seen, lastActivityMs: now, expiresMs });
   }
 
   /**

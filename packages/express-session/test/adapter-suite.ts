@@ -99,6 +99,20 @@ export function describeAdapter(name: BackendName): void {
         expect(writes()).toBe(0);
       });
 
+      it('resave: true: a save that changes nothing writes nothing while the session is fresh; a change is written', async () => {
+        const { raw, store, counts, writes, browser } = await setup({ resave: true });
+        const b = browser();
+        const login = await b.post('/login?user=erin');
+        reset(counts);
+        for (let i = 0; i < 3; i++) expect((await b.get('/page')).body.userId).toBe('erin');
+        expect(counts.get).toBe(3);
+        expect(writes()).toBe(0);
+        await b.post('/cart?item=pen');
+        expect(writes()).toBe(1);
+        const record = await raw.get(store.handleOf(login.body.sid as string));
+        expect((record?.metadata as { cart?: unknown }).cart).toBe('pen');
+      });
+
       it('touchAfterMs: 0 writes the expiry back on every page view', async () => {
         const { counts, writes, browser } = await setup({ rolling: true }, { touchAfterMs: 0 });
         const b = browser();

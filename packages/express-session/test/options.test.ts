@@ -1,5 +1,5 @@
 // Construction, argument checks and the session <-> metadata mapping (no server needed).
-import { SessionError, type SessionStore } from '@sessionkit/core';
+import { SessionError, type SessionRecord, type SessionStore } from '@sessionkit/core';
 import { JwtSessionStore } from '@sessionkit/store-jwt';
 import { MemorySessionStore } from '@sessionkit/store-memory';
 import { describe, expect, it } from 'vitest';
@@ -174,6 +174,43 @@ describe('touch answers at once when it writes nothing', () => {
     const [clockErr] = await call((cb) => s.touch('sid-clock', { cookie } as never, cb));
     expect(SessionError.isInstance(clockErr)).toBe(true);
     expect((clockErr as Error).message).toContain('clock broke');
+  });
+});
+
+describe('the digest of what is stored (the record transactionId)', () => {
+  it('a change inside a nested object of a read session is saved; saving it again unchanged writes nothing', async () => {
+    const c = counted(new MemorySessionStore());
+    const s = new SessionkitStore({ store: c.store });
+    const cookie = { expires: new Date(Date.now() + 86_400_000) };
+    await call((cb) => s.set('sid-nested', { cookie, userId: 'nia', prefs: { theme: 'light' } } as never, cb));
+    const [, read] = await call<Record<string, { theme: string }>>((cb) => s.get('sid-nested', cb as never));
+    (read?.prefs as { theme: string }).theme = 'dark'; // mutated in place, as an app does
+    await call((cb) => s.set('sid-nested', read as never, cb));
+    const stored = await c.store.get(s.handleOf('sid-nested'));
+    expect((stored?.metadata as { prefs: unknown }).prefs).toEqual({ theme: 'dark' });
+    const updates = c.counts.update ?? 0;
+    const [, again] = await call<Record<string, unknown>>((cb) => s.get('sid-nested', cb as never));
+    await call((cb) => s.set('sid-nested', again as never, cb));
+    expect(c.counts.update ?? 0).toBe(updates);
+  });
+
+  it('a record without a digest (written before digests were stored) is written once by an unchanged save, then skipped', async () => {
+    const c = counted(new MemorySessionStore());
+    const s = new SessionkitStore({ store: c.store });
+    const cookie = { expires: new Date(Date.now() + 86_400_000) };
+    await call((cb) => s.set('sid-old-format', { cookie, userId: 'otto' } as never, cb));
+    const handle = s.handleOf('sid-old-format');
+    const stored = await c.store.get(handle);
+    expect(stored?.transactionId).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    await c.store.update({ ...(stored as SessionRecord), transactionId: '' });
+    const fresh = new SessionkitStore({ store: c.store }); // another process: nothing remembered
+    const updates = c.counts.update ?? 0;
+    for (let i = 0; i < 3; i++) {
+      const [, read] = await call<Record<string, unknown>>((cb) => fresh.get('sid-old-format', cb as never));
+      await call((cb) => fresh.set('sid-old-format', read as never, cb));
+    }
+    expect((c.counts.update ?? 0) - updates).toBe(1);
+    expect((await c.store.get(handle))?.transactionId).toBe(stored?.transactionId);
   });
 });
 
