@@ -3,7 +3,7 @@
 // skipped), who owns it and when it began (so a set can update it, or move it when the
 // user changed), and a digest of its data (so a set that changes nothing is a touch).
 // Bounded: the oldest entries go first; a miss only costs a read or a create attempt.
-import type { JsonValue } from '@sessionkit/core';
+import type { JsonValue, SessionRecord } from '@sessionkit/core';
 
 export interface RecentRead {
   userId: string;
@@ -37,6 +37,33 @@ export class RecentReads {
       const oldest = this.entries.keys().next().value as string;
       this.entries.delete(oldest);
     }
+  }
+
+  /**
+   * Remembers the record a get read: a session read again has its entry refreshed in
+   * place (no new object per page view, and it keeps its place in the eviction order).
+   */
+  remember(id: string, record: SessionRecord): void {
+    const seen = this.entries.get(id);
+    if (seen !== undefined) {
+      seen.userId = record.userId;
+      seen.tenantId = record.tenantId;
+      seen.createdAt = record.createdAt;
+      seen.lastActivityMs = record.lastActivityAt.getTime();
+      seen.expiresMs = record.expiresAt.getTime();
+      seen.loaded = record.metadata;
+      seen.digest = undefined;
+      return;
+    }
+    this.set(id, {
+      userId: record.userId,
+      tenantId: record.tenantId,
+      createdAt: record.createdAt,
+      lastActivityMs: record.lastActivityAt.getTime(),
+      expiresMs: record.expiresAt.getTime(),
+      loaded: record.metadata,
+      digest: undefined,
+    });
   }
 
   delete(id: string): void {
