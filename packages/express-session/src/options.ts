@@ -1,4 +1,15 @@
-import type { KnownOptions, SessionStore } from '@sessionkit/core';
+// The constructor's options: their types, defaults and names, and readStoreOptions, which
+// checks them (INVALID naming the option) and resolves the defaults.
+import {
+  durationOption,
+  invalidOption,
+  type KnownOptions,
+  rejectUnknownOptions,
+  type SessionStore,
+  type TenantId,
+  tenantId,
+} from '@sessionkit/core';
+import { STORE } from './errors.js';
 
 /** The session object as express-session and @fastify/session hand it to a store. */
 export type SessionData = Record<string, unknown> & { cookie?: unknown };
@@ -82,3 +93,68 @@ export const KNOWN_OPTIONS: KnownOptions<SessionkitStoreOptions> = {
   tenant: true,
   clock: true,
 };
+
+/** The methods of the sessionkit store that this store calls. */
+const STORE_METHODS = ['create', 'get', 'update', 'delete', 'deleteByUser', 'extend', 'listByUser'] as const;
+
+/** The options as {@link readStoreOptions} resolves them: checked, defaults filled in. */
+export interface StoreSettings {
+  store: SessionStore;
+  touchAfterMs: number;
+  defaultTtlMs: number;
+  hashSessionIds: boolean;
+  userOf: (session: SessionData) => unknown;
+  tenantOf: ((session: SessionData) => unknown) | undefined;
+  tenant: TenantId;
+  clock: () => number;
+}
+
+/** Checks the constructor's options (INVALID naming the first bad one) and fills in the defaults. */
+export function readStoreOptions(options: SessionkitStoreOptions): StoreSettings {
+  if (typeof options !== 'object' || options === null) throw invalidOption(STORE, 'options', 'must be an object');
+  rejectUnknownOptions(STORE, options, KNOWN_OPTIONS);
+  const store = options.store as SessionStore | undefined;
+  if (typeof store !== 'object' || store === null || typeof store.capabilities !== 'object') {
+    throw invalidOption(STORE, 'store', 'must be a sessionkit SessionStore (for example a RedisSessionStore)');
+  }
+  for (const method of STORE_METHODS) {
+    if (typeof store[method] !== 'function') throw invalidOption(STORE, 'store', `has no ${method}() method`);
+  }
+  if (store.capabilities.customIds === false || store.capabilities.mutate === false) {
+    throw invalidOption(
+      STORE,
+      'store',
+      'cannot keep express-session sessions: it does not take caller-chosen ids or update sessions ' +
+        '(store-jwt is stateless: its id is the signed token). Use a server-side store: memory, Redis, PostgreSQL or memcached',
+    );
+  }
+  const touchAfterMs = durationOption(STORE, 'touchAfterMs', options.touchAfterMs, DEFAULT_TOUCH_AFTER_MS, {
+    min: 0,
+    max: 2 ** 31 - 1,
+  });
+  const defaultTtlMs = durationOption(STORE, 'defaultTtlMs', options.defaultTtlMs, DEFAULT_TTL_MS);
+  if (options.hashSessionIds !== undefined && typeof options.hashSessionIds !== 'boolean') {
+    throw invalidOption(STORE, 'hashSessionIds', 'must be a boolean');
+  }
+  for (const fn of ['userOf', 'tenantOf', 'clock'] as const) {
+    if (options[fn] !== undefined && typeof options[fn] !== 'function') {
+      throw invalidOption(STORE, fn, 'must be a function');
+    }
+  }
+  let tenant: TenantId;
+  try {
+    tenant = tenantId(options.tenant ?? DEFAULT_TENANT);
+  } catch (error) {
+    throw invalidOption(STORE, 'tenant', `is not a valid tenant id: ${(error as Error).message}`);
+  }
+  return {
+    store,
+    touchAfterMs,
+    defaultTtlMs,
+    hashSessionIds: options.hashSessionIds ?? true,
+    userOf: options.userOf ?? defaultUserOf,
+    tenantOf: options.tenantOf,
+    tenant,
+    clock: options.clock ?? Date.now,
+  };
+}

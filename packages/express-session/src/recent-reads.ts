@@ -3,6 +3,8 @@
 // skipped), who owns it and when it began (so a set can update it, or move it when the
 // user changed), and a digest of its data (so a set that changes nothing is a touch).
 // Bounded: the oldest entries go first; a miss only costs a read or a create attempt.
+import type { SessionRecord } from '@sessionkit/core';
+import { isDigest } from './digest.js';
 
 export interface RecentRead {
   userId: string;
@@ -35,6 +37,34 @@ export class RecentReads {
       const oldest = this.entries.keys().next().value as string;
       this.entries.delete(oldest);
     }
+  }
+
+  /**
+   * Remembers the record a get read: a session read again has its entry refreshed in
+   * place (no new object per page view) and moved to the newest end of the eviction order.
+   */
+  remember(id: string, record: SessionRecord): void {
+    const digest = isDigest(record.transactionId) ? record.transactionId : undefined;
+    const seen = this.entries.get(id);
+    if (seen !== undefined) {
+      seen.userId = record.userId;
+      seen.tenantId = record.tenantId;
+      seen.createdAt = record.createdAt;
+      seen.lastActivityMs = record.lastActivityAt.getTime();
+      seen.expiresMs = record.expiresAt.getTime();
+      seen.digest = digest;
+      this.entries.delete(id);
+      this.entries.set(id, seen);
+      return;
+    }
+    this.set(id, {
+      userId: record.userId,
+      tenantId: record.tenantId,
+      createdAt: record.createdAt,
+      lastActivityMs: record.lastActivityAt.getTime(),
+      expiresMs: record.expiresAt.getTime(),
+      digest,
+    });
   }
 
   delete(id: string): void {

@@ -1,35 +1,27 @@
+// The express-session Store: its public methods, and the flow behind them (read, write
+// with createOrReplace, the synchronous skipsTouch and refresh) over a sessionkit store.
 import {
-  durationOption,
   hasControlCharacters,
+  invalidInput,
   MAX_IDENTIFIER_LENGTH,
-  rejectUnknownOptions,
   SessionError,
   type SessionRecord,
   type SessionStore,
-  type TenantId,
-  tenantId,
 } from '@sessionkit/core';
 import expressSession from 'express-session';
-import { digestOf, isDigest, sha256 } from './digest.js';
-import { asSessionError, invalid, optionError, STORE } from './errors.js';
-import {
-  ANONYMOUS_PREFIX,
-  DEFAULT_TENANT,
-  DEFAULT_TOUCH_AFTER_MS,
-  DEFAULT_TTL_MS,
-  defaultUserOf,
-  KNOWN_OPTIONS,
-  type SessionData,
-  type SessionkitStoreOptions,
-} from './options.js';
-import { type RecentRead, RecentReads } from './recent-reads.js';
+import { type Callback, isGone, settle } from './callbacks.js';
+import { digestOf, sha256 } from './digest.js';
+import { asSessionError, STORE } from './errors.js';
+import { expiryOf, fresh } from './expiry.js';
+import { readStoreOptions, type SessionData, type SessionkitStoreOptions } from './options.js';
+import { Owners } from './owners.js';
+import { RecentReads } from './recent-reads.js';
 import { encodeSession, reviveSession } from './session-codec.js';
 
 /** How many sessions' last reads are remembered between a request's get and its touch. */
 const RECENT_READS = 10_000;
-const STORE_METHODS = ['create', 'get', 'update', 'delete', 'deleteByUser', 'extend', 'listByUser'] as const;
-
-type Callback<T = void> = (err?: unknown, value?: T) => void;
+/** What a session id must be with `hashSessionIds: false` (it is the record's id then). */
+const RAW_SID_RULE = `must be at most ${MAX_IDENTIFIER_LENGTH} characters with no control characters`;
 
 /** One of a user's sessions, for a "your devices" page. */
 export interface SessionSummary {
@@ -40,28 +32,6 @@ export interface SessionSummary {
   createdAt: Date;
   lastActivityAt: Date;
   expiresAt: Date;
-}
-
-function isGone(error: unknown): boolean {
-  return SessionError.hasCode(error, 'NOT_FOUND') || SessionError.hasCode(error, 'EXPIRED');
-}
-
-/** Runs `work` and reports to a Node-style callback (outside the promise, so a throwing callback is not swallowed). */
-function settle<T>(operation: string, callback: Callback<T> | undefined, work: () => Promise<T>): void {
-  let promise: Promise<T>;
-  try {
-    promise = work();
-  } catch (error) {
-    promise = Promise.reject(error);
-  }
-  promise.then(
-    (value) => {
-      if (callback) process.nextTick(callback, null, value);
-    },
-    (error) => {
-      if (callback) process.nextTick(callback, asSessionError(error, operation));
-    },
-  );
 }
 
 /**
@@ -77,9 +47,7 @@ export class SessionkitStore extends expressSession.Store {
   readonly touchAfterMs: number;
   readonly defaultTtlMs: number;
   private readonly hashSessionIds: boolean;
-  private readonly userOf: (session: SessionData) => unknown;
-  private readonly tenantOf: ((session: SessionData) => unknown) | undefined;
-  private readonly tenant: TenantId;
+  private readonly owners: Owners;
   private readonly clock: () => number;
   private readonly reads = new RecentReads(RECENT_READS);
   /** Recent session ids' handles: a page view asks for one twice (get, then touch or set). */
@@ -87,43 +55,13 @@ export class SessionkitStore extends expressSession.Store {
 
   constructor(options: SessionkitStoreOptions) {
     super();
-    if (typeof options !== 'object' || options === null) throw optionError('options', 'must be an object');
-    rejectUnknownOptions(STORE, options, KNOWN_OPTIONS);
-    const store = options.store as SessionStore | undefined;
-    if (typeof store !== 'object' || store === null || typeof store.capabilities !== 'object') {
-      throw optionError('store', 'must be a sessionkit SessionStore (for example a RedisSessionStore)');
-    }
-    for (const method of STORE_METHODS) {
-      if (typeof store[method] !== 'function') throw optionError('store', `has no ${method}() method`);
-    }
-    if (store.capabilities.customIds === false || store.capabilities.mutate === false) {
-      throw optionError(
-        'store',
-        'cannot keep express-session sessions: it does not take caller-chosen ids or update sessions ' +
-          '(store-jwt is stateless: its id is the signed token). Use a server-side store: memory, Redis, PostgreSQL or memcached',
-      );
-    }
-    this.store = store;
-    this.touchAfterMs = durationOption(STORE, 'touchAfterMs', options.touchAfterMs, DEFAULT_TOUCH_AFTER_MS, {
-      min: 0,
-      max: 2 ** 31 - 1,
-    });
-    this.defaultTtlMs = durationOption(STORE, 'defaultTtlMs', options.defaultTtlMs, DEFAULT_TTL_MS);
-    if (options.hashSessionIds !== undefined && typeof options.hashSessionIds !== 'boolean') {
-      throw optionError('hashSessionIds', 'must be a boolean');
-    }
-    this.hashSessionIds = options.hashSessionIds ?? true;
-    for (const fn of ['userOf', 'tenantOf', 'clock'] as const) {
-      if (options[fn] !== undefined && typeof options[fn] !== 'function') throw optionError(fn, 'must be a function');
-    }
-    this.userOf = options.userOf ?? defaultUserOf;
-    this.tenantOf = options.tenantOf;
-    try {
-      this.tenant = tenantId(options.tenant ?? DEFAULT_TENANT);
-    } catch (error) {
-      throw optionError('tenant', `is not a valid tenant id: ${(error as Error).message}`);
-    }
-    this.clock = options.clock ?? Date.now;
+    const settings = readStoreOptions(options);
+    this.store = settings.store;
+    this.touchAfterMs = settings.touchAfterMs;
+    this.defaultTtlMs = settings.defaultTtlMs;
+    this.hashSessionIds = settings.hashSessionIds;
+    this.owners = new Owners(settings);
+    this.clock = settings.clock;
   }
 
   /**
@@ -179,7 +117,8 @@ export class SessionkitStore extends expressSession.Store {
   /** Every unexpired session of a user (in `tenant`, default the `tenant` option), oldest first. */
   async listSessions(userId: string | number, tenant?: string): Promise<SessionSummary[]> {
     try {
-      const records = await this.store.listByUser(this.userIdArg('listSessions', userId), this.tenantArg(tenant));
+      const user = this.owners.userIdArg('listSessions', userId);
+      const records = await this.store.listByUser(user, this.owners.tenantArg(tenant));
       const out: SessionSummary[] = [];
       for (const r of records) {
         const session = reviveSession(r.metadata);
@@ -204,9 +143,9 @@ export class SessionkitStore extends expressSession.Store {
    */
   async revokeSession(userId: string | number, handle: string, tenant?: string): Promise<boolean> {
     try {
-      const user = this.userIdArg('revokeSession', userId);
-      const tenantValue = this.tenantArg(tenant);
-      if (typeof handle !== 'string') throw invalid('revokeSession', 'handle', 'must be a string');
+      const user = this.owners.userIdArg('revokeSession', userId);
+      const tenantValue = this.owners.tenantArg(tenant);
+      if (typeof handle !== 'string') throw invalidInput(STORE, 'revokeSession', 'handle', 'must be a string');
       let record: SessionRecord | null;
       try {
         record = await this.store.get(handle);
@@ -226,78 +165,20 @@ export class SessionkitStore extends expressSession.Store {
   /** Deletes every session of a user ("log out everywhere"); resolves how many live ones it removed. */
   async revokeUser(userId: string | number, tenant?: string): Promise<number> {
     try {
-      return await this.store.deleteByUser(this.userIdArg('revokeUser', userId), this.tenantArg(tenant));
+      return await this.store.deleteByUser(this.owners.userIdArg('revokeUser', userId), this.owners.tenantArg(tenant));
     } catch (error) {
       throw asSessionError(error, 'revokeUser');
     }
   }
 
   private idOf(operation: string, sid: unknown): string {
-    if (typeof sid !== 'string' || sid.length === 0) throw invalid(operation, 'sid', 'must be a non-empty string');
+    if (typeof sid !== 'string' || sid.length === 0) {
+      throw invalidInput(STORE, operation, 'sid', 'must be a non-empty string');
+    }
     if (!this.hashSessionIds && (sid.length > MAX_IDENTIFIER_LENGTH || hasControlCharacters(sid))) {
-      throw invalid(operation, 'sid', `must be at most ${MAX_IDENTIFIER_LENGTH} characters with no control characters`);
+      throw invalidInput(STORE, operation, 'sid', RAW_SID_RULE);
     }
     return this.handleOf(sid);
-  }
-
-  private userIdArg(operation: string, userId: unknown): string {
-    if (typeof userId === 'number' && Number.isFinite(userId)) return String(userId);
-    if (typeof userId === 'string' && userId.length > 0) return userId;
-    throw invalid(operation, 'userId', 'must be a non-empty string or a finite number');
-  }
-
-  private tenantArg(tenant: string | undefined): TenantId {
-    return tenant === undefined ? this.tenant : tenantId(tenant);
-  }
-
-  /** The user of a session, or its own pseudo-user `anon:<sha256 of sid>` when it has none yet. */
-  private userIdOf(session: SessionData, sid: string): string {
-    let user: unknown;
-    try {
-      user = this.userOf(session);
-    } catch (error) {
-      throw new SessionError('INVALID', `userOf threw: ${(error as Error)?.message}`, {
-        store: STORE,
-        operation: 'set',
-        field: 'userOf',
-        cause: error,
-      });
-    }
-    if (user === undefined || user === null) return `${ANONYMOUS_PREFIX}${sha256(sid)}`;
-    if (typeof user === 'number' && Number.isFinite(user)) return String(user);
-    if (typeof user === 'string' && user.length > 0) return user;
-    throw invalid('set', 'userOf', 'must return a non-empty string, a finite number, or undefined for no user');
-  }
-
-  private tenantIdOf(session: SessionData): TenantId {
-    if (!this.tenantOf) return this.tenant;
-    let value: unknown;
-    try {
-      value = this.tenantOf(session);
-    } catch (error) {
-      throw new SessionError('INVALID', `tenantOf threw: ${(error as Error)?.message}`, {
-        store: STORE,
-        operation: 'set',
-        field: 'tenantOf',
-        cause: error,
-      });
-    }
-    try {
-      return tenantId(value as string);
-    } catch (error) {
-      throw invalid('set', 'tenantOf', `returned an invalid tenant: ${(error as Error).message}`);
-    }
-  }
-
-  /** When the session should expire: its cookie's expiry, or `defaultTtlMs` from now for a browser-session cookie. */
-  private expiryOf(session: SessionData, now: number): number {
-    const cookie = session.cookie as { expires?: unknown } | undefined;
-    const expires = cookie?.expires;
-    if (expires instanceof Date || typeof expires === 'string' || typeof expires === 'number') {
-      const ms = new Date(expires).getTime();
-      if (!Number.isNaN(ms)) return ms;
-    }
-    return now + this.defaultTtlMs;
   }
 
   private async read(sid: string): Promise<expressSession.SessionData | null> {
@@ -318,38 +199,20 @@ export class SessionkitStore extends expressSession.Store {
     if (session === null) {
       throw new SessionError('STORAGE', `session ${id} holds no session object`, { store: STORE, operation: 'get' });
     }
-    const digest = isDigest(record.transactionId) ? record.transactionId : undefined;
-    const seen = this.reads.get(id);
-    if (seen !== undefined) {
-      // the same session read again: its entry, updated in place, moves to the newest end
-      seen.userId = record.userId;
-      seen.tenantId = record.tenantId;
-      seen.createdAt = record.createdAt;
-      seen.lastActivityMs = record.lastActivityAt.getTime();
-      seen.expiresMs = record.expiresAt.getTime();
-      seen.digest = digest;
-      this.reads.set(id, seen);
-    } else {
-      this.reads.set(id, {
-        userId: record.userId,
-        tenantId: record.tenantId,
-        createdAt: record.createdAt,
-        lastActivityMs: record.lastActivityAt.getTime(),
-        expiresMs: record.expiresAt.getTime(),
-        digest,
-      });
-    }
+    this.reads.remember(id, record);
     return session as unknown as expressSession.SessionData;
   }
 
   private async write(sid: string, session: SessionData): Promise<void> {
     const id = this.idOf('set', sid);
-    if (typeof session !== 'object' || session === null) throw invalid('set', 'session', 'must be an object');
+    if (typeof session !== 'object' || session === null) {
+      throw invalidInput(STORE, 'set', 'session', 'must be an object');
+    }
     const now = this.clock();
     const metadata = encodeSession(session);
-    const userId = this.userIdOf(session, sid);
-    const tenant = this.tenantIdOf(session);
-    const expiresMs = this.expiryOf(session, now);
+    const userId = this.owners.userIdOf(session, sid);
+    const tenant = this.owners.tenantIdOf(session);
+    const expiresMs = expiryOf(session, now, this.defaultTtlMs);
     if (expiresMs <= now) {
       // its cookie has expired: as MemoryStore, keep nothing
       this.reads.delete(id);
@@ -372,7 +235,7 @@ export class SessionkitStore extends expressSession.Store {
       lastActivityAt: new Date(now),
     };
     if (seen && seen.userId === userId && seen.tenantId === tenant) {
-      if (seen.digest === digest && this.fresh(seen, now, expiresMs)) return;
+      if (seen.digest === digest && fresh(seen, now, expiresMs, this.touchAfterMs)) return;
       try {
         await this.store.update({ ...record, createdAt: seen.createdAt });
       } catch (error) {
@@ -457,17 +320,17 @@ export class SessionkitStore extends expressSession.Store {
       return false;
     }
     if (typeof now !== 'number' || !Number.isFinite(now)) return false;
-    const expiresMs = this.expiryOf(session, now);
-    return expiresMs <= now || this.fresh(seen, now, expiresMs);
+    const expiresMs = expiryOf(session, now, this.defaultTtlMs);
+    return expiresMs <= now || fresh(seen, now, expiresMs, this.touchAfterMs);
   }
 
   private async refresh(sid: string, session: SessionData): Promise<void> {
     const id = this.idOf('touch', sid);
     const now = this.clock();
     const seen = this.reads.get(id);
-    const expiresMs = this.expiryOf(session, now);
+    const expiresMs = expiryOf(session, now, this.defaultTtlMs);
     if (expiresMs <= now) return;
-    if (seen && this.fresh(seen, now, expiresMs)) return;
+    if (seen && fresh(seen, now, expiresMs, this.touchAfterMs)) return;
     try {
       await this.store.extend(id, expiresMs - now);
     } catch (error) {
@@ -479,14 +342,5 @@ export class SessionkitStore extends expressSession.Store {
       throw error;
     }
     if (seen) this.reads.set(id, { ...seen, lastActivityMs: now, expiresMs });
-  }
-
-  /**
-   * Whether a write can be skipped: the session was active within `touchAfterMs`, and its
-   * stored expiry is still more than half the cookie's remaining life away (so a cookie
-   * shorter than `touchAfterMs` never outlives its record while the user is active).
-   */
-  private fresh(seen: RecentRead, now: number, cookieExpiresMs: number): boolean {
-    return now - seen.lastActivityMs < this.touchAfterMs && seen.expiresMs - now > (cookieExpiresMs - now) / 2;
   }
 }

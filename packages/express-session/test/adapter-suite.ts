@@ -110,7 +110,7 @@ export function describeAdapter(name: BackendName): void {
         await b.post('/cart?item=pen');
         expect(writes()).toBe(1);
         const record = await raw.get(store.handleOf(login.body.sid as string));
-        expect((record?.metadata as { cart?: unknown }).cart).toBe('pen');
+        expect((record?.metadata as { cart?: unknown } | undefined)?.cart).toBe('pen');
       });
 
       it('touchAfterMs: 0 writes the expiry back on every page view', async () => {

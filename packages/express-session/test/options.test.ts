@@ -187,7 +187,7 @@ describe('the digest of what is stored (the record transactionId)', () => {
     (read?.prefs as { theme: string }).theme = 'dark'; // mutated in place, as an app does
     await call((cb) => s.set('sid-nested', read as never, cb));
     const stored = await c.store.get(s.handleOf('sid-nested'));
-    expect((stored?.metadata as { prefs: unknown }).prefs).toEqual({ theme: 'dark' });
+    expect((stored?.metadata as { prefs: unknown } | undefined)?.prefs).toEqual({ theme: 'dark' });
     const updates = c.counts.update ?? 0;
     const [, again] = await call<Record<string, unknown>>((cb) => s.get('sid-nested', cb as never));
     await call((cb) => s.set('sid-nested', again as never, cb));
