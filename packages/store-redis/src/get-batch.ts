@@ -8,18 +8,31 @@
  * outcome: it is sent before any timer of the turn can fire.
  */
 import type { Redis } from 'ioredis';
+import type { Reply, ScriptRunner } from './runner.js';
 
 /** The most keys one MGET carries; more in one turn go out as several. */
 export const MAX_BATCH = 128;
 
-type Waiter = { resolve: (value: Buffer | null) => void; reject: (error: unknown) => void };
+interface Waiter {
+  resolve: (value: Buffer | null) => void;
+  reject: (error: unknown) => void;
+  /** performance.now() after which the get has rejected (operationTimeoutMs): it is not sent. */
+  deadline: number;
+}
 
+/**
+ * The end of the turn: `setImmediate` as it was when this module loaded (test suites that
+ * fake timers install theirs later; a batch must still go out), `setTimeout` where a
+ * runtime has no `setImmediate`.
+ */
+const realSetImmediate = globalThis.setImmediate;
+const realSetTimeout = globalThis.setTimeout;
 const later: (run: () => void) => void =
-  typeof setImmediate === 'function' ? (run) => setImmediate(run) : (run) => setTimeout(run, 0);
+  typeof realSetImmediate === 'function' ? (run) => realSetImmediate(run) : (run) => realSetTimeout(run, 0);
 
 export class GetBatch {
   readonly #client: Redis;
-  readonly #notReady: () => Error;
+  readonly #runner: ScriptRunner;
   #keys: string[] = [];
   #waiters: Waiter[] = [];
   /** A get went out in this turn: the ones after it wait for the turn's end. */
@@ -29,10 +42,9 @@ export class GetBatch {
     this.#flush();
   };
 
-  /** `notReady` is the error for a client that is not connected when the batch goes out. */
-  constructor(client: Redis, notReady: () => Error) {
+  constructor(client: Redis, runner: ScriptRunner) {
     this.#client = client;
-    this.#notReady = notReady;
+    this.#runner = runner;
   }
 
   /** The value at `key` as bytes, or null: at once for a turn's first get, else with the turn's batch. */
@@ -40,36 +52,50 @@ export class GetBatch {
     if (!this.#turn) {
       this.#turn = true;
       later(this.#endTurn);
-      if (this.#client.status !== 'ready') return Promise.reject(this.#notReady());
+      if (this.#client.status !== 'ready') return Promise.reject(this.#runner.notReady('get'));
       return this.#client.getBuffer(key);
     }
     return new Promise<Buffer | null>((resolve, reject) => {
       this.#keys.push(key);
-      this.#waiters.push({ resolve, reject });
+      this.#waiters.push({ resolve, reject, deadline: performance.now() + this.#runner.timeoutMs });
       if (this.#keys.length >= MAX_BATCH) this.#flush();
     });
   }
 
   #flush(): void {
-    const keys = this.#keys;
-    const waiters = this.#waiters;
+    let keys = this.#keys;
+    let waiters = this.#waiters;
     if (keys.length === 0) return;
     this.#keys = [];
     this.#waiters = [];
+    // A get whose operationTimeoutMs ran out while it waited (a turn that blocked the event
+    // loop that long) has rejected already: it is never sent later.
+    const now = performance.now();
+    if ((waiters[0] as Waiter).deadline <= now) {
+      const live = waiters.filter((w) => w.deadline > now);
+      keys = keys.filter((_, i) => (waiters[i] as Waiter).deadline > now);
+      for (const w of waiters) if (w.deadline <= now) w.reject(this.#runner.timeoutError('get'));
+      waiters = live;
+      if (keys.length === 0) return;
+    }
     const fail = (error: unknown) => {
       for (const w of waiters) w.reject(error);
     };
     // the store never queues a command: a client that went away meanwhile sends nothing
     if (this.#client.status !== 'ready') {
-      fail(this.#notReady());
+      fail(this.#runner.notReady('get'));
       return;
     }
     if (keys.length === 1) {
       this.#client.getBuffer(keys[0] as string).then((value) => (waiters[0] as Waiter).resolve(value), fail);
       return;
     }
-    this.#client.mgetBuffer(keys).then((values) => {
-      for (let i = 0; i < waiters.length; i++) (waiters[i] as Waiter).resolve(values[i] ?? null);
+    this.#client.mgetBuffer(keys).then((values: Reply) => {
+      if (!Array.isArray(values) || values.length !== waiters.length) {
+        fail(this.#runner.unexpected('get', values));
+        return;
+      }
+      for (let i = 0; i < waiters.length; i++) (waiters[i] as Waiter).resolve((values[i] as Buffer | null) ?? null);
     }, fail);
   }
 }

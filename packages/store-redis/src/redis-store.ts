@@ -75,7 +75,7 @@ export class RedisSessionStore implements SessionStore {
     this.#cluster = settings.cluster;
     this.#keys = settings.keys;
     this.#runner = new ScriptRunner(settings);
-    this.#reads = new GetBatch(settings.client as Redis, () => this.#runner.notReady('get'));
+    this.#reads = new GetBatch(settings.client as Redis, this.#runner);
     this.#secret = new TagSecret(this.#runner, settings.keys, settings.tagSecret);
     instrumentStore(this, STORE, options.telemetry);
   }

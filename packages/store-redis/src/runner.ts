@@ -129,6 +129,11 @@ export class ScriptRunner {
     });
   }
 
+  /** The STORAGE error of an operation whose operationTimeoutMs ran out. */
+  timeoutError(operation: string): SessionError {
+    return this.#deadlines.timeoutError(operation);
+  }
+
   /** Bounds `work` by operationTimeoutMs (the store's shared timer); every failure becomes a SessionError. */
   timed<T>(operation: string, work: Promise<T>): Promise<T> {
     return this.#deadlines.wrap(operation, work);

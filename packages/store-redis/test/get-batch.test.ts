@@ -5,7 +5,7 @@
 // reads again once the client is back.
 import { SessionError, type SessionRecord, tenantId } from '@sessionkit/core';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MAX_BATCH } from '../src/get-batch.js';
 import { RedisSessionStore } from '../src/index.js';
 import { CLIENT_OPTIONS, dropKeys, type SingleTarget, singleRedis } from './servers.js';
@@ -97,6 +97,44 @@ describe('gets batched per event-loop turn', () => {
     expect(await calls(single.client, 'mget')).toBe(mgets + 3); // 1 GET, then 128 + 128 + 9
     await store.close();
     await dropKeys(single.client, 'gb-many:');
+  });
+
+  it('a batched get whose operationTimeoutMs runs out before the turn ends rejects STORAGE and is never sent', async () => {
+    const store = new RedisSessionStore({ client: single.client, prefix: 'gb-late:', operationTimeoutMs: 50 });
+    const id = await store.create(record(Date.now()));
+    const gets = await calls(single.client, 'get');
+    const mgets = await calls(single.client, 'mget');
+    const [first, second] = await new Promise<Promise<unknown>[]>((resolve) =>
+      setTimeout(() => {
+        const pending = [outcome(store.get(id)), outcome(store.get(id))]; // the second waits for the turn's end
+        const end = performance.now() + 120;
+        while (performance.now() < end); // the turn blocks past operationTimeoutMs
+        resolve(pending);
+      }, 0),
+    );
+    // the first went out before the block (its reply may come after its deadline)
+    const got = await first;
+    if (got !== 'STORAGE') expect((got as SessionRecord).id).toBe(id);
+    expect(await second).toBe('STORAGE');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await calls(single.client, 'get')).toBe(gets + 1);
+    expect(await calls(single.client, 'mget')).toBe(mgets);
+    await store.close();
+    await dropKeys(single.client, 'gb-late:');
+  });
+
+  it('under a test suite that fakes timers (setImmediate included), batched gets still go out and answer', async () => {
+    const store = new RedisSessionStore({ client: single.client, prefix: 'gb-fake:' });
+    const id = await store.create(record(Date.now()));
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'Date'] });
+    try {
+      const got = await Promise.all([store.get(id), store.get(id), store.get(id)]);
+      expect(got.map((r) => r?.id)).toEqual([id, id, id]);
+    } finally {
+      vi.useRealTimers();
+    }
+    await store.close();
+    await dropKeys(single.client, 'gb-fake:');
   });
 
   it('a client that disconnects before the batch goes out: every get rejects STORAGE, no MGET is sent; later gets work', async () => {
