@@ -67,6 +67,19 @@ export class RecentReads {
     });
   }
 
+  /**
+   * Records a write that just succeeded on the entry as it is now (never on a copy taken
+   * before the write's await: a concurrent request may have read a newer digest, or
+   * deleted the entry, meanwhile). A deleted entry stays deleted.
+   */
+  wrote(id: string, nowMs: number, expiresMs: number, digest?: string): void {
+    const entry = this.entries.get(id);
+    if (entry === undefined) return;
+    entry.lastActivityMs = Math.max(entry.lastActivityMs, nowMs);
+    entry.expiresMs = expiresMs;
+    if (digest !== undefined) entry.digest = digest;
+  }
+
   delete(id: string): void {
     this.entries.delete(id);
   }

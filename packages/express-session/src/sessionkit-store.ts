@@ -95,6 +95,7 @@ export class SessionkitStore extends expressSession.Store {
     settle('destroy', callback, async () => {
       const id = this.idOf('destroy', sid);
       this.reads.delete(id);
+      this.handles.delete(sid);
       await this.store.delete(id);
     });
   }
@@ -246,7 +247,7 @@ export class SessionkitStore extends expressSession.Store {
         }
         throw error;
       }
-      this.reads.set(id, { ...seen, lastActivityMs: now, expiresMs, digest });
+      this.reads.wrote(id, now, expiresMs, digest);
       return;
     }
     if (seen) {
@@ -341,6 +342,6 @@ export class SessionkitStore extends expressSession.Store {
       }
       throw error;
     }
-    if (seen) this.reads.set(id, { ...seen, lastActivityMs: now, expiresMs });
+    this.reads.wrote(id, now, expiresMs);
   }
 }

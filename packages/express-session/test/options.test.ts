@@ -214,6 +214,52 @@ describe('the digest of what is stored (the record transactionId)', () => {
   });
 });
 
+describe('concurrent requests on one session', () => {
+  it('a touch that finishes after a newer save does not bring back the older digest (a flash set, then cleared, is saved cleared)', async () => {
+    let t = Date.UTC(2026, 0, 1);
+    const memory = new MemorySessionStore({ clock: () => t });
+    let release: () => void = () => {};
+    let gate: Promise<void> | undefined;
+    // the same store, with an extend that can be held back (a slow backend write)
+    const slow: SessionStore = {
+      capabilities: memory.capabilities,
+      create: (record) => memory.create(record),
+      get: (id) => memory.get(id),
+      update: (record) => memory.update(record),
+      delete: (id) => memory.delete(id),
+      deleteByUser: (userId, tenantId) => memory.deleteByUser(userId, tenantId),
+      extend: async (id, durationMs) => {
+        if (gate) await gate;
+        return memory.extend(id, durationMs);
+      },
+      touch: (id) => memory.touch(id),
+      cleanupExpired: () => memory.cleanupExpired(),
+      listByUser: (userId, tenantId) => memory.listByUser(userId, tenantId),
+      close: () => memory.close(),
+    };
+    const s = new SessionkitStore({ store: slow, clock: () => t });
+    const sess = (extra: object = {}) => ({ cookie: { expires: new Date(t + 86_400_000) }, userId: 'alice', ...extra });
+    await call((cb) => s.set('sid-race', sess() as never, cb));
+    t += 120_000; // past touchAfterMs: request A's touch writes
+    await call((cb) => s.get('sid-race', cb as never));
+    gate = new Promise((resolve) => {
+      release = resolve;
+    });
+    const touchedA = call((cb) => s.touch('sid-race', sess() as never, cb));
+    const [, b] = await call<Record<string, unknown>>((cb) => s.get('sid-race', cb as never)); // request B
+    await call((cb) => s.set('sid-race', { ...b, flash: 'saved' } as never, cb));
+    const [, d] = await call<Record<string, unknown>>((cb) => s.get('sid-race', cb as never)); // request D
+    expect(d?.flash).toBe('saved');
+    release();
+    expect((await touchedA)[0]).toBeNull();
+    t += 1000;
+    const { flash: _flash, ...cleared } = d as Record<string, unknown>;
+    await call((cb) => s.set('sid-race', cleared as never, cb));
+    const stored = await memory.get(s.handleOf('sid-race'));
+    expect((stored?.metadata as Record<string, unknown> | undefined)?.flash).toBeUndefined();
+  });
+});
+
 describe('handles', () => {
   it('stay the SHA-256 of the sid past the size of the handle cache', async () => {
     const { createHash } = await import('node:crypto');
