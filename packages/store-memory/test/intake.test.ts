@@ -1,20 +1,9 @@
 // How create and update take a record in: the metadata written onto the store's tape in
 // one walk over the caller's value (each property read once, strings copied so that no
 // caller string is kept alive), and core's own check and copy for anything else.
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { MemorySessionStore } from '../src/index.js';
-import { type acme, makeRecord, rejectsWith, testClock } from './helpers.js';
-
-v8.setFlagsFromString('--expose-gc');
-const gc = vm.runInNewContext('gc') as () => void;
-
-function heapUsed(): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
+import { type acme, heapUsedAfterGc as heapUsed, makeRecord, rejectsWith, testClock } from './helpers.js';
 
 const MB = 1024 * 1024;
 
