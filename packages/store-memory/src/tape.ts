@@ -70,6 +70,13 @@ let chars = 0;
 let json = 0;
 /** Set by {@link keep} when it met something core does not take as JSON (core's check then names it). */
 let foreign = false;
+/** Whether Object.prototype has an enumerable property (for…in then lists it for every object). */
+let extended = false;
+
+function prototypeExtended(): boolean {
+  for (const _ in Object.prototype) return true;
+  return false;
+}
 /** The tape being written, reused from record to record (its first `top` items are this one's). */
 const tape: unknown[] = [];
 let top = 0;
@@ -149,7 +156,7 @@ function keep(v: unknown, depth: number): boolean {
   tape[top++] = 0; // (written in order: a skipped slot would make the array holey)
   let n = 0;
   for (const key in v) {
-    if (!Object.hasOwn(v, key)) continue; // inherited: someone extended Object.prototype
+    if (extended && !Object.hasOwn(v, key)) continue; // inherited: someone extended Object.prototype
     n++;
     spent += 8 + stringCost(key); // counted in every session, though V8 shares keys
     json += textBytes + 2; // colon and comma
@@ -184,6 +191,7 @@ export function writeTape(value: unknown, maxRecordBytes: number, allowance: num
   json = 0;
   top = 0;
   foreign = false;
+  extended = prototypeExtended();
   cap = maxRecordBytes + allowance;
   let kept: boolean;
   try {
@@ -192,7 +200,9 @@ export function writeTape(value: unknown, maxRecordBytes: number, allowance: num
     foreign = true; // a getter or proxy trap threw: core's walk reads it again and reports it
     kept = false;
   }
-  if (kept && spent <= 2 * chars + allowance) return Tape.Kept;
+  // A getter that extended Object.prototype during the walk: core's copy takes own keys only.
+  if (!extended && prototypeExtended()) foreign = true;
+  if (!foreign && kept && spent <= 2 * chars + allowance) return Tape.Kept;
   if (tape.length > TAPE_KEPT) tape.length = 0;
   return foreign ? Tape.Foreign : Tape.Text;
 }

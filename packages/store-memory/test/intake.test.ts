@@ -125,3 +125,32 @@ describe('the metadata walk', () => {
     expect(store.stats().sessions).toBe(1);
   });
 });
+
+describe('inherited properties', () => {
+  it('keeps own properties only, also when Object.prototype has an enumerable property or gains one during the walk', async () => {
+    const clock = testClock();
+    const store = new MemorySessionStore({ clock: clock.read });
+    const proto = Object.prototype as Record<string, unknown>;
+    try {
+      proto.polluted = 'inherited';
+      const a = await store.create(makeRecord(clock.now, { metadata: { own: { x: 1 }, list: [{ y: 2 }] } }));
+      expect((await store.get(a))?.metadata).toEqual({ own: { x: 1 }, list: [{ y: 2 }] });
+      expect(Object.keys((await store.get(a))?.metadata as object)).toEqual(['own', 'list']);
+      delete proto.polluted;
+      const metadata = {
+        get first() {
+          proto.late = 'inherited';
+          return 1;
+        },
+        then: { z: 3 },
+      };
+      const b = await store.create(makeRecord(clock.now, { metadata: metadata as never }));
+      const got = (await store.get(b))?.metadata as Record<string, unknown>;
+      expect(Object.keys(got)).toEqual(['first', 'then']);
+      expect(Object.keys(got.then as object)).toEqual(['z']);
+    } finally {
+      delete proto.polluted;
+      delete proto.late;
+    }
+  });
+});
