@@ -15,6 +15,9 @@ const ARRAY = Object.freeze({});
 const NOT_PLAIN = /[\u0000-\u001f"\\\u0080-\uffff]/;
 /** Matches a string that is not all ASCII. */
 const NON_ASCII = /[\u0080-\uffff]/;
+/** Matches a character JSON may write as an escape (a surrogate, in case it is a lone one). */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching the characters JSON escapes is the point
+const ESCAPED = /[\u0000-\u001f"\\\ud800-\udfff]/;
 
 /** Set by {@link stringCost}: an upper bound of the UTF-8 bytes of the string's JSON text, quotes included. */
 let textBytes = 0;
@@ -22,30 +25,27 @@ let textBytes = 0;
 /**
  * Heap bytes of a kept string: a 16-byte header and its characters (one byte each when
  * all are ASCII, else two, to be safe), rounded up to 8. Sets {@link textBytes}: its JSON
- * size exactly when nothing in it is escaped or wider than a byte, else six bytes a
- * character (core's bound: an escape such as `\u0001`).
+ * size, exact when every character is ASCII and written as itself, else three bytes a
+ * character (UTF-8 of a character below U+10000) or, with a character JSON may escape,
+ * six (`\u0001`).
  */
 export function stringCost(s: string): number {
   const n = s.length;
-  let wide = 1;
-  let plain = true;
+  let wide = false;
+  let escaped = false;
   if (n < 32) {
     // Short strings (most keys and values): a loop costs less than a regular expression.
     for (let i = 0; i < n; i++) {
       const c = s.charCodeAt(i);
-      if (c < 0x20 || c === 0x22 || c === 0x5c) plain = false;
-      else if (c > 0x7f) {
-        plain = false;
-        wide = 2;
-        break;
-      }
+      if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) escaped = true;
+      if (c > 0x7f) wide = true;
     }
   } else if (NOT_PLAIN.test(s)) {
-    plain = false;
-    if (NON_ASCII.test(s)) wide = 2;
+    wide = NON_ASCII.test(s);
+    escaped = ESCAPED.test(s);
   }
-  textBytes = plain ? n + 2 : 6 * n + 2;
-  return (16 + wide * n + 7) & ~7;
+  textBytes = escaped ? 6 * n + 2 : wide ? 3 * n + 2 : n + 2;
+  return (16 + (wide ? 2 : 1) * n + 7) & ~7;
 }
 
 /**

@@ -1,6 +1,8 @@
 // How create and update take a record in: the metadata written onto the store's tape in
 // one walk over the caller's value (each property read once, strings copied so that no
 // caller string is kept alive), and core's own check and copy for anything else.
+import { encodeRecord } from '@sessionkit/core';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MemorySessionStore } from '../src/index.js';
 import { type acme, heapUsedAfterGc as heapUsed, makeRecord, rejectsWith, testClock } from './helpers.js';
@@ -152,5 +154,38 @@ describe('inherited properties', () => {
       delete proto.polluted;
       delete proto.late;
     }
+  });
+});
+
+describe('the size bound of the walk', () => {
+  it('a record is taken exactly when its encoding fits maxRecordBytes, whatever characters its strings hold', async () => {
+    const clock = testClock();
+    const unit = fc.oneof(
+      fc.constantFrom('a', '"', '\\', '\n', '\u0001', 'é', '中', '😀', '\ud800', '\udc00', '\u007f'),
+      fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)),
+    );
+    const text = fc.oneof(
+      fc.array(unit, { maxLength: 400, size: 'max' }).map((units) => units.join('')),
+      // Nothing escaped: bounded by the widest UTF-8 of each character.
+      fc
+        .array(fc.constantFrom('a', 'é', '中', '\u0800', '\uffff'), { maxLength: 400, size: 'max' })
+        .map((u) => u.join('')),
+    );
+    await fc.assert(
+      fc.asyncProperty(text, fc.array(text, { maxLength: 3 }), async (s, more) => {
+        const store = new MemorySessionStore({ clock: clock.read, maxRecordBytes: 1024 });
+        const record = makeRecord(clock.now, { id: 'x'.repeat(43), metadata: { s, more } });
+        const fits = Buffer.byteLength(encodeRecord(record), 'utf8') <= 1024;
+        let taken = true;
+        try {
+          await store.create(record);
+        } catch (error) {
+          expect((error as { field?: string }).field).toBe('record');
+          taken = false;
+        }
+        expect(taken).toBe(fits);
+      }),
+      { numRuns: 400 },
+    );
   });
 });
