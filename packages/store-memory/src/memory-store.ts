@@ -1,6 +1,7 @@
 // MemorySessionStore: the class and its public methods, in the contract's terms. What is
-// kept of a session is in stored.ts, the indexes in table.ts, user-index.ts and
-// expiry-index.ts, who makes way at a bound in eviction.ts, the options in options.ts.
+// kept of a session, and how a record is taken in, is in stored.ts (its metadata on the
+// tape of tape.ts), the indexes in table.ts, user-index.ts and expiry-index.ts, who makes
+// way at a bound in eviction.ts, the options in options.ts.
 import {
   ALL_CAPABILITIES,
   BackgroundErrors,
