@@ -23,32 +23,35 @@ export function makeRoomForUser(table: SessionTable, owner: UserIndex, max: numb
   return removed;
 }
 
+/** Whether a session of `bytes` would take the store over maxSessions or maxBytes. */
+function full(table: SessionTable, bounds: StoreBounds, bytes: number): boolean {
+  return table.sessions.size >= bounds.maxSessions || table.bytes() + bytes > bounds.maxBytes;
+}
+
 /**
- * Before a create (or a growing update) of `bytes` for (tenant, user): when the store
- * would go over maxSessions or maxBytes, drops every expired session, then evicts until
- * there is room; returns how many it evicted (expired sessions dropped not counted). Each
- * eviction takes the creating user's own soonest-expiring session while that user holds
- * at least the average bytes per user (so one user filling the store evicts itself, not
- * everyone else), else the store's soonest-expiring session.
+ * Before a create (or a growing update) of `bytes` for the (tenant, user) whose index is
+ * `owner` (undefined when they hold nothing): when the store would go over maxSessions or
+ * maxBytes, drops every expired session, then evicts until there is room; returns how
+ * many it evicted (expired sessions dropped not counted). Each eviction takes the creating
+ * user's own soonest-expiring session while that user holds at least the average bytes
+ * per user (so one user filling the store evicts itself, not everyone else), else the
+ * store's soonest-expiring session.
  */
 export function makeRoom(
   table: SessionTable,
   bounds: StoreBounds,
   now: number,
   bytes: number,
-  tenantId: string,
-  userId: string,
+  owner: UserIndex | undefined,
 ): number {
-  const full = () => table.sessions.size >= bounds.maxSessions || table.bytes() + bytes > bounds.maxBytes;
-  if (!full()) return 0;
+  if (!full(table, bounds, bytes)) return 0;
   table.sweep(now, Number.POSITIVE_INFINITY);
   let evicted = 0;
-  while (full() && table.sessions.size > 0) {
-    const owner = table.users.get(tenantId, userId);
+  while (full(table, bounds, bytes) && table.sessions.size > 0) {
+    // An index emptied by the removals is closed: the user holds nothing any more.
+    const own = owner !== undefined && owner.size > 0 ? owner : undefined;
     const victim =
-      owner !== undefined && owner.bytes * table.users.count >= table.entryBytes
-        ? owner.first()
-        : table.expiry.soonest();
+      own !== undefined && own.bytes * table.users.count >= table.entryBytes ? own.first() : table.expiry.soonest();
     if (victim === undefined) break;
     table.remove(victim);
     evicted++;

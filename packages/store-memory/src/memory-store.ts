@@ -1,13 +1,14 @@
 // MemorySessionStore: the class and its public methods, in the contract's terms. What is
-// kept of a session is in stored.ts, the indexes in table.ts, user-index.ts and
-// expiry-index.ts, who makes way at a bound in eviction.ts, the options in options.ts.
+// kept of a session, and how a record is taken in, is in stored.ts (its metadata on the
+// tape of tape.ts), the indexes in table.ts, user-index.ts and expiry-index.ts, who makes
+// way at a bound in eviction.ts, the options in options.ts.
 import {
   ALL_CAPABILITIES,
   BackgroundErrors,
+  type CheckRecordOptions,
   checkExtendArgs,
   checkId,
   checkLive,
-  checkRecord,
   checkUpdateTarget,
   checkUserArgs,
   conflict,
@@ -30,8 +31,9 @@ import {
 } from '@sessionkit/core';
 import { makeRoom, makeRoomForUser, type StoreBounds } from './eviction.js';
 import { type MemorySessionStoreOptions, readOptions, STORE } from './options.js';
-import { type Entry, fresh, stored, toRecord } from './stored.js';
+import { type Entry, intake, toRecord } from './stored.js';
 import { SessionTable } from './table.js';
+import { fresh } from './tape.js';
 import { byCreatedThenId, userCost } from './user-index.js';
 
 /** listByUser and deleteByUser handle at most this many of a user's sessions before yielding. */
@@ -58,6 +60,24 @@ export interface MemorySessionStoreStats {
   /** Keys in the expiry heap, stale ones included: at most 2 × expiryBuckets + 1024. */
   expiryHeapKeys: number;
 }
+
+/** Set when checkRecord had {@link issueId} make the id of the record being created. */
+let issued = false;
+
+/**
+ * Makes a new session's id (core's 256 random bits): one flat string of the store's own,
+ * so create keeps it without a copy.
+ */
+function issueId(): string {
+  issued = true;
+  return generateSessionId();
+}
+
+/** core's checks for create and update: the metadata kept by the store's own walk (fast) or copied by core (full). */
+const CREATE_FAST: CheckRecordOptions = { operation: 'create', generateId: issueId, customIds: true, output: 'shared' };
+const CREATE_FULL: CheckRecordOptions = { operation: 'create', generateId: issueId, customIds: true, output: 'copy' };
+const UPDATE_FAST: CheckRecordOptions = { operation: 'update', output: 'shared' };
+const UPDATE_FULL: CheckRecordOptions = { operation: 'update', output: 'copy' };
 
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -110,16 +130,12 @@ export class MemorySessionStore implements SessionStore {
 
   async create(record: SessionRecord): Promise<string> {
     try {
-      const v = checkRecord(this.#rules, record, {
-        operation: 'create',
-        generateId: generateSessionId,
-        customIds: true,
-        output: 'copy', // metadata checked and copied in one walk
-      });
+      issued = false;
+      const { v, s } = intake(this.#rules, record, CREATE_FAST, CREATE_FULL);
       const r = v.record;
+      const id = issued ? r.id : fresh(r.id); // a caller's id is copied, as every string kept
       const table = this.#table;
-      if (table.sessions.has(r.id)) throw conflict(STORE);
-      const { s, cost } = stored(v, this.#rules.maxRecordBytes);
+      if (table.sessions.has(id)) throw conflict(STORE);
       // The user's own bound first: their soonest-expiring sessions make way.
       const owner = table.users.get(r.tenantId, r.userId);
       if (owner !== undefined && owner.size >= this.#maxSessionsPerUser) {
@@ -127,25 +143,18 @@ export class MemorySessionStore implements SessionStore {
         this.#evictedPerUser += removed;
         this.#removedByStore('max_sessions_per_user', removed);
       }
-      this.#evicted += makeRoom(
-        table,
-        this.#bounds,
-        v.now,
-        cost + userCost(r.tenantId, r.userId),
-        r.tenantId,
-        r.userId,
-      );
+      this.#evicted += makeRoom(table, this.#bounds, v.now, s.cost + userCost(r.tenantId, r.userId), owner);
       table.insert(
-        fresh(r.id),
+        id,
         r.tenantId,
         r.userId,
+        owner,
         s,
-        cost,
         r.createdAt.getTime(),
         r.expiresAt.getTime(),
         r.lastActivityAt.getTime(),
       );
-      return r.id;
+      return id;
     } catch (error) {
       throw toStorageError(error, STORE, 'create');
     }
@@ -166,24 +175,23 @@ export class MemorySessionStore implements SessionStore {
 
   update(record: SessionRecord): Promise<void> {
     return guard(STORE, 'update', () => {
-      const v = checkRecord(this.#rules, record, { operation: 'update', output: 'copy' });
+      const { v, s } = intake(this.#rules, record, UPDATE_FAST, UPDATE_FULL);
       const r = v.record;
       const table = this.#table;
       const e = table.sessions.get(r.id);
       checkUpdateTarget(this.#rules, e, r, v.now); // NOT_FOUND, EXPIRED, then the immutable fields
       const target = e as Entry;
-      const { s, cost } = stored(v, this.#rules.maxRecordBytes);
-      const grows = cost - target.cost;
+      const grows = s.cost - target.cost;
       if (grows > 0 && table.bytes() + grows > this.#bounds.maxBytes) {
         // Make room for the larger record without evicting this session: take it out,
         // make room as a create would, put it back (all in this synchronous step).
-        const { id, tenantId, userId, createdAt } = target;
+        const { id, tenantId, userId, createdAt, owner } = target;
         table.remove(target);
-        this.#evicted += makeRoom(table, this.#bounds, v.now, cost + userCost(tenantId, userId), tenantId, userId);
-        table.insert(id, tenantId, userId, s, cost, createdAt, r.expiresAt.getTime(), r.lastActivityAt.getTime());
+        this.#evicted += makeRoom(table, this.#bounds, v.now, s.cost + userCost(tenantId, userId), owner);
+        table.insert(id, tenantId, userId, owner, s, createdAt, r.expiresAt.getTime(), r.lastActivityAt.getTime());
         return;
       }
-      table.restore(target, s, cost);
+      table.restore(target, s);
       target.lastActivityAt = r.lastActivityAt.getTime();
       table.setExpiry(target, r.expiresAt.getTime());
     });

@@ -46,7 +46,7 @@ export interface MemorySessionStoreOptions extends BaseStoreOptions {
    * (integer from 1 to 1 000 000). A create for a user who already holds that many
    * removes, in the same step, that user's sessions that expire soonest (ties: earliest
    * createdAt, then smallest id) until the user holds exactly `maxSessionsPerUser`
-   * including the new one (found through a per-user heap). listByUser and deleteByUser
+   * including the new one (found through a per-user heap past 16 sessions). listByUser and deleteByUser
    * work through a user past 1 000 sessions in pages of 1 000.
    * @default 1000
    */

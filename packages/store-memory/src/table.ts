@@ -4,7 +4,7 @@
 import type { TenantId } from '@sessionkit/core';
 import { ExpiryIndex } from './expiry-index.js';
 import { Entry, type Stored } from './stored.js';
-import { UserIndexes } from './user-index.js';
+import { type UserIndex, UserIndexes } from './user-index.js';
 
 export class SessionTable {
   readonly sessions = new Map<string, Entry>();
@@ -18,28 +18,33 @@ export class SessionTable {
     return this.entryBytes + this.users.bytes;
   }
 
+  /**
+   * Adds a session. `owner` is the (tenant, user) index when the caller has it at hand (one
+   * emptied since is closed and not used: a new one is opened).
+   */
   insert(
     id: string,
     tenantId: TenantId,
     userId: string,
+    owner: UserIndex | undefined,
     s: Stored,
-    cost: number,
     createdAt: number,
     expiresAt: number,
     lastActivityAt: number,
   ): void {
-    const owner = this.users.open(tenantId, userId);
-    const e = new Entry(id, owner, s, cost, createdAt, expiresAt, lastActivityAt);
+    const user = owner !== undefined && owner.size > 0 ? owner : this.users.open(tenantId, userId);
+    const e = new Entry(id, user, s, createdAt, expiresAt, lastActivityAt);
+    const cost = s.cost;
     this.sessions.set(id, e);
-    owner.add(e);
-    owner.bytes += cost;
+    user.add(e);
+    user.bytes += cost;
     this.entryBytes += cost;
     this.expiry.add(e);
   }
 
   /** Removes `e` from the map and both indexes; nothing when it is no longer held. */
   remove(e: Entry): void {
-    if (this.sessions.get(e.id) !== e) return; // already removed
+    if (e.slot < 0) return; // already removed (its id may name another session by now)
     this.sessions.delete(e.id);
     this.expiry.delete(e);
     const owner = e.owner;
@@ -50,10 +55,9 @@ export class SessionTable {
   }
 
   /** Replaces a held entry's stored fields and cost (an update that fits). */
-  restore(e: Entry, s: Stored, cost: number): void {
-    const grows = cost - e.cost;
+  restore(e: Entry, s: Stored): void {
+    const grows = s.cost - e.cost;
     e.set(s);
-    e.cost = cost;
     e.owner.bytes += grows;
     this.entryBytes += grows;
   }

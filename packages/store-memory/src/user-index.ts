@@ -1,8 +1,10 @@
-// The per-(tenant, user) index: each user's sessions in a min-heap in eviction order, the
-// nested maps tenant → user → index (no two pairs can collide), their byte cost, and the
-// order listByUser hands sessions out in.
+// The per-(tenant, user) index: each user's sessions in one array, put in eviction order
+// (a min-heap) only once eviction asks for a user with many of them, the nested maps
+// tenant → user → index (no two pairs can collide), their byte cost, and the order
+// listByUser hands sessions out in.
 import type { TenantId } from '@sessionkit/core';
-import { type Entry, fresh } from './stored.js';
+import type { Entry } from './stored.js';
+import { fresh } from './tape.js';
 
 /** Heap bytes of one (tenant, user) index besides its two strings: the object, its Set and Map slots. */
 const USER_OVERHEAD = 300;
@@ -27,13 +29,27 @@ export function byCreatedThenId(a: Entry, b: Entry): number {
 }
 
 /**
- * One (tenant, user) pair's sessions, kept as a binary min-heap in eviction order
- * (soonest expiresAt, then earliest createdAt, then smallest id), so the session a create
- * at maxSessionsPerUser removes is at the top, and the bytes they are accounted for.
+ * Up to this many sessions, a user's first-to-go session is found by a scan and their
+ * array is kept in no order; past it, the array is made a heap when eviction first asks
+ * and kept one while the user holds more than this.
+ */
+const SCANNED = 16;
+
+/**
+ * One (tenant, user) pair's sessions and the bytes they are accounted for. Most users
+ * hold a handful of sessions and never reach a bound, so the array is kept in no order
+ * (adding and removing a session cost O(1)) until eviction asks for the session that goes
+ * first (soonest expiresAt, then earliest createdAt, then smallest id) of a user holding
+ * more than {@link SCANNED}: then it becomes a binary min-heap in that order (O(n) once),
+ * and stays one, at O(log n) a change, until the user is back to {@link SCANNED} or fewer
+ * (a heap is an array, so dropping the order costs nothing). A user at
+ * maxSessionsPerUser thus pays O(log n) a create, as before, and everyone else nothing.
  */
 export class UserIndex {
-  /** The user's sessions; `heap[0]` is the one that goes first. */
+  /** The user's sessions; a heap in eviction order (`heap[0]` goes first) while {@link ordered}. */
   readonly heap: Entry[] = [];
+  /** Whether {@link heap} is a min-heap in eviction order. */
+  ordered = false;
   /** Sum of the entries' `cost`. */
   bytes = 0;
   constructor(
@@ -49,13 +65,27 @@ export class UserIndex {
 
   /** The session that goes first. */
   first(): Entry | undefined {
-    return this.heap[0];
+    const heap = this.heap;
+    const n = heap.length;
+    if (this.ordered) return heap[0];
+    if (n <= SCANNED) {
+      let best = heap[0];
+      for (let i = 1; i < n; i++) {
+        const e = heap[i] as Entry;
+        if (evictsBefore(e, best as Entry)) best = e;
+      }
+      return best;
+    }
+    // Heapify bottom-up: O(n), once until the user is back to SCANNED sessions or fewer.
+    for (let i = (n >> 1) - 1; i >= 0; i--) this.#down(i);
+    this.ordered = true;
+    return heap[0];
   }
 
   add(e: Entry): void {
     e.slot = this.heap.length;
     this.heap.push(e);
-    this.#up(e.slot);
+    if (this.ordered) this.#up(e.slot);
   }
 
   delete(e: Entry): void {
@@ -63,15 +93,20 @@ export class UserIndex {
     const i = e.slot;
     const last = heap.pop() as Entry;
     e.slot = -1;
-    if (last === e) return;
-    heap[i] = last;
-    last.slot = i;
-    this.#up(i);
-    this.#down(last.slot);
+    if (last !== e) {
+      heap[i] = last;
+      last.slot = i;
+      if (this.ordered) {
+        this.#up(i);
+        this.#down(last.slot);
+      }
+    }
+    if (heap.length <= SCANNED) this.ordered = false;
   }
 
   /** After `e.expiresAt` changed. */
   moved(e: Entry): void {
+    if (!this.ordered) return;
     this.#up(e.slot);
     this.#down(e.slot);
   }

@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { type JsonValue, SessionError, type SessionErrorCode, type SessionRecord, tenantId } from '@sessionkit/core';
 import { expect } from 'vitest';
 
@@ -46,4 +48,17 @@ export async function rejectsWith(
   expect(error.code).toBe(code);
   if (field !== undefined) expect(error.field).toBe(field);
   return error;
+}
+
+let collect: (() => void) | undefined;
+
+/** Heap bytes in use after two full garbage collections (gc exposed on first use). */
+export function heapUsedAfterGc(): number {
+  if (collect === undefined) {
+    v8.setFlagsFromString('--expose-gc');
+    collect = vm.runInNewContext('gc') as () => void;
+  }
+  collect();
+  collect();
+  return process.memoryUsage().heapUsed;
 }

@@ -622,3 +622,74 @@ describe('isolation', () => {
     }
   });
 });
+
+describe('per-user eviction order', () => {
+  // Past 16 sessions a user's array becomes a heap when eviction asks; at 16 or fewer the
+  // order is dropped. 1100: a heap of more than the default bound.
+  for (const [max, downTo] of [
+    [40, 12],
+    [1100, 200],
+  ] as const) {
+    it(`maxSessionsPerUser ${max}, down to ${downTo} and up again, with extend and delete in between: the soonest-expiring, then earliest created, then smallest id goes`, async () => {
+      const clock = testClock();
+      const store = new MemorySessionStore({ clock: clock.read, maxSessionsPerUser: max });
+      const model = new Map<string, { expiresAt: number; createdAt: number }>();
+      const firstToGo = () => {
+        let best: [string, { expiresAt: number; createdAt: number }] | undefined;
+        for (const [id, x] of model) {
+          const y = best?.[1];
+          if (
+            y === undefined ||
+            x.expiresAt - y.expiresAt < 0 ||
+            (x.expiresAt === y.expiresAt &&
+              (x.createdAt < y.createdAt || (x.createdAt === y.createdAt && id < (best?.[0] as string))))
+          )
+            best = [id, x];
+        }
+        return best?.[0] as string;
+      };
+      let seq = 0;
+      const create = async (ttl: number) => {
+        const id = `s${String(seq++).padStart(5, '0')}`;
+        if (model.size >= max) model.delete(firstToGo());
+        await store.create(makeRecord(clock.now, { id, userId: 'u', ttl }));
+        model.set(id, { expiresAt: clock.now + ttl, createdAt: clock.now });
+      };
+      const extend = async (id: string, ms: number) => {
+        await store.extend(id, ms);
+        model.set(id, { ...(model.get(id) as { expiresAt: number; createdAt: number }), expiresAt: clock.now + ms });
+      };
+      const matches = async () =>
+        expect((await store.listByUser('u', acme)).map((r) => r.id).sort()).toEqual([...model.keys()].sort());
+      const every = Math.ceil(max / 40);
+      // Ties on expiresAt and on createdAt (every other create in the same ms).
+      for (let i = 0; i < max; i++) {
+        await create(600_000 + ((i * 7) % 20) * 1000);
+        if (i % 2) clock.advance(1);
+      }
+      await matches();
+      await extend('s00003', 1_000); // now the first to go
+      await extend('s00010', 5_000_000);
+      for (let i = 0; i < 10; i++) {
+        await create(500_000 + ((i * 3) % 5) * 1000);
+        if (i === 4) await extend('s00020', 2_000);
+        await matches();
+      }
+      // Down to a few sessions, move some, then past the bound again.
+      for (const id of [...model.keys()].slice(0, model.size - downTo)) {
+        await store.delete(id);
+        model.delete(id);
+      }
+      await matches();
+      for (const id of [...model.keys()].slice(0, 4)) await extend(id, 300_000 + id.charCodeAt(5) * 10);
+      const more = max - downTo + 30;
+      for (let i = 0; i < more; i++) {
+        clock.advance(3);
+        await create(400_000 + ((i * 11) % 9) * 1000);
+        if (i % 9 === 0) await extend([...model.keys()][i % model.size] as string, 350_000);
+        if (i % every === 0 || i >= more - 30) await matches();
+      }
+      expect(store.stats().evictedPerUser).toBe(10 + 30);
+    });
+  }
+});
