@@ -709,6 +709,28 @@ describe('maxSessionsPerUser', () => {
     }
   });
 
+  it('concurrent creates for one user at the bound through two stores (two pools) leave the bound or one over it, never fewer', async () => {
+    const store = await open({ maxSessionsPerUser: 3 });
+    const otherPool = makePool(db.url);
+    try {
+      const other = new PostgresSessionStore({ pool: otherPool, schema, table: store.table, maxSessionsPerUser: 3 });
+      for (let round = 0; round < 5; round++) {
+        const base = record(Date.now());
+        const at = (i: number) => ({ ...base, expiresAt: new Date(Date.now() + HOUR + i) });
+        for (let i = 0; i < 3; i++) await store.create(at(i)); // at the bound
+        // each store runs its own creates one after the other; the two stores race
+        const created = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? store : other).create(at(10 + i))));
+        expect(new Set(created).size).toBe(20);
+        const listed = (await store.listByUser(base.userId, base.tenantId)).map((r) => r.id);
+        expect(listed.length).toBeGreaterThanOrEqual(3);
+        expect(listed.length).toBeLessThanOrEqual(4);
+        for (const id of listed) expect(created).toContain(id);
+      }
+    } finally {
+      await otherPool.end();
+    }
+  });
+
   it('a create that is a CONFLICT removes nothing', async () => {
     const store = await open({ maxSessionsPerUser: 2 });
     const base = record(Date.now());
