@@ -719,7 +719,9 @@ describe('maxSessionsPerUser', () => {
         const at = (i: number) => ({ ...base, expiresAt: new Date(Date.now() + HOUR + i) });
         for (let i = 0; i < 3; i++) await store.create(at(i)); // at the bound
         // each store runs its own creates one after the other; the two stores race
-        const created = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? store : other).create(at(10 + i))));
+        const created = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => (i % 2 ? store : other).create(at(10 + i))),
+        );
         expect(new Set(created).size).toBe(20);
         const listed = (await store.listByUser(base.userId, base.tenantId)).map((r) => r.id);
         expect(listed.length).toBeGreaterThanOrEqual(3);
