@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { migrationSql, PostgresSessionStore, type PostgresSessionStoreOptions } from '../src/index.js';
+import { statements } from '../src/sql.js';
 import { database, HOUR, makePool, manualClock, rand, record, uniqueName } from './helpers.js';
 
 let db: Awaited<ReturnType<typeof database>>;
@@ -708,6 +709,30 @@ describe('maxSessionsPerUser', () => {
     }
   });
 
+  it('concurrent creates for one user at the bound through two stores (two pools) leave the bound or one over it, never fewer', async () => {
+    const store = await open({ maxSessionsPerUser: 3 });
+    const otherPool = makePool(db.url);
+    try {
+      const other = new PostgresSessionStore({ pool: otherPool, schema, table: store.table, maxSessionsPerUser: 3 });
+      for (let round = 0; round < 5; round++) {
+        const base = record(Date.now());
+        const at = (i: number) => ({ ...base, expiresAt: new Date(Date.now() + HOUR + i) });
+        for (let i = 0; i < 3; i++) await store.create(at(i)); // at the bound
+        // each store runs its own creates one after the other; the two stores race
+        const created = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => (i % 2 ? store : other).create(at(10 + i))),
+        );
+        expect(new Set(created).size).toBe(20);
+        const listed = (await store.listByUser(base.userId, base.tenantId)).map((r) => r.id);
+        expect(listed.length).toBeGreaterThanOrEqual(3);
+        expect(listed.length).toBeLessThanOrEqual(4);
+        for (const id of listed) expect(created).toContain(id);
+      }
+    } finally {
+      await otherPool.end();
+    }
+  });
+
   it('a create that is a CONFLICT removes nothing', async () => {
     const store = await open({ maxSessionsPerUser: 2 });
     const base = record(Date.now());
@@ -729,6 +754,68 @@ describe('maxSessionsPerUser', () => {
     const id = await strict.create({ ...base });
     expect(await rowCount(store)).toBe(10);
     expect((await strict.get(id))?.id).toBe(id);
+  });
+});
+
+describe('the create statement plan', () => {
+  /** A plan node of EXPLAIN (FORMAT JSON), as far as these tests read it. */
+  interface PlanNode {
+    'Node Type': string;
+    Operation?: string;
+    'Shared Hit Blocks': number;
+    'Shared Read Blocks': number;
+    Plans?: PlanNode[];
+  }
+  const find = (node: PlanNode, match: (n: PlanNode) => boolean): PlanNode | undefined =>
+    match(node) ? node : node.Plans?.map((child) => find(child, match)).find((n) => n !== undefined);
+
+  it('below maxSessionsPerUser runs nothing of the eviction but the count; at it, the victim goes by primary key without reading the user’s other rows', async () => {
+    const store = await open();
+    const table = `"${store.schema}"."${store.table}"`;
+    const now = Date.now();
+    const body = 'x'.repeat(1200); // about a real record's size, so a page holds a few rows
+    // 2,000 users of 3 sessions and one user at the bound (1000): statistics that say "a user
+    // has few sessions", as in a real table, which once made the DELETE read all 1000 rows
+    await pool.query(
+      `INSERT INTO ${table} SELECT 'u' || g || '-' || k, 'acme', 'user-' || g, $1::bigint, $1::bigint + 3600000 + k, $1::bigint, $2
+         FROM generate_series(1, 2000) g, generate_series(1, 3) k`,
+      [now, body],
+    );
+    await pool.query(
+      `INSERT INTO ${table} SELECT 'full-' || k, 'acme', 'full', $1::bigint, $1::bigint + 3600000 + k, $1::bigint, $2
+         FROM generate_series(1, 1000) k`,
+      [now, body],
+    );
+    await pool.query(`VACUUM ANALYZE ${table}`);
+    const client = await pool.connect();
+    try {
+      await client.query(`PREPARE sk_create AS ${statements(table, 1).create.text}`);
+      /** Buffers the statement's DELETE touched for a create of `user` (rolled back). */
+      const deleteBuffers = async (user: string, planCacheMode: string): Promise<number> => {
+        const lit = (v: string | number) => client.escapeLiteral(String(v));
+        const args = [`new-${rand()}`, 'acme', user, now, now + HOUR, now, body].map(lit).join(', ');
+        await client.query(`BEGIN; SET LOCAL plan_cache_mode = ${planCacheMode}`);
+        try {
+          const result = await client.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE sk_create(${args}, 1000)`);
+          const plan = result.rows[0]['QUERY PLAN'][0].Plan as PlanNode;
+          const remove = find(plan, (n) => n['Node Type'] === 'ModifyTable' && n.Operation === 'Delete');
+          expect(remove, JSON.stringify(plan)).toBeDefined();
+          return remove!['Shared Hit Blocks'] + remove!['Shared Read Blocks'];
+        } finally {
+          await client.query('ROLLBACK');
+        }
+      };
+      // generic: what a pooled connection runs after its first five executions; custom: before
+      for (const mode of ['force_generic_plan', 'force_custom_plan']) {
+        // the count of 3 index entries and nothing more (the statement before this one: 10)
+        expect(await deleteBuffers('user-7', mode)).toBeLessThanOrEqual(8);
+        // the count of 1000 index entries, the first victim and its deletion (before: 233)
+        expect(await deleteBuffers('full', mode)).toBeLessThanOrEqual(60);
+      }
+    } finally {
+      await client.query('DEALLOCATE sk_create').catch(() => {});
+      client.release();
+    }
   });
 });
 
