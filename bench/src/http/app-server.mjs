@@ -44,15 +44,15 @@ async function makeStore() {
       return new RedisStore({ client, prefix: 'cr:' });
     }
     case 'sessionkit-redis':
-    case 'sessionkit-redis-unbatched': {
-      // node-redis (connect-redis's client) writes the commands issued in one turn of the
-      // event loop to the socket at once; ioredis does so with enableAutoPipelining (as the
-      // express-session README recommends), and without it writes each command apart.
+    case 'sessionkit-redis-autopipelining': {
+      // ioredis as the express-session README sets it up (its defaults: store-redis batches
+      // the reads of one event-loop turn into one MGET itself), and with enableAutoPipelining
+      // (ioredis then also batches every command of a turn: a second layer over store-redis's).
       const client = new Redis(REDIS_URL, {
         enableOfflineQueue: false,
         maxRetriesPerRequest: 0,
         lazyConnect: true,
-        enableAutoPipelining: variant === 'sessionkit-redis',
+        enableAutoPipelining: variant === 'sessionkit-redis-autopipelining',
       });
       await client.connect();
       return new SessionkitStore({ store: new RedisSessionStore({ client, prefix: `${variant}:` }) });

@@ -35,8 +35,8 @@ export async function startBackend(name: BackendName): Promise<Backend> {
       return { name, makeStore: async () => new MemorySessionStore(), stop: async () => {} };
     case 'redis': {
       const server = process.env.REDIS_URL ? undefined : await startRedis();
-      // with the auto-pipelining the README recommends for throughput (the Cluster backend
-      // below keeps ioredis's default, so both are tested)
+      // with enableAutoPipelining (the README keeps ioredis's defaults, as the Cluster backend
+      // below does, so both settings are tested)
       const client = new Redis(process.env.REDIS_URL ?? (server?.url as string), {
         ...REDIS_CLIENT,
         enableAutoPipelining: true,

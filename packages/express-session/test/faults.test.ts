@@ -1,7 +1,7 @@
 // A backend that hangs or is down reaches the framework's error handler as the
 // SessionError (STORAGE), in bounded time, and the same app works again once it is back.
 // These start their own Redis (they pause and kill it), and run with the ioredis client
-// as the README recommends it (enableAutoPipelining) and without it.
+// as the README sets it up (its defaults) and with enableAutoPipelining.
 import { SessionError } from '@sessionkit/core';
 import { RedisSessionStore } from '@sessionkit/store-redis';
 import { type RedisServer, startRedis } from '@sessionkit/test-servers';
