@@ -144,12 +144,12 @@ describe('inherited properties', () => {
           proto.late = 'inherited';
           return 1;
         },
-        then: { z: 3 },
+        after: { z: 3 },
       };
       const b = await store.create(makeRecord(clock.now, { metadata: metadata as never }));
       const got = (await store.get(b))?.metadata as Record<string, unknown>;
-      expect(Object.keys(got)).toEqual(['first', 'then']);
-      expect(Object.keys(got.then as object)).toEqual(['z']);
+      expect(Object.keys(got)).toEqual(['first', 'after']);
+      expect(Object.keys(got.after as object)).toEqual(['z']);
     } finally {
       delete proto.polluted;
       delete proto.late;
