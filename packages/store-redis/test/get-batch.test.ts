@@ -3,14 +3,14 @@
 // (several past MAX_BATCH); a lone get is one GET; a client that disconnects before the
 // batch is sent rejects every get in it with STORAGE and sends no MGET; the same store
 // reads again once the client is back.
-import { SessionError, type SessionRecord, tenantId } from '@sessionkit/core';
+import { SessionError, type SessionRecord } from '@sessionkit/core';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MAX_BATCH } from '../src/get-batch.js';
 import { RedisSessionStore } from '../src/index.js';
+import { Clock, record } from './records.js';
 import { CLIENT_OPTIONS, dropKeys, type SingleTarget, singleRedis } from './servers.js';
 
-const HOUR = 3_600_000;
 let single: SingleTarget;
 
 beforeAll(async () => {
@@ -19,22 +19,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await single?.stop();
 });
-
-function record(now: number, overrides: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    id: '',
-    userId: 'alice',
-    tenantId: tenantId('acme'),
-    transactionId: 'tx',
-    factorsUsed: ['password'],
-    assuranceLevel: 1,
-    metadata: { n: 0 },
-    createdAt: new Date(now),
-    expiresAt: new Date(now + HOUR),
-    lastActivityAt: new Date(now),
-    ...overrides,
-  };
-}
 
 async function calls(client: Redis, command: string): Promise<number> {
   const text = await client.info('commandstats');
@@ -52,17 +36,19 @@ async function outcome(work: Promise<SessionRecord | null>): Promise<unknown> {
 
 describe('gets batched per event-loop turn', () => {
   it('concurrent gets of live, custom, missing, expired and malformed ids answer as sequential ones: one GET, one MGET', async () => {
-    let t = Date.now();
-    const store = new RedisSessionStore({ client: single.client, prefix: 'gb-mix:', clock: () => t });
+    const clock = new Clock();
+    const t = clock.t;
+    const store = new RedisSessionStore({ client: single.client, prefix: 'gb-mix:', clock: clock.now });
     const ids: string[] = [];
-    for (let i = 0; i < 20; i++) ids.push(await store.create(record(t, { metadata: { n: i } })));
-    for (let i = 0; i < 10; i++) ids.push(await store.create(record(t, { id: `custom {${i}} id`, userId: `u${i}` })));
+    for (let i = 0; i < 20; i++) ids.push(await store.create(record(clock, { metadata: { n: i } })));
+    for (let i = 0; i < 10; i++)
+      ids.push(await store.create(record(clock, { id: `custom {${i}} id`, userId: `u${i}` })));
     for (let i = 0; i < 5; i++) {
-      ids.push(await store.create(record(t, { expiresAt: new Date(t + 60_000), metadata: { short: i } })));
+      ids.push(await store.create(record(clock, { expiresAt: new Date(t + 60_000), metadata: { short: i } })));
     }
     for (let i = 0; i < 10; i++) ids.push(`missing-${i}`);
     ids.push('', 'x'.repeat(300), 'bad\u0000id');
-    t += 120_000; // the five short sessions have expired (still in Redis: retention)
+    clock.t += 120_000; // the five short sessions have expired (still in Redis: retention)
 
     const sequential: unknown[] = [];
     for (const id of ids) sequential.push(await outcome(store.get(id)));
@@ -85,10 +71,10 @@ describe('gets batched per event-loop turn', () => {
   });
 
   it(`more than ${MAX_BATCH} gets in one turn go out as several MGETs and all answer`, async () => {
-    const now = Date.now();
+    const clock = new Clock();
     const store = new RedisSessionStore({ client: single.client, prefix: 'gb-many:' });
     const ids = await Promise.all(
-      Array.from({ length: 2 * MAX_BATCH + 10 }, (_, i) => store.create(record(now, { metadata: { n: i } }))),
+      Array.from({ length: 2 * MAX_BATCH + 10 }, (_, i) => store.create(record(clock, { metadata: { n: i } }))),
     );
     const mgets = await calls(single.client, 'mget');
     const got = await Promise.all(ids.map((id) => store.get(id)));
@@ -101,7 +87,7 @@ describe('gets batched per event-loop turn', () => {
 
   it('a batched get whose operationTimeoutMs runs out before the turn ends rejects STORAGE and is never sent', async () => {
     const store = new RedisSessionStore({ client: single.client, prefix: 'gb-late:', operationTimeoutMs: 50 });
-    const id = await store.create(record(Date.now()));
+    const id = await store.create(record(new Clock()));
     const gets = await calls(single.client, 'get');
     const mgets = await calls(single.client, 'mget');
     const [first, second] = await new Promise<Promise<unknown>[]>((resolve) =>
@@ -125,7 +111,7 @@ describe('gets batched per event-loop turn', () => {
 
   it('under a test suite that fakes timers (setImmediate included), batched gets still go out and answer', async () => {
     const store = new RedisSessionStore({ client: single.client, prefix: 'gb-fake:' });
-    const id = await store.create(record(Date.now()));
+    const id = await store.create(record(new Clock()));
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'Date'] });
     try {
       const got = await Promise.all([store.get(id), store.get(id), store.get(id)]);
@@ -142,7 +128,7 @@ describe('gets batched per event-loop turn', () => {
     const client = new Redis(url, { ...CLIENT_OPTIONS, lazyConnect: true });
     await client.connect();
     const store = new RedisSessionStore({ client, prefix: 'gb-gone:' });
-    const id = await store.create(record(Date.now()));
+    const id = await store.create(record(new Clock()));
     const mgets = await calls(single.client, 'mget');
     // the first get goes out at once; the other three wait for the end of the turn
     const pending = [store.get(id), store.get(id), store.get(id), store.get('missing')].map(outcome);
