@@ -5,7 +5,8 @@
  * reads at once) go out together as one MGET when the turn ends, instead of one GET each.
  * One command and one reply for the batch cost the client and the server less than one
  * per session. A read has no effect, so holding it back until the turn ends changes no
- * outcome: it is sent before any timer of the turn can fire.
+ * outcome; a get whose operationTimeoutMs ran out while it waited (a turn that blocked the
+ * event loop that long) has rejected already and is not sent.
  */
 import type { Redis } from 'ioredis';
 import type { Reply, ScriptRunner } from './runner.js';
