@@ -45,26 +45,14 @@ export class RecentReads {
    */
   remember(id: string, record: SessionRecord): void {
     const digest = isDigest(record.transactionId) ? record.transactionId : undefined;
-    const seen = this.entries.get(id);
-    if (seen !== undefined) {
-      seen.userId = record.userId;
-      seen.tenantId = record.tenantId;
-      seen.createdAt = record.createdAt;
-      seen.lastActivityMs = record.lastActivityAt.getTime();
-      seen.expiresMs = record.expiresAt.getTime();
-      seen.digest = digest;
-      this.entries.delete(id);
-      this.entries.set(id, seen);
-      return;
-    }
-    this.set(id, {
-      userId: record.userId,
-      tenantId: record.tenantId,
-      createdAt: record.createdAt,
-      lastActivityMs: record.lastActivityAt.getTime(),
-      expiresMs: record.expiresAt.getTime(),
-      digest,
-    });
+    const seen = this.entries.get(id) ?? ({} as RecentRead);
+    seen.userId = record.userId;
+    seen.tenantId = record.tenantId;
+    seen.createdAt = record.createdAt;
+    seen.lastActivityMs = record.lastActivityAt.getTime();
+    seen.expiresMs = record.expiresAt.getTime();
+    seen.digest = digest;
+    this.set(id, seen);
   }
 
   /**
