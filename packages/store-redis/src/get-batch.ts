@@ -1,12 +1,14 @@
 /**
- * Reads batched per turn of the event loop: on a single Redis, the first get of a turn
- * goes out at once as a plain GET (a lone get waits for nothing), and the gets that start
- * after it while the same turn runs (the requests of many connections that a busy server
- * reads at once) go out together as one MGET when the turn ends, instead of one GET each.
- * One command and one reply for the batch cost the client and the server less than one
- * per session. A read has no effect, so holding it back until the turn ends changes no
- * outcome; a get whose operationTimeoutMs ran out while it waited (a turn that blocked the
- * event loop that long) has rejected already and is not sent.
+ * Reads batched per turn of the event loop: on a single Redis, every get waits for the end
+ * of the turn it started in (`setImmediate`), and the gets of one turn (the requests of
+ * many connections that a busy server reads at once) go out together: one GET for a lone
+ * get, one MGET for several, instead of one GET each. One command and one reply for the
+ * batch cost the client and the server less than one per session; under load, a get sent
+ * at once would gain nothing (its reply is read in the next turn either way) and would
+ * cost a command, a reply and a wakeup of Redis of its own. A read has no effect, so
+ * holding it back until the turn ends changes no outcome; a get whose operationTimeoutMs
+ * ran out while it waited (a turn that blocked the event loop that long) has rejected
+ * already and is not sent.
  */
 import type { Redis } from 'ioredis';
 import type { Reply, ScriptRunner } from './runner.js';
@@ -36,7 +38,7 @@ export class GetBatch {
   readonly #runner: ScriptRunner;
   #keys: string[] = [];
   #waiters: Waiter[] = [];
-  /** A get went out in this turn: the ones after it wait for the turn's end. */
+  /** The end of this turn is scheduled: the gets of the turn wait for it. */
   #turn = false;
   readonly #endTurn = (): void => {
     this.#turn = false;
@@ -48,13 +50,11 @@ export class GetBatch {
     this.#runner = runner;
   }
 
-  /** The value at `key` as bytes, or null: at once for a turn's first get, else with the turn's batch. */
+  /** The value at `key` as bytes, or null: sent with the other gets of this turn when it ends. */
   get(key: string): Promise<Buffer | null> {
     if (!this.#turn) {
       this.#turn = true;
       later(this.#endTurn);
-      if (this.#client.status !== 'ready') return Promise.reject(this.#runner.notReady('get'));
-      return this.#client.getBuffer(key);
     }
     return new Promise<Buffer | null>((resolve, reject) => {
       this.#keys.push(key);
