@@ -1,5 +1,5 @@
 // The express-session Store: its public methods, and the flow behind them (read, write
-// with createOrReplace, the synchronous skipsTouch and refresh) over a sessionkit store.
+// with createOrReplace, skipsTouch (decided without I/O) and refresh) over a sessionkit store.
 import {
   hasControlCharacters,
   invalidInput,
@@ -105,11 +105,13 @@ export class SessionkitStore extends expressSession.Store {
    * `touchAfterMs` (then it writes nothing). A session deleted meanwhile stays deleted.
    */
   override touch(sid: string, session: expressSession.SessionData, callback?: (err?: unknown) => void): void {
-    // The common case, a fresh session, is decided without I/O and calls back at once:
-    // express-session's end() then sends the response in one write instead of splitting
-    // it around an asynchronous touch.
+    // The common case, a fresh session, is decided without I/O and calls back on the next
+    // tick. Not synchronously: a backend reply that answers the gets of many requests at
+    // once (store-redis batches them) then has every request's handler run before their
+    // responses are written, one burst of writes, which cost the app about 8% less CPU
+    // per page view than writing each response as its handler ends.
     if (this.skipsTouch(sid, session as unknown as SessionData)) {
-      callback?.(null);
+      if (callback) process.nextTick(callback, null);
       return;
     }
     settle('touch', callback, () => this.refresh(sid, session as unknown as SessionData));
