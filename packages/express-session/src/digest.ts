@@ -24,7 +24,11 @@ export function canonical(value: JsonValue): string {
 
 /**
  * A digest of the session's data, leaving out the cookie's expiry, which moves on every
- * request (`expires`; @fastify/session also keeps the previous one as `originalExpires`).
+ * request (`expires`; @fastify/session also keeps the previous one as `originalExpires`),
+ * and with the cookie's `originalMaxAge` to the nearest second: express-session
+ * recomputes it from the clock each time it resets the cookie's expiry, so it drifts by a
+ * millisecond whenever the clock ticks in between (a busy server), which is no change
+ * worth a write. A real change of the cookie's lifetime still changes the digest.
  */
 export function digestOf(metadata: JsonValue): string {
   let value = metadata;
@@ -32,6 +36,7 @@ export function digestOf(metadata: JsonValue): string {
     const cookie = metadata.cookie;
     if (cookie !== null && typeof cookie === 'object' && !Array.isArray(cookie)) {
       const { expires: _expires, originalExpires: _original, ...rest } = cookie;
+      if (typeof rest.originalMaxAge === 'number') rest.originalMaxAge = Math.round(rest.originalMaxAge / 1000);
       value = { ...metadata, cookie: rest };
     }
   }

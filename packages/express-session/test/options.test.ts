@@ -214,6 +214,26 @@ describe('the digest of what is stored (the record transactionId)', () => {
     expect((c.counts.update ?? 0) - updates).toBe(1);
     expect((await c.store.get(handle))?.transactionId).toBe(stored?.transactionId);
   });
+
+  it('originalMaxAge drifting by a millisecond (express-session recomputes it from the clock) writes nothing; a new cookie lifetime is written', async () => {
+    const c = counted(new MemorySessionStore());
+    const s = new SessionkitStore({ store: c.store });
+    const cookie = (originalMaxAge: number) => ({ originalMaxAge, expires: new Date(Date.now() + originalMaxAge) });
+    await call((cb) => s.set('sid-drift', { cookie: cookie(86_400_000), userId: 'dora' } as never, cb));
+    const updates = c.counts.update ?? 0;
+    for (const drifted of [86_399_999, 86_399_998, 86_400_000]) {
+      const [, read] = await call<Record<string, unknown>>((cb) => s.get('sid-drift', cb as never));
+      await call((cb) => s.set('sid-drift', { ...read, cookie: cookie(drifted) } as never, cb));
+    }
+    expect((c.counts.update ?? 0) - updates).toBe(0);
+    const [, read] = await call<Record<string, unknown>>((cb) => s.get('sid-drift', cb as never));
+    await call((cb) => s.set('sid-drift', { ...read, cookie: cookie(3_600_000) } as never, cb)); // "remember me" off
+    expect((c.counts.update ?? 0) - updates).toBe(1);
+    const stored = await c.store.get(s.handleOf('sid-drift'));
+    expect((stored?.metadata as { cookie?: { originalMaxAge?: number } } | undefined)?.cookie?.originalMaxAge).toBe(
+      3_600_000,
+    );
+  });
 });
 
 describe('concurrent requests on one session', () => {
