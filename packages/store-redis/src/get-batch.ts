@@ -10,6 +10,7 @@
  * ran out while it waited (a turn that blocked the event loop that long) has rejected
  * already and is not sent.
  */
+import * as timers from 'node:timers';
 import type { Redis } from 'ioredis';
 import type { Reply, ScriptRunner } from './runner.js';
 
@@ -24,14 +25,13 @@ interface Waiter {
 }
 
 /**
- * The end of the turn: `setImmediate` as it was when this module loaded (test suites that
- * fake timers install theirs later; a batch must still go out), `setTimeout` where a
- * runtime has no `setImmediate`.
+ * The end of the turn: `setImmediate` from `node:timers`, not the global one. Test suites
+ * that fake timers (vitest, jest, sinon) replace the global, before this module loads or
+ * after; a batch must still go out, or every get would wait forever.
  */
-const realSetImmediate = globalThis.setImmediate;
-const realSetTimeout = globalThis.setTimeout;
-const later: (run: () => void) => void =
-  typeof realSetImmediate === 'function' ? (run) => realSetImmediate(run) : (run) => realSetTimeout(run, 0);
+const later = (run: () => void): void => {
+  timers.setImmediate(run);
+};
 
 export class GetBatch {
   readonly #client: Redis;
@@ -61,6 +61,11 @@ export class GetBatch {
       this.#waiters.push({ resolve, reject, deadline: performance.now() + this.#runner.timeoutMs });
       if (this.#keys.length >= MAX_BATCH) this.#flush();
     });
+  }
+
+  /** Sends the gets waiting for the end of this turn now (the store's close() does, so none is left behind). */
+  flush(): void {
+    this.#flush();
   }
 
   #flush(): void {

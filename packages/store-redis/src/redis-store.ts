@@ -351,6 +351,8 @@ export class RedisSessionStore implements SessionStore {
 
   /** Stops the store's timeout timer (once operations in flight settle or time out). Never closes or quits the caller's client. */
   async close(): Promise<void> {
+    // gets waiting for the end of this turn go out now, as if close() had come after them
+    this.#reads.flush();
     this.#runner.stop();
   }
 }

@@ -121,6 +121,38 @@ describe('gets batched per event-loop turn', () => {
     await dropKeys(single.client, 'gb-fake:');
   });
 
+  it('under fake timers installed before the store loaded (a setupFiles), a lone get and a batch still answer', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate'] });
+    try {
+      vi.resetModules();
+      const { RedisSessionStore: Loaded } = await import('../src/index.js');
+      const store = new Loaded({ client: single.client, prefix: 'gb-fake-early:' });
+      const id = await store.create(record(new Clock()));
+      expect((await store.get(id))?.id).toBe(id);
+      const got = await Promise.all([store.get(id), store.get(id), store.get('missing')]);
+      expect(got.map((r) => r?.id ?? null)).toEqual([id, id, null]);
+      await store.close();
+    } finally {
+      vi.useRealTimers();
+    }
+    await dropKeys(single.client, 'gb-fake-early:');
+  });
+
+  it('close() sends the gets still waiting for the end of the turn: a disconnect right after it loses none', async () => {
+    const url = `redis://${single.client.options.host}:${single.client.options.port}`;
+    const client = new Redis(url, { ...CLIENT_OPTIONS, lazyConnect: true });
+    await client.connect();
+    const store = new RedisSessionStore({ client, prefix: 'gb-close:' });
+    const id = await store.create(record(new Clock()));
+    const pending = [store.get(id), store.get('missing')].map(outcome);
+    await store.close();
+    client.disconnect(); // the batch went out with close(), before this
+    const [got, missing] = await Promise.all(pending);
+    expect((got as SessionRecord).id).toBe(id);
+    expect(missing).toBeNull();
+    await dropKeys(single.client, 'gb-close:');
+  });
+
   it('a client that disconnects before the batch goes out: every get rejects STORAGE, no MGET is sent; later gets work', async () => {
     const url = `redis://${single.client.options.host}:${single.client.options.port}`;
     const client = new Redis(url, { ...CLIENT_OPTIONS, lazyConnect: true });
