@@ -28,7 +28,9 @@ export function canonical(value: JsonValue): string {
  * and with the cookie's `originalMaxAge` to the nearest second: express-session
  * recomputes it from the clock each time it resets the cookie's expiry, so it drifts by a
  * millisecond whenever the clock ticks in between (a busy server), which is no change
- * worth a write. A real change of the cookie's lifetime still changes the digest.
+ * worth a write. A change of the cookie's lifetime by half a second or more still changes
+ * the digest; a drifted value that a real write stored can, after some 500 such writes,
+ * cross a half-second boundary and cost one more write.
  */
 export function digestOf(metadata: JsonValue): string {
   let value = metadata;

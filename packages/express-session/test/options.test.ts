@@ -2,7 +2,8 @@
 import { SessionError, type SessionRecord, type SessionStore } from '@sessionkit/core';
 import { JwtSessionStore } from '@sessionkit/store-jwt';
 import { MemorySessionStore } from '@sessionkit/store-memory';
-import { describe, expect, it } from 'vitest';
+import expressSession from 'express-session';
+import { describe, expect, it, vi } from 'vitest';
 import { decodeSession, encodeSession, SessionkitStore } from '../src/index.js';
 import { counted } from './backends.js';
 
@@ -233,6 +234,34 @@ describe('the digest of what is stored (the record transactionId)', () => {
     expect((stored?.metadata as { cookie?: { originalMaxAge?: number } } | undefined)?.cookie?.originalMaxAge).toBe(
       3_600_000,
     );
+  });
+
+  it("with express-session's own Cookie and a clock that ticks while it resets the expiry, an unchanged resave writes nothing", async () => {
+    const c = counted(new MemorySessionStore());
+    const s = new SessionkitStore({ store: c.store });
+    const sid = 'sid-cookie-tick';
+    const req = { sessionID: sid, sessionStore: s } as never;
+    const cookie = new expressSession.Cookie();
+    cookie.maxAge = 86_400_000;
+    s.createSession(req, { cookie, userId: 'tess' } as never);
+    await call((cb) => s.set(sid, (req as { session: never }).session, cb));
+    const updates = c.counts.update ?? 0;
+    let t = Date.now();
+    const now = vi.spyOn(Date, 'now').mockImplementation(() => t++); // each reading a millisecond later
+    try {
+      const drifted: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const [, read] = await call<Record<string, unknown>>((cb) => s.get(sid, cb as never));
+        const session = s.createSession(req, read as never); // as express-session loads it
+        session.touch(); // as its end() does: the expiry is reset, originalMaxAge recomputed
+        drifted.push(session.cookie.originalMaxAge as number);
+        await call((cb) => s.set(sid, session, cb));
+      }
+      expect(drifted.some((ms) => ms !== 86_400_000)).toBe(true); // the drift is real
+    } finally {
+      now.mockRestore();
+    }
+    expect((c.counts.update ?? 0) - updates).toBe(0);
   });
 });
 
