@@ -34,6 +34,15 @@ async function outcome(work: Promise<SessionRecord | null>): Promise<unknown> {
   }
 }
 
+/** A store on a client of its own (the test disconnects it), holding one session. */
+async function ownClientStore(prefix: string): Promise<{ client: Redis; store: RedisSessionStore; id: string }> {
+  const url = `redis://${single.client.options.host}:${single.client.options.port}`;
+  const client = new Redis(url, { ...CLIENT_OPTIONS, lazyConnect: true });
+  await client.connect();
+  const store = new RedisSessionStore({ client, prefix });
+  return { client, store, id: await store.create(record(new Clock())) };
+}
+
 describe('gets batched per event-loop turn', () => {
   it('concurrent gets of live, custom, missing, expired and malformed ids answer as sequential ones: one MGET', async () => {
     const clock = new Clock();
@@ -139,11 +148,7 @@ describe('gets batched per event-loop turn', () => {
   });
 
   it('close() sends the gets still waiting for the end of the turn: a disconnect right after it loses none', async () => {
-    const url = `redis://${single.client.options.host}:${single.client.options.port}`;
-    const client = new Redis(url, { ...CLIENT_OPTIONS, lazyConnect: true });
-    await client.connect();
-    const store = new RedisSessionStore({ client, prefix: 'gb-close:' });
-    const id = await store.create(record(new Clock()));
+    const { client, store, id } = await ownClientStore('gb-close:');
     const pending = [store.get(id), store.get('missing')].map(outcome);
     await store.close();
     client.disconnect(); // the batch went out with close(), before this
@@ -154,11 +159,7 @@ describe('gets batched per event-loop turn', () => {
   });
 
   it('a client that disconnects before the batch goes out: every get rejects STORAGE, no MGET is sent; later gets work', async () => {
-    const url = `redis://${single.client.options.host}:${single.client.options.port}`;
-    const client = new Redis(url, { ...CLIENT_OPTIONS, lazyConnect: true });
-    await client.connect();
-    const store = new RedisSessionStore({ client, prefix: 'gb-gone:' });
-    const id = await store.create(record(new Clock()));
+    const { client, store, id } = await ownClientStore('gb-gone:');
     const mgets = await calls(single.client, 'mget');
     const gets = await calls(single.client, 'get');
     // all four wait for the end of the turn
