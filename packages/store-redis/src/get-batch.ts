@@ -6,9 +6,11 @@
  * batch cost the client and the server less than one per session; under load, a get sent
  * at once would gain nothing (its reply is read in the next turn either way) and would
  * cost a command, a reply and a wakeup of Redis of its own. A read has no effect, so
- * holding it back until the turn ends changes no outcome; a get whose operationTimeoutMs
- * ran out while it waited (a turn that blocked the event loop that long) has rejected
- * already and is not sent.
+ * holding it back until the turn ends changes no answer a caller can rely on: a write
+ * awaited before the get is always seen (one that the same code starts later in the turn
+ * without awaiting it may be seen too). A get whose operationTimeoutMs ran out while it
+ * waited (a turn that blocked the event loop that long) has rejected already and is not
+ * sent.
  */
 import * as timers from 'node:timers';
 import type { Redis } from 'ioredis';
