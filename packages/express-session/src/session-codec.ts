@@ -117,29 +117,10 @@ function onlyKey(value: { [key: string]: JsonValue }, key: string): boolean {
   return own === 1;
 }
 
-/** The session back from the record's metadata, Dates as Dates. */
+/**
+ * The session back from the record's metadata, Dates as Dates, as a copy (the metadata is
+ * left as it was): {@link reviveSession} on a structured clone.
+ */
 export function decodeSession(metadata: JsonValue): Record<string, unknown> | null {
-  const walk = (value: JsonValue): unknown => {
-    if (value === null || typeof value !== 'object') return value;
-    if (Array.isArray(value)) {
-      const out = new Array<unknown>(value.length);
-      for (let i = 0; i < value.length; i++) out[i] = walk(value[i] as JsonValue);
-      return out;
-    }
-    const date = value[DATE];
-    if (typeof date === 'string' && onlyKey(value, DATE)) return new Date(date);
-    const wrapped = value[OBJ];
-    if (wrapped !== null && typeof wrapped === 'object' && !Array.isArray(wrapped) && onlyKey(value, OBJ)) {
-      return decodeObject(wrapped);
-    }
-    return decodeObject(value);
-  };
-  const decodeObject = (value: { [key: string]: JsonValue }): Record<string, unknown> => {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value)) out[key] = walk(value[key] as JsonValue);
-    return out;
-  };
-  const session = walk(metadata);
-  if (session === null || typeof session !== 'object' || Array.isArray(session) || session instanceof Date) return null;
-  return session as Record<string, unknown>;
+  return reviveSession(structuredClone(metadata));
 }
