@@ -8,7 +8,7 @@ import { type RedisServer, startRedis } from '@sessionkit/test-servers';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SessionkitStore } from '../src/index.js';
-import { type Framework, startApp } from './apps.js';
+import { type Framework, type RunningApp, startApp } from './apps.js';
 import { Browser } from './http.js';
 
 const TIMEOUT_MS = 300;
@@ -39,13 +39,18 @@ describe.each(CASES)(
       await server?.stop();
     });
 
-    it('a hung backend: the read fails with STORAGE within operationTimeoutMs, then the app recovers', async () => {
+    /** An app over a store of its own on the shared client, with the short operationTimeoutMs. */
+    async function faultApp(kind: string): Promise<{ raw: RedisSessionStore; app: RunningApp }> {
       const raw = new RedisSessionStore({
         client,
-        prefix: `fault-${framework}-${autoPipelining}-hang:`,
+        prefix: `fault-${framework}-${autoPipelining}-${kind}:`,
         operationTimeoutMs: TIMEOUT_MS,
       });
-      const app = await startApp(framework, { store: new SessionkitStore({ store: raw }) });
+      return { raw, app: await startApp(framework, { store: new SessionkitStore({ store: raw }) }) };
+    }
+
+    it('a hung backend: the read fails with STORAGE within operationTimeoutMs, then the app recovers', async () => {
+      const { raw, app } = await faultApp('hang');
       try {
         const b = new Browser(app.url);
         // express-session sends the body before its save settles: a failed login save would
@@ -70,12 +75,7 @@ describe.each(CASES)(
     });
 
     it('a backend that is down: a save reaches the error handler as STORAGE and the session is not lost silently', async () => {
-      const raw = new RedisSessionStore({
-        client,
-        prefix: `fault-${framework}-${autoPipelining}-down:`,
-        operationTimeoutMs: TIMEOUT_MS,
-      });
-      const app = await startApp(framework, { store: new SessionkitStore({ store: raw }) });
+      const { raw, app } = await faultApp('down');
       try {
         const b = new Browser(app.url);
         await b.post('/login?user=ben');
@@ -100,12 +100,7 @@ describe.each(CASES)(
     });
 
     it('a failing write (the first save of a new session) reaches the error handler as STORAGE', async () => {
-      const raw = new RedisSessionStore({
-        client,
-        prefix: `fault-${framework}-${autoPipelining}-write:`,
-        operationTimeoutMs: TIMEOUT_MS,
-      });
-      const app = await startApp(framework, { store: new SessionkitStore({ store: raw }) });
+      const { raw, app } = await faultApp('write');
       try {
         const b = new Browser(app.url);
         server.pause();
