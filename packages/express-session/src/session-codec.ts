@@ -118,8 +118,8 @@ function onlyKey(value: { [key: string]: JsonValue }, key: string): boolean {
 }
 
 /**
- * The session back from the record's metadata, Dates as Dates, as a copy (the metadata is
- * left as it was): {@link reviveSession} on a structured clone.
+ * The session back from the record's metadata, Dates as Dates, as a copy: the metadata is
+ * left as it was (the tags are revived on a structured clone of it).
  */
 export function decodeSession(metadata: JsonValue): Record<string, unknown> | null {
   return reviveSession(structuredClone(metadata));
